@@ -1,0 +1,26 @@
+# Two commands on a fresh machine: `make run` (score the bundled synthetic city under
+# the baseline scheme) and `make test`. Both create or reuse the virtualenv in .venv.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.perfsim-installed
+
+.PHONY: run test bench clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/perfsim score params/baseline.yaml --out outputs/baseline_scores.csv
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_score.py
+
+clean-venv:
+	rm -rf $(VENV)

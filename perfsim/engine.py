@@ -1,0 +1,438 @@
+"""The scheme engine: one dataset + one scheme -> totals, ranks and grades.
+
+Three steps, each a pure function:
+
+1. :func:`leaf_inputs` turns the data of one year into arrays ``x`` (actual or mean
+   rating), ``t`` (target) and ``present`` of shape ``(units, leaves)``;
+2. :func:`leaf_scores` applies each leaf's scoring rule (:mod:`perfsim.rules`);
+3. :func:`aggregate_tree` walks the tree bottom-up (weights re-normalised over the
+   children present for each unit), allocates points top-down, then
+   :func:`finish` adds capped bonus and deduction, applies the veto, ranks within
+   category (ties share the best rank) and grades.
+
+:func:`score` runs them all and returns the result table; :func:`check_fit` is the part
+that checks a scheme against a dataset and is also what ``perfsim validate --data`` runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import rules
+from .data import Dataset
+from .errors import PerfsimError
+from .scheme import Node, Resolved, Scheme, iter_nodes
+
+TARGET_RULES = ("ratio", "band", "binary")
+
+
+@dataclass(frozen=True)
+class Tree:
+    """The scheme tree flattened depth-first (parents before children)."""
+
+    paths: tuple[str, ...]
+    nodes: tuple[Node, ...]
+    parent: tuple[int, ...]            # -1 for the root
+    children: tuple[tuple[int, ...], ...]
+    leaves: tuple[int, ...]            # node indices of the leaves, in tree order
+
+    @classmethod
+    def of(cls, scheme: Scheme) -> "Tree":
+        paths, nodes = zip(*iter_nodes(scheme.tree))
+        index = {p: i for i, p in enumerate(paths)}
+        parent = tuple(index[p.rsplit(".", 1)[0]] if "." in p else -1 for p in paths)
+        children = tuple(tuple(j for j, q in enumerate(parent) if q == i) for i in range(len(paths)))
+        leaves = tuple(i for i, n in enumerate(nodes) if n.is_leaf)
+        return cls(paths, nodes, parent, children, leaves)
+
+    def leaf_source(self, i: int) -> str:
+        node = self.nodes[i]
+        return node.source or "indicator"
+
+    def indicator_of(self, i: int) -> str:
+        node = self.nodes[i]
+        return node.indicator or self.paths[i].rsplit(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Per-leaf inputs for one year, rows aligned with ``units`` (sorted by unit_id)."""
+
+    units: pd.DataFrame
+    x: np.ndarray
+    t: np.ndarray
+    present: np.ndarray
+    lower: np.ndarray
+    groups: np.ndarray        # category code per unit (the ranking group)
+    year: int
+
+
+@dataclass(frozen=True)
+class Result:
+    """Everything :func:`score` computed: the table plus per-node detail."""
+
+    table: pd.DataFrame
+    node_scores: pd.DataFrame   # units x node paths, fraction of full marks
+    node_points: pd.DataFrame   # units x node paths, points earned
+    year: int
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _scheme(scheme: Scheme | Resolved) -> tuple[Scheme, str]:
+    if isinstance(scheme, Resolved):
+        return scheme.scheme, str(scheme.path)
+    return scheme, f"scheme '{scheme.name}'"
+
+
+def _applies(node: Node, units: pd.DataFrame) -> np.ndarray:
+    mask = np.ones(len(units), dtype=bool)
+    rule = node.applies_to
+    if rule is None:
+        return mask
+    for column in ("kind", "district_type", "category"):
+        allowed = getattr(rule, column)
+        if allowed is not None:
+            mask &= units[column].isin(allowed).to_numpy()
+    return mask
+
+
+def resolve_year(dataset: Dataset, year: int | None) -> int:
+    years = dataset.years
+    if not years:
+        raise PerfsimError("the dataset has no targets or actuals, so no year to score",
+                           where=dataset.origin)
+    if year is None:
+        return years[-1]
+    if year not in years:
+        raise PerfsimError(f"no targets or actuals for year {year} (years present: "
+                           f"{', '.join(map(str, years))})", where=dataset.origin)
+    return year
+
+
+def _of_year(frame: pd.DataFrame, year: int) -> pd.DataFrame:
+    return frame[frame["year"].astype(int) == year] if len(frame) else frame
+
+
+def year_end_actuals(dataset: Dataset, year: int) -> pd.DataFrame:
+    """The latest year-to-date actual of each (unit, indicator) within ``year``."""
+    actuals = dataset.actuals
+    actuals = actuals[actuals["period"].str.startswith(f"{year}-")]
+    return actuals.sort_values("period").drop_duplicates(["unit_id", "indicator_id"], keep="last")
+
+
+# --------------------------------------------------------------------------- fit
+
+def check_fit(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = None) -> int:
+    """Check that a scheme can score a dataset; return the year. Raises PerfsimError."""
+    scheme, where = _scheme(scheme)
+    year = resolve_year(dataset, year)
+    tree = Tree.of(scheme)
+    known = set(dataset.indicators["indicator_id"])
+    targets = _of_year(dataset.targets, year)
+    for i in tree.leaves:
+        node, path = tree.nodes[i], tree.paths[i]
+        source = tree.leaf_source(i)
+        if source == "indicator":
+            indicator = tree.indicator_of(i)
+            if indicator not in known:
+                raise PerfsimError(f"key '{path}': indicator '{indicator}' is not in "
+                                   f"{dataset.where('indicators')}", where=where)
+            if node.rule in TARGET_RULES:
+                rows = targets[(targets["indicator_id"] == indicator) & (targets["target"] == 0)]
+                applies = set(dataset.units["unit_id"][_applies(node, dataset.units)])
+                rows = rows[rows["unit_id"].isin(applies)]
+                if len(rows):
+                    r = rows.index[0]
+                    raise PerfsimError(
+                        f"target is 0 for unit '{rows.loc[r, 'unit_id']}', but indicator "
+                        f"'{indicator}' is {node.rule}-scored (key '{path}' in {where}), "
+                        "which divides by the target",
+                        where=dataset.where("targets", r, "target"))
+        else:
+            table = source
+            if not dataset.has(table) or _of_year(dataset.tables[table], year).empty:
+                raise PerfsimError(f"key '{path}': needs table '{table}' with rows for year "
+                                   f"{year}, but {dataset.where(table)} has none", where=where)
+            frame = _of_year(dataset.tables[table], year)
+            if source == "satisfaction" and node.groups is not None:
+                unknown = frame[~frame["group"].isin(list(node.groups))]
+                if len(unknown):
+                    r = unknown.index[0]
+                    raise PerfsimError(f"group '{unknown.loc[r, 'group']}' has no weight in key "
+                                       f"'{path}.groups' of {where}",
+                                       where=dataset.where(table, r, "group"))
+            if source == "special" and not (frame["facet"] == node.facet).any():
+                raise PerfsimError(f"key '{path}': no rows of facet '{node.facet}' in "
+                                   f"{dataset.where(table)} for year {year}", where=where)
+    items = scheme.adjustments.deduction.items
+    if items is not None and dataset.has("adjustments"):
+        adj = _of_year(dataset.adjustments, year)
+        bad = adj[(adj["type"] == "deduction") & ~adj["item"].isin(list(items))]
+        if len(bad):
+            r = bad.index[0]
+            raise PerfsimError(f"deduction item '{bad.loc[r, 'item']}' is not one of the items "
+                               f"in key 'adjustments.deduction.items' of {where}",
+                               where=dataset.where("adjustments", r, "item"))
+    if dataset.has("adjustments"):
+        adj = _of_year(dataset.adjustments, year)
+        bad = adj[(adj["type"] != "veto") & adj["points"].isna()]
+        if len(bad):
+            r = bad.index[0]
+            raise PerfsimError("a bonus or deduction needs points",
+                               where=dataset.where("adjustments", r, "points"))
+    return year
+
+
+# --------------------------------------------------------------------------- step 1
+
+def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
+    """Arrays x, t, present (units x leaves) for one year; units sorted by unit_id."""
+    tree = Tree.of(scheme)
+    units = dataset.units.sort_values("unit_id", kind="stable").reset_index(drop=True)
+    ids = pd.Index(units["unit_id"])
+    n, m = len(units), len(tree.leaves)
+    x = np.full((n, m), np.nan)
+    t = np.full((n, m), np.nan)
+    present = np.zeros((n, m), dtype=bool)
+    lower = np.zeros(m, dtype=bool)
+
+    applies = {0: np.ones(n, dtype=bool)}
+    for i in range(1, len(tree.nodes)):
+        applies[i] = applies[tree.parent[i]] & _applies(tree.nodes[i], units)
+
+    direction = dict(zip(dataset.indicators["indicator_id"], dataset.indicators["direction"]))
+    need_indicators = any(tree.leaf_source(i) == "indicator" for i in tree.leaves)
+    if need_indicators:
+        tg = _of_year(dataset.targets, year)
+        target = tg.pivot(index="unit_id", columns="indicator_id", values="target").reindex(ids)
+        ac = year_end_actuals(dataset, year)
+        actual = ac.pivot(index="unit_id", columns="indicator_id", values="value").reindex(ids)
+
+    ratings: dict[str, pd.Series] = {}
+    for j, i in enumerate(tree.leaves):
+        node, source = tree.nodes[i], tree.leaf_source(i)
+        if source == "indicator":
+            ind = tree.indicator_of(i)
+            lower[j] = (node.direction or direction.get(ind, "higher")) == "lower"
+            xa = actual[ind].to_numpy(dtype=float) if ind in actual else np.full(n, np.nan)
+            ta = target[ind].to_numpy(dtype=float) if ind in target else np.full(n, np.nan)
+            x[:, j], t[:, j] = xa, ta
+            present[:, j] = ~np.isnan(ta) if node.rule in TARGET_RULES else ~np.isnan(xa)
+        else:
+            key = f"{source}:{node.trim}:{node.groups}:{node.facet}"
+            if key not in ratings:
+                ratings[key] = _rating_input(node, source, dataset, year)
+            xa = ratings[key].reindex(ids).to_numpy(dtype=float)
+            x[:, j] = xa
+            present[:, j] = ~np.isnan(xa)
+        present[:, j] &= applies[i]
+    groups = _ranking_groups(scheme, units)
+    return Inputs(units=units, x=x, t=t, present=present, lower=lower, groups=groups, year=year)
+
+
+def _rating_input(node: Node, source: str, dataset: Dataset, year: int) -> pd.Series:
+    frame = _of_year(dataset.tables[source], year)
+    if source == "leader_ratings":
+        if not node.trim:
+            return frame.groupby("unit_id")["rating"].mean()
+        g = frame.groupby("unit_id")["rating"]
+        count, total = g.count(), g.sum()
+        trimmed = (total - g.max() - g.min()) / (count - 2)
+        return trimmed.where(count >= 3, total / count)
+    if source == "satisfaction":
+        if node.groups is None:
+            w = frame["respondents"].astype(float)
+        else:
+            w = frame["group"].map(node.groups).astype(float)
+        num = (w * frame["score"]).groupby(frame["unit_id"]).sum()
+        den = w.groupby(frame["unit_id"]).sum()
+        return (num / den.where(den > 0)).dropna()
+    rows = frame[frame["facet"] == node.facet]
+    return rows.set_index("unit_id")["score"]
+
+
+def _ranking_groups(scheme: Scheme, units: pd.DataFrame) -> np.ndarray:
+    if scheme.ranking.within == "all":
+        return np.zeros(len(units), dtype=np.int64)
+    return pd.factorize(units["category"], sort=True)[0].astype(np.int64)
+
+
+# --------------------------------------------------------------------------- step 2
+
+def leaf_scores(scheme: Scheme, inputs: Inputs) -> np.ndarray:
+    """Fraction of full marks per unit and leaf; 0 where a present leaf lacks its actual."""
+    tree = Tree.of(scheme)
+    s = np.zeros_like(inputs.x)
+    for j, i in enumerate(tree.leaves):
+        node = tree.nodes[i]
+        x, t, lower = inputs.x[:, j], inputs.t[:, j], bool(inputs.lower[j])
+        if node.rule == "ratio":
+            col = rules.ratio(x, t, lower, cap=node.cap if node.cap is not None else 1.0)
+        elif node.rule == "band":
+            col = rules.band(x, t, lower, floor=node.floor or 0.0)
+        elif node.rule == "binary":
+            col = rules.binary(x, t, lower)
+        elif node.rule == "goalpost":
+            col = rules.goalpost(x, node.lo, node.hi, lower, log=node.log)
+        elif node.rule in ("minmax", "rank"):
+            xp = np.where(inputs.present[:, j], x, np.nan)
+            fn = rules.minmax if node.rule == "minmax" else rules.rank_score
+            col = fn(xp, inputs.groups, lower)
+        else:
+            col = rules.rating(x)
+        s[:, j] = np.where(inputs.present[:, j], np.nan_to_num(col, nan=0.0), 0.0)
+    return s
+
+
+# --------------------------------------------------------------------------- step 3
+
+def aggregate_tree(scheme: Scheme, s_leaf: np.ndarray, present_leaf: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Node scores and earned points, each (units, nodes), from leaf scores.
+
+    Bottom-up: a node's score is the weighted (arithmetic or geometric) mean of its
+    present, non-extra children, weights re-normalised per unit. Top-down: the root holds
+    ``tree.points``; each normal child receives its re-normalised share of its parent's
+    points, an ``extra`` child its own points. Earned points = score x points held.
+    """
+    tree = Tree.of(scheme)
+    n, k = s_leaf.shape[0], len(tree.nodes)
+    score = np.zeros((n, k))
+    present = np.zeros((n, k), dtype=bool)
+    shares: dict[int, np.ndarray] = {}
+    for j, i in enumerate(tree.leaves):
+        score[:, i], present[:, i] = s_leaf[:, j], present_leaf[:, j]
+    for i in reversed(range(k)):
+        kids = [c for c in tree.children[i] if not tree.nodes[c].extra]
+        if not kids:
+            continue
+        w = np.array([_weight(tree.nodes[c]) for c in kids])
+        score[:, i], shares[i] = rules.aggregate(score[:, kids], w, present[:, kids],
+                                                 tree.nodes[i].aggregate)
+        present[:, i] = present[:, kids].any(axis=1)
+    held = np.zeros((n, k))
+    held[:, 0] = float(scheme.tree.points)
+    for i in range(k):
+        kids = [c for c in tree.children[i] if not tree.nodes[c].extra]
+        for col, c in enumerate(kids):
+            held[:, c] = held[:, i] * shares[i][:, col]
+        for c in tree.children[i]:
+            if tree.nodes[c].extra:
+                held[:, c] = float(tree.nodes[c].points) * present[:, c]
+    return score, score * held
+
+
+def _weight(node: Node) -> float:
+    return float(node.points if node.points is not None else node.weight)
+
+
+def adjustments(scheme: Scheme, dataset: Dataset, ids: pd.Index, year: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Capped bonus, capped deduction and veto flag per unit."""
+    n = len(ids)
+    if not dataset.has("adjustments"):
+        return np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
+    adj = _of_year(dataset.adjustments, year)
+    rules_ = scheme.adjustments
+    bonus = adj[adj["type"] == "bonus"].groupby("unit_id")["points"].sum()
+    bonus = bonus.reindex(ids, fill_value=0.0).to_numpy(dtype=float)
+    if rules_.bonus.cap is not None:
+        bonus = np.minimum(bonus, rules_.bonus.cap)
+    ded = adj[adj["type"] == "deduction"]
+    per_item = ded.groupby(["unit_id", "item"])["points"].sum()
+    if rules_.deduction.items is not None and len(per_item):
+        caps = pd.Series({k: (v.cap if v.cap is not None else np.inf)
+                          for k, v in rules_.deduction.items.items()})
+        item_cap = caps.reindex(per_item.index.get_level_values("item")).to_numpy()
+        per_item = per_item.clip(upper=pd.Series(item_cap, index=per_item.index))
+    deduction = per_item.groupby(level="unit_id").sum().reindex(ids, fill_value=0.0)
+    deduction = deduction.to_numpy(dtype=float)
+    if rules_.deduction.cap is not None:
+        deduction = np.minimum(deduction, rules_.deduction.cap)
+    veto = ids.isin(adj.loc[adj["type"] == "veto", "unit_id"]) if rules_.veto \
+        else np.zeros(n, dtype=bool)
+    return bonus, deduction, np.asarray(veto, dtype=bool)
+
+
+def grade(scheme: Scheme, total: np.ndarray, rank: np.ndarray, groups: np.ndarray,
+          veto: np.ndarray) -> np.ndarray:
+    """Grades by quota within each ranking group, or by thresholds; veto -> lowest."""
+    g = scheme.grading
+    if g is None:
+        return np.full(len(total), "", dtype=object)
+    names = g.grades
+    out = np.empty(len(total), dtype=object)
+    if g.method == "quota":
+        size = np.bincount(groups)[groups].astype(float)
+        round_ = {"floor": np.floor, "round": lambda v: np.floor(v + 0.5), "ceil": np.ceil}[g.rounding]
+        out[:] = names[-2]
+        cumulative = np.zeros(len(total))
+        assigned = np.zeros(len(total), dtype=bool)
+        for name in names[:-2]:
+            cumulative = cumulative + round_((g.quota or {}).get(name, 0.0) * size + 1e-9)
+            hit = ~assigned & (rank <= cumulative)
+            out[hit] = name
+            assigned |= hit
+        if g.floor is not None:
+            out[total < g.floor] = names[-1]
+    else:
+        out[:] = names[-1]
+        for name in reversed(names[:-1]):
+            th = (g.thresholds or {}).get(name)
+            if th is not None:
+                out[total >= th] = name
+    out[veto] = names[-1]
+    return out
+
+
+def score_detail(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = None) -> Result:
+    """Score every unit; the result table plus the score and points of every node."""
+    scheme_obj, _ = _scheme(scheme)
+    year = check_fit(scheme, dataset, year)
+    inputs = leaf_inputs(scheme_obj, dataset, year)
+    s_leaf = leaf_scores(scheme_obj, inputs)
+    node_score, node_points = aggregate_tree(scheme_obj, s_leaf, inputs.present)
+    units = inputs.units
+    ids = pd.Index(units["unit_id"])
+    bonus, deduction, veto = adjustments(scheme_obj, dataset, ids, year)
+    tree = Tree.of(scheme_obj)
+    comps = [c for c in tree.children[0]]
+    extra_points = sum((node_points[:, c] for c in comps if tree.nodes[c].extra), np.zeros(len(ids)))
+    total = node_points[:, 0] + extra_points + bonus - deduction
+    if scheme_obj.ranking.round is not None:
+        total = np.round(total, scheme_obj.ranking.round)
+    rank = rules.competition_rank(total, inputs.groups)
+    table = pd.DataFrame({
+        "unit_id": units["unit_id"], "name": units["name"], "category": units["category"],
+        "total": total, "rank": rank,
+        "grade": grade(scheme_obj, total, rank, inputs.groups, veto),
+    })
+    for c in comps:
+        table[tree.paths[c].split(".", 1)[1]] = node_points[:, c]
+    table["bonus"], table["deduction"], table["veto"] = bonus, deduction, veto
+    table = table.sort_values(["category", "rank", "unit_id"], kind="stable").reset_index(drop=True)
+    columns = list(tree.paths)
+    scores = pd.DataFrame(node_score, index=ids, columns=columns)
+    points = pd.DataFrame(node_points, index=ids, columns=columns)
+    return Result(table=table, node_scores=scores, node_points=points, year=year)
+
+
+def score(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = None) -> pd.DataFrame:
+    """Score every unit: ``unit_id, name, category, total, rank, grade``, one column of
+    points per top-level component, then ``bonus, deduction, veto``; sorted by category
+    and rank."""
+    return score_detail(scheme, dataset, year).table
+
+
+def component_columns(scheme: Scheme | Resolved) -> list[str]:
+    scheme_obj, _ = _scheme(scheme)
+    return list((scheme_obj.tree.children or {}).keys())
+
+
+__all__: Sequence[str] = ("score", "score_detail", "check_fit", "leaf_inputs", "leaf_scores",
+                          "aggregate_tree", "Tree", "Inputs", "Result")

@@ -1,0 +1,16 @@
+"""Where the project's files are. No side effects on import."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+#: scheme, scenario and generator parameters (overridable for an installed package)
+PARAMS_DIR = Path(os.environ.get("PERFSIM_PARAMS", PROJECT_DIR / "params"))
+DATA_DIR = Path(os.environ.get("PERFSIM_DATA", PROJECT_DIR / "data"))
+#: the bundled synthetic world, generated on first use with this seed
+SYNTH_DIR = DATA_DIR / "synthetic"
+SYNTH_SEED = 20250101
+REAL_DIR = DATA_DIR / "real"
