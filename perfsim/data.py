@@ -274,6 +274,8 @@ def _clean(frame: pd.DataFrame) -> pd.DataFrame:
         empty = values.isna() | (values == "")
         frame[column] = values.astype(object).where(~empty, np.nan)
     frame.index = pd.RangeIndex(len(frame))
+    if frame.empty:  # an empty column has no values to tell its type: call it text
+        frame = frame.astype("str")
     return frame
 
 

@@ -1,0 +1,142 @@
+"""Command line: ``perfsim synth | validate | score``.
+
+Every bad input ends in one line ``perfsim: error: <where>: <what>`` on stderr and exit
+code 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from . import __version__
+from .errors import PerfsimError
+
+EXIT_BAD_INPUT = 2
+
+
+def _dataset(path: str | None):
+    from .data import load_dataset
+    from .world import bundled_dataset
+
+    return bundled_dataset() if path is None else load_dataset(path)
+
+
+def write_csv_atomic(frame: pd.DataFrame, out: Path) -> None:
+    """Write CSV through a temporary file and a rename, so a reader never sees half a file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            frame.to_csv(handle, index=False, lineterminator="\n")
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def format_ranked(table: pd.DataFrame, components: Sequence[str]) -> str:
+    """A readable ranked table per category."""
+    lines = []
+    show = ["rank", "unit_id", "name", "total", "grade", *components, "bonus", "deduction"]
+    with pd.option_context("display.unicode.east_asian_width", True, "display.width", 200,
+                           "display.max_rows", 1000, "display.max_columns", 50):
+        for category, group in table.groupby("category", sort=True):
+            frame = group[show].copy()
+            frame["veto"] = group["veto"].map({True: "VETO", False: ""})
+            lines.append(f"== {category} ({len(group)} units) ==")
+            lines.append(frame.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+            lines.append("")
+    return "\n".join(lines)
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from . import synth
+
+    out = synth.write(args.out, args.seed, args.params, fmt=args.format)
+    print(f"wrote a SYNTHETIC dataset (seed {args.seed}) to {out}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .engine import check_fit
+    from .scheme import load
+
+    resolved = load(args.file)
+    kind = "scenario" if resolved.diffs else "scheme"
+    print(f"{args.file}: valid {kind} '{resolved.name}'"
+          + (f" (base chain: {' <- '.join(d['base'] for d in resolved.diffs)})" if resolved.diffs else ""))
+    if args.data is not None:
+        dataset = _dataset(args.data)
+        year = check_fit(resolved, dataset, args.year)
+        print(f"{args.data}: fits the {kind} for year {year} ({len(dataset.units)} units)")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from .engine import component_columns, score
+    from .scheme import load
+
+    resolved = load(args.scenario)
+    dataset = _dataset(args.data)
+    table = score(resolved, dataset, args.year)
+    if not args.quiet:
+        origin = "bundled synthetic world" if args.data is None else args.data
+        print(f"scheme '{resolved.name}' on {origin}")
+        print(format_ranked(table, component_columns(resolved)))
+    if args.out is not None:
+        write_csv_atomic(table, Path(args.out))
+        print(f"wrote {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="perfsim", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"perfsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth", help="write the synthetic world (a folder of CSV or one .xlsx)")
+    p.add_argument("--out", required=True, help="output folder (or .xlsx file with --format xlsx)")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--params", default=None, help="knob file (default params/synth.yaml)")
+    p.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("validate", help="check a scheme or scenario (and that it fits a dataset)")
+    p.add_argument("file")
+    p.add_argument("--data", default=None, help="dataset folder or .xlsx to check against")
+    p.add_argument("--year", type=int, default=None)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("score", help="score every unit under a scheme or scenario")
+    p.add_argument("scenario")
+    p.add_argument("--data", default=None,
+                   help="dataset folder or .xlsx (default: the bundled synthetic world)")
+    p.add_argument("--year", type=int, default=None, help="default: the latest year in the data")
+    p.add_argument("--out", default=None, help="write the result table to this CSV file")
+    p.add_argument("--quiet", action="store_true", help="do not print the ranked tables")
+    p.set_defaults(func=cmd_score)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except PerfsimError as exc:
+        print("perfsim: error: " + " ".join(str(exc).split()), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        print(f"perfsim: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Loaders that put real published index data into the data contract.
+
+These prove that the one scheme engine is general: the UNDP Human Development Index is
+scored by ``params/real/hdi.yaml`` through exactly the code that scores the city.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .data import Dataset, empty_table, validate_frames
+from .errors import PerfsimError
+from .paths import REAL_DIR
+
+HDI_COMPONENTS = {
+    "le": ("Life expectancy at birth", "health", "years"),
+    "eys": ("Expected years of schooling", "education", "years"),
+    "mys": ("Mean years of schooling", "education", "years"),
+    "gnipc": ("GNI per capita (2017 PPP $)", "income", "2017 PPP $"),
+}
+HDI_FILES = {
+    "hdr21-22": REAL_DIR / "undp_hdr21-22_composite_indices_complete_time_series.csv",
+    "hdr23-24": REAL_DIR / "undp_hdr23-24_composite_indices_complete_time_series.csv",
+}
+
+
+def read_undp(path: str | Path) -> pd.DataFrame:
+    """Read a UNDP 'composite indices complete time series' file (UTF-8 or Latin-1)."""
+    path = Path(path)
+    if not path.exists():
+        raise PerfsimError("file not found", where=path)
+    try:
+        return pd.read_csv(path, encoding="utf-8")
+    except UnicodeDecodeError:
+        return pd.read_csv(path, encoding="latin-1")
+
+
+def rank_year(frame: pd.DataFrame, path: str | Path = "<frame>") -> int:
+    """The edition's headline year, from its ``hdi_rank_YYYY`` column."""
+    years = [int(m.group(1)) for c in frame.columns if (m := re.fullmatch(r"hdi_rank_(\d{4})", c))]
+    if not years:
+        raise PerfsimError("no hdi_rank_YYYY column: not a UNDP composite-indices file", where=path)
+    return max(years)
+
+
+def hdi_dataset(path: str | Path, year: int | None = None) -> tuple[Dataset, pd.DataFrame]:
+    """The countries of one UNDP file as a Dataset, plus the published HDI and rank.
+
+    Units are the countries (3-letter iso3; aggregates such as ``ZZK.WORLD`` are left
+    out) that have all four components in ``year``; their single category is ``world``.
+    Actuals carry period ``YEAR-12``. The second frame has ``unit_id, hdi, hdi_rank,
+    hdicode`` as published (rank and group only for the headline year).
+    """
+    raw = read_undp(path)
+    headline = rank_year(raw, path)
+    year = headline if year is None else year
+    cols = [f"{c}_{year}" for c in HDI_COMPONENTS]
+    missing = [c for c in cols if c not in raw.columns]
+    if missing:
+        raise PerfsimError(f"no columns {missing} for year {year}", where=path)
+    countries = raw[raw["iso3"].astype(str).str.fullmatch(r"[A-Z]{3}")]
+    countries = countries.dropna(subset=cols)
+    units = pd.DataFrame({
+        "unit_id": countries["iso3"], "name": countries["country"], "name_en": countries["country"],
+        "kind": "country", "category": "world", "district_type": np.nan,
+        "staff": np.nan, "budget": np.nan, "consumption": np.nan,
+    })
+    indicators = pd.DataFrame([{
+        "indicator_id": k, "name": v[0], "name_en": v[0], "dimension": v[1],
+        "direction": "higher", "unit_of_measure": v[2], "kind": "continuing",
+        "frequency": "annual", "visibility": "visible"} for k, v in HDI_COMPONENTS.items()])
+    actuals = countries.melt(id_vars=["iso3"], value_vars=cols, var_name="column", value_name="value")
+    actuals = pd.DataFrame({"period": f"{year}-12", "unit_id": actuals["iso3"],
+                            "indicator_id": actuals["column"].str.rsplit("_", n=1).str[0],
+                            "value": actuals["value"].map(repr)})
+    dataset = validate_frames(
+        {"units": units, "indicators": indicators, "targets": empty_table("targets"),
+         "actuals": actuals},
+        sources={"units": f"{path}", "actuals": f"{path}"}, origin=str(path), kinds=("country",))
+    published = pd.DataFrame({
+        "unit_id": countries["iso3"].to_numpy(),
+        "hdi": countries[f"hdi_{year}"].to_numpy(dtype=float),
+        "hdi_rank": countries[f"hdi_rank_{year}"].to_numpy(dtype=float) if year == headline
+        else np.nan,
+        "hdicode": countries["hdicode"].to_numpy() if year == headline else None,
+    })
+    return dataset, published
