@@ -59,6 +59,8 @@ class Dataset:
     tables: Mapping[str, pd.DataFrame]
     sources: Mapping[str, str] = field(default_factory=dict)
     origin: str = "<memory>"
+    #: derived views (per-year slices and pivots) computed once; never part of equality
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         # Only contract table names resolve; anything else is a plain AttributeError.
@@ -80,9 +82,12 @@ class Dataset:
 
     @property
     def years(self) -> list[int]:
-        years = set(self.tables["targets"]["year"].astype(int))
-        years |= {int(p[:4]) for p in self.tables["actuals"]["period"]}
-        return sorted(years)
+        """Years with targets or actuals, ascending."""
+        if "years" not in self.cache:
+            years = set(self.tables["targets"]["year"].astype(int))
+            years |= {int(p[:4]) for p in self.tables["actuals"]["period"].unique()}
+            self.cache["years"] = sorted(years)
+        return list(self.cache["years"])
 
     def content_hash(self) -> str:
         """sha256 over every table's canonical CSV text (independent of file format)."""

@@ -30,6 +30,9 @@ from .scheme import Node, Resolved, Scheme, iter_nodes
 TARGET_RULES = ("ratio", "band", "binary")
 
 
+_TREES: dict[int, tuple[Scheme, "Tree"]] = {}
+
+
 @dataclass(frozen=True)
 class Tree:
     """The scheme tree flattened depth-first (parents before children)."""
@@ -42,6 +45,18 @@ class Tree:
 
     @classmethod
     def of(cls, scheme: Scheme) -> "Tree":
+        """The flattened tree of a scheme (memoised: schemes are immutable)."""
+        hit = _TREES.get(id(scheme))
+        if hit is not None and hit[0] is scheme:
+            return hit[1]
+        tree = cls._build(scheme)
+        if len(_TREES) > 256:
+            _TREES.clear()
+        _TREES[id(scheme)] = (scheme, tree)   # holding the scheme keeps its id unique
+        return tree
+
+    @classmethod
+    def _build(cls, scheme: Scheme) -> "Tree":
         paths, nodes = zip(*iter_nodes(scheme.tree))
         index = {p: i for i, p in enumerate(paths)}
         parent = tuple(index[p.rsplit(".", 1)[0]] if "." in p else -1 for p in paths)
@@ -125,6 +140,42 @@ def year_end_actuals(dataset: Dataset, year: int) -> pd.DataFrame:
     return actuals.sort_values("period").drop_duplicates(["unit_id", "indicator_id"], keep="last")
 
 
+@dataclass(frozen=True)
+class YearView:
+    """One year of a dataset, sliced and pivoted once (cached on the dataset)."""
+
+    ids: pd.Index                  # unit ids, sorted
+    units: pd.DataFrame            # sorted by unit_id, 0..n-1 index
+    target: np.ndarray             # units x indicators (NaN where no target)
+    actual: np.ndarray             # units x indicators, latest year-to-date value
+    indicator_col: dict            # indicator_id -> column of target / actual
+    tables: dict                   # name -> rows of that year (ratings, adjustments, ...)
+
+    def column(self, values: np.ndarray, indicator: str) -> np.ndarray:
+        j = self.indicator_col.get(indicator)
+        return values[:, j] if j is not None else np.full(len(self.ids), np.nan)
+
+
+def year_view(dataset: Dataset, year: int) -> YearView:
+    key = ("year_view", year)
+    if key not in dataset.cache:
+        units = dataset.units.sort_values("unit_id", kind="stable").reset_index(drop=True)
+        ids = pd.Index(units["unit_id"])
+        columns = pd.Index(dataset.indicators["indicator_id"])
+        tg = _of_year(dataset.targets, year)
+        target = tg.pivot(index="unit_id", columns="indicator_id", values="target")
+        ac = year_end_actuals(dataset, year)
+        actual = ac.pivot(index="unit_id", columns="indicator_id", values="value")
+        tables = {name: _of_year(dataset.tables[name], year)
+                  for name in ("targets", "leader_ratings", "satisfaction", "special", "adjustments")}
+        dataset.cache[key] = YearView(
+            ids, units,
+            target.reindex(index=ids, columns=columns).to_numpy(dtype=float),
+            actual.reindex(index=ids, columns=columns).to_numpy(dtype=float),
+            {c: j for j, c in enumerate(columns)}, tables)
+    return dataset.cache[key]
+
+
 # --------------------------------------------------------------------------- fit
 
 def check_fit(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = None) -> int:
@@ -133,7 +184,9 @@ def check_fit(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = No
     year = resolve_year(dataset, year)
     tree = Tree.of(scheme)
     known = set(dataset.indicators["indicator_id"])
-    targets = _of_year(dataset.targets, year)
+    view = year_view(dataset, year)
+    targets = view.tables["targets"]
+    zero = targets[targets["target"] == 0]
     for i in tree.leaves:
         node, path = tree.nodes[i], tree.paths[i]
         source = tree.leaf_source(i)
@@ -142,8 +195,8 @@ def check_fit(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = No
             if indicator not in known:
                 raise PerfsimError(f"key '{path}': indicator '{indicator}' is not in "
                                    f"{dataset.where('indicators')}", where=where)
-            if node.rule in TARGET_RULES:
-                rows = targets[(targets["indicator_id"] == indicator) & (targets["target"] == 0)]
+            if node.rule in TARGET_RULES and len(zero):
+                rows = zero[zero["indicator_id"] == indicator]
                 applies = set(dataset.units["unit_id"][_applies(node, dataset.units)])
                 rows = rows[rows["unit_id"].isin(applies)]
                 if len(rows):
@@ -155,10 +208,10 @@ def check_fit(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = No
                         where=dataset.where("targets", r, "target"))
         else:
             table = source
-            if not dataset.has(table) or _of_year(dataset.tables[table], year).empty:
+            frame = view.tables[table]
+            if frame.empty:
                 raise PerfsimError(f"key '{path}': needs table '{table}' with rows for year "
                                    f"{year}, but {dataset.where(table)} has none", where=where)
-            frame = _of_year(dataset.tables[table], year)
             if source == "satisfaction" and node.groups is not None:
                 unknown = frame[~frame["group"].isin(list(node.groups))]
                 if len(unknown):
@@ -170,16 +223,15 @@ def check_fit(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = No
                 raise PerfsimError(f"key '{path}': no rows of facet '{node.facet}' in "
                                    f"{dataset.where(table)} for year {year}", where=where)
     items = scheme.adjustments.deduction.items
-    if items is not None and dataset.has("adjustments"):
-        adj = _of_year(dataset.adjustments, year)
+    adj = view.tables["adjustments"]
+    if items is not None and len(adj):
         bad = adj[(adj["type"] == "deduction") & ~adj["item"].isin(list(items))]
         if len(bad):
             r = bad.index[0]
             raise PerfsimError(f"deduction item '{bad.loc[r, 'item']}' is not one of the items "
                                f"in key 'adjustments.deduction.items' of {where}",
                                where=dataset.where("adjustments", r, "item"))
-    if dataset.has("adjustments"):
-        adj = _of_year(dataset.adjustments, year)
+    if len(adj):
         bad = adj[(adj["type"] != "veto") & adj["points"].isna()]
         if len(bad):
             r = bad.index[0]
@@ -193,8 +245,8 @@ def check_fit(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = No
 def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
     """Arrays x, t, present (units x leaves) for one year; units sorted by unit_id."""
     tree = Tree.of(scheme)
-    units = dataset.units.sort_values("unit_id", kind="stable").reset_index(drop=True)
-    ids = pd.Index(units["unit_id"])
+    view = year_view(dataset, year)
+    units, ids = view.units, view.ids
     n, m = len(units), len(tree.leaves)
     x = np.full((n, m), np.nan)
     t = np.full((n, m), np.nan)
@@ -206,12 +258,6 @@ def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
         applies[i] = applies[tree.parent[i]] & _applies(tree.nodes[i], units)
 
     direction = dict(zip(dataset.indicators["indicator_id"], dataset.indicators["direction"]))
-    need_indicators = any(tree.leaf_source(i) == "indicator" for i in tree.leaves)
-    if need_indicators:
-        tg = _of_year(dataset.targets, year)
-        target = tg.pivot(index="unit_id", columns="indicator_id", values="target").reindex(ids)
-        ac = year_end_actuals(dataset, year)
-        actual = ac.pivot(index="unit_id", columns="indicator_id", values="value").reindex(ids)
 
     ratings: dict[str, pd.Series] = {}
     for j, i in enumerate(tree.leaves):
@@ -219,14 +265,13 @@ def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
         if source == "indicator":
             ind = tree.indicator_of(i)
             lower[j] = (node.direction or direction.get(ind, "higher")) == "lower"
-            xa = actual[ind].to_numpy(dtype=float) if ind in actual else np.full(n, np.nan)
-            ta = target[ind].to_numpy(dtype=float) if ind in target else np.full(n, np.nan)
+            xa, ta = view.column(view.actual, ind), view.column(view.target, ind)
             x[:, j], t[:, j] = xa, ta
             present[:, j] = ~np.isnan(ta) if node.rule in TARGET_RULES else ~np.isnan(xa)
         else:
             key = f"{source}:{node.trim}:{node.groups}:{node.facet}"
             if key not in ratings:
-                ratings[key] = _rating_input(node, source, dataset, year)
+                ratings[key] = _rating_input(node, view.tables[source])
             xa = ratings[key].reindex(ids).to_numpy(dtype=float)
             x[:, j] = xa
             present[:, j] = ~np.isnan(xa)
@@ -235,8 +280,9 @@ def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
     return Inputs(units=units, x=x, t=t, present=present, lower=lower, groups=groups, year=year)
 
 
-def _rating_input(node: Node, source: str, dataset: Dataset, year: int) -> pd.Series:
-    frame = _of_year(dataset.tables[source], year)
+def _rating_input(node: Node, frame: pd.DataFrame) -> pd.Series:
+    """Mean rating per unit for one rating leaf, from that source's rows of the year."""
+    source = node.source
     if source == "leader_ratings":
         if not node.trim:
             return frame.groupby("unit_id")["rating"].mean()
@@ -335,9 +381,9 @@ def adjustments(scheme: Scheme, dataset: Dataset, ids: pd.Index, year: int
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Capped bonus, capped deduction and veto flag per unit."""
     n = len(ids)
-    if not dataset.has("adjustments"):
+    adj = year_view(dataset, year).tables["adjustments"]
+    if adj.empty:
         return np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
-    adj = _of_year(dataset.adjustments, year)
     rules_ = scheme.adjustments
     bonus = adj[adj["type"] == "bonus"].groupby("unit_id")["points"].sum()
     bonus = bonus.reindex(ids, fill_value=0.0).to_numpy(dtype=float)
