@@ -82,7 +82,8 @@ class Inputs:
     t: np.ndarray
     present: np.ndarray
     lower: np.ndarray
-    groups: np.ndarray        # category code per unit (the ranking group)
+    categories: np.ndarray    # category code per unit (minmax and rank compare within it)
+    groups: np.ndarray        # ranking group per unit (category, or one group for all)
     year: int
 
 
@@ -276,8 +277,10 @@ def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
             x[:, j] = xa
             present[:, j] = ~np.isnan(xa)
         present[:, j] &= applies[i]
-    groups = _ranking_groups(scheme, units)
-    return Inputs(units=units, x=x, t=t, present=present, lower=lower, groups=groups, year=year)
+    categories = pd.factorize(units["category"], sort=True)[0].astype(np.int64)
+    groups = categories if scheme.ranking.within == "category" else np.zeros(n, dtype=np.int64)
+    return Inputs(units=units, x=x, t=t, present=present, lower=lower, categories=categories,
+                  groups=groups, year=year)
 
 
 def _rating_input(node: Node, frame: pd.DataFrame) -> pd.Series:
@@ -302,12 +305,6 @@ def _rating_input(node: Node, frame: pd.DataFrame) -> pd.Series:
     return rows.set_index("unit_id")["score"]
 
 
-def _ranking_groups(scheme: Scheme, units: pd.DataFrame) -> np.ndarray:
-    if scheme.ranking.within == "all":
-        return np.zeros(len(units), dtype=np.int64)
-    return pd.factorize(units["category"], sort=True)[0].astype(np.int64)
-
-
 # --------------------------------------------------------------------------- step 2
 
 def leaf_scores(scheme: Scheme, inputs: Inputs) -> np.ndarray:
@@ -328,7 +325,7 @@ def leaf_scores(scheme: Scheme, inputs: Inputs) -> np.ndarray:
         elif node.rule in ("minmax", "rank"):
             xp = np.where(inputs.present[:, j], x, np.nan)
             fn = rules.minmax if node.rule == "minmax" else rules.rank_score
-            col = fn(xp, inputs.groups, lower)
+            col = fn(xp, inputs.categories, lower)
         else:
             col = rules.rating(x)
         s[:, j] = np.where(inputs.present[:, j], np.nan_to_num(col, nan=0.0), 0.0)
@@ -420,7 +417,8 @@ def grade(scheme: Scheme, total: np.ndarray, rank: np.ndarray, groups: np.ndarra
         cumulative = np.zeros(len(total))
         assigned = np.zeros(len(total), dtype=bool)
         for name in names[:-2]:
-            cumulative = cumulative + round_((g.quota or {}).get(name, 0.0) * size + 1e-9)
+            # round to 9 places first so that 0.2 * 5 counts as 1 under floor and ceil alike
+            cumulative = cumulative + round_(np.round((g.quota or {}).get(name, 0.0) * size, 9))
             hit = ~assigned & (rank <= cumulative)
             out[hit] = name
             assigned |= hit

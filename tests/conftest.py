@@ -1,0 +1,51 @@
+"""Shared fixtures: the mini hand-computed dataset, the synthetic world, schemes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import perfsim
+from perfsim import synth
+from perfsim.data import validate_frames
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+MINI = TESTS / "data" / "mini"
+MINI_SCHEME = TESTS / "data" / "mini_scheme.yaml"
+BASELINE = ROOT / "params" / "baseline.yaml"
+
+
+@pytest.fixture(scope="session")
+def mini():
+    return perfsim.load_dataset(MINI)
+
+
+@pytest.fixture(scope="session")
+def mini_scheme():
+    return perfsim.load_scenario(MINI_SCHEME)
+
+
+@pytest.fixture()
+def mini_copy(tmp_path):
+    """A writable copy of the mini dataset folder."""
+    out = tmp_path / "mini"
+    shutil.copytree(MINI, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def world_tables():
+    return synth.generate(seed=7)
+
+
+@pytest.fixture(scope="session")
+def world(world_tables):
+    return validate_frames(world_tables, origin="<synthetic seed 7>")
+
+
+@pytest.fixture(scope="session")
+def baseline():
+    return perfsim.load_scenario(BASELINE)
