@@ -153,8 +153,8 @@ def build_schemas(unit_ids: Iterable[str] = (), indicator_ids: Iterable[str] = (
             "budget": _nonneg(nullable=True),
             "consumption": _nonneg(nullable=True),
         }, checks=[Check(_district_type_consistent,
-                         error="district_type must be central or outer for a district "
-                               "and empty for any other unit")]),
+                         error="column 'district_type' must be central or outer for a "
+                               "district and empty for any other unit")]),
         "indicators": pa.DataFrameSchema({
             "indicator_id": pa.Column(str, unique=True, report_duplicates="exclude_first"),
             "name": pa.Column(str),
@@ -229,11 +229,21 @@ def _first_failure(cases: pd.DataFrame) -> pd.Series:
     return cases.iloc[best]
 
 
-def _describe(case: pd.Series, table: str) -> tuple[int | None, str | None, str]:
+def _describe(case: pd.Series, table: str, cases: pd.DataFrame) -> tuple[int | None, str | None, str]:
     """(row index, column, problem) for one pandera failure case."""
     check = str(case["check"])
+    if case["schema_context"] == "DataFrameSchema" and check == "multiple_fields_uniqueness":
+        same = cases[(cases["check"] == check) & (cases["index"] == case["index"])]
+        key = ", ".join(same["column"].astype(str))
+        values = ", ".join(str(v) for v in same["failure_case"])
+        return int(case["index"]), None, f"duplicate row for the key ({key}) = ({values})"
+    if case["schema_context"] == "DataFrameSchema" and check != "column_in_dataframe":
+        index = case["index"]
+        return (None if index is None or pd.isna(index) else int(index)), None, check
     column = case["column"] if isinstance(case["column"], str) else None
     value = case["failure_case"]
+    if hasattr(value, "item"):  # numpy scalar -> plain Python value for a readable repr
+        value = value.item()
     index = case["index"]
     index = None if index is None or pd.isna(index) else int(index)
     shown = "empty" if value is None or (not isinstance(value, str) and pd.isna(value)) else repr(value)
@@ -260,7 +270,8 @@ def _validate_table(frame: pd.DataFrame, table: str, schema: pa.DataFrameSchema,
     try:
         return schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        index, column, problem = _describe(_first_failure(exc.failure_cases), table)
+        cases = exc.failure_cases
+        index, column, problem = _describe(_first_failure(cases), table, cases)
         text = where
         if index is not None:
             text += f", row {index + 2}"

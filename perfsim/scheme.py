@@ -247,14 +247,14 @@ class Scheme(_Strict):
     @model_validator(mode="after")
     def _check(self) -> "Scheme":
         if self.tree.points is None:
-            raise ValueError("tree needs points (the total, for example 100)")
+            raise ValueError("'tree.points': required at the root (the total, for example 100)")
         if self.tree.is_leaf:
             raise ValueError("tree needs children")
         for path, node in iter_nodes(self.tree):
             for child_id, child in (node.children or {}).items():
                 if child.extra and path != "tree":
-                    raise ValueError(f"'{path}.{child_id}': only components (children of "
-                                     "tree) may be extra")
+                    raise ValueError(f"'{path}.{child_id}.extra': only components (children "
+                                     "of tree) may be extra")
         return self
 
     @property
@@ -312,6 +312,9 @@ def _pydantic_error(exc: ValidationError, where: str, prefix: str = "") -> Perfs
     elif first["type"] == "missing":
         message = "required key is missing"
     message = message.removeprefix("Value error, ")
+    located = re.match(r"^'([^']+)': (.*)$", message)
+    if key == "(top level)" and located:       # a whole-scheme check that names its key
+        key, message = located.group(1), located.group(2)
     return PerfsimError(f"{prefix}key '{key}': {message}", where=where)
 
 
@@ -399,12 +402,13 @@ def parse_scheme(raw: Mapping[str, Any], where: str, prefix: str = "") -> Scheme
 
 def load(path: str | Path, _seen: tuple[Path, ...] = ()) -> Resolved:
     """Load a scheme or a scenario file and resolve it to a validated scheme."""
-    path = Path(path).resolve() if Path(path).exists() else Path(path)
+    given = Path(path)
+    path = given.resolve() if given.exists() else given
     if path in _seen:
-        raise PerfsimError("scenario bases form a cycle: " + " -> ".join(map(str, _seen + (path,))),
-                           where=path)
-    raw = load_yaml(path)
-    where = str(path)
+        raise PerfsimError("scenario bases form a cycle: "
+                           + " -> ".join(p.name for p in _seen + (path,)), where=given)
+    raw = load_yaml(given)
+    where = str(given)
     if "base" not in raw:
         scheme = parse_scheme(raw, where)
         return Resolved(scheme=scheme, path=path, diffs=(), raw=copy.deepcopy(raw))
