@@ -1,0 +1,83 @@
+"""Invariants of the engine, checked with hypothesis."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import perfsim
+from perfsim.data import Dataset
+from perfsim.scheme import parse_scheme
+
+SETTINGS = settings(max_examples=25, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+weights = st.floats(min_value=0.1, max_value=10, allow_nan=False)
+
+
+def _scheme(w_econ, w_social, w_party, agg="arithmetic"):
+    return parse_scheme({"name": "p", "tree": {"points": 100, "children": {
+        "targets": {"points": 60, "aggregate": agg, "children": {
+            "econ": {"weight": w_econ, "children": {"I1": {"rule": "ratio", "cap": 1.2, "weight": 1}}},
+            "social": {"weight": w_social, "children": {"I2": {"rule": "ratio", "weight": 1}}},
+            "party": {"weight": w_party, "children": {"I3": {"rule": "band", "floor": 0.5, "weight": 1}}}}},
+        "leader": {"points": 20, "source": "leader_ratings", "rule": "rating", "trim": True},
+        "satisfaction": {"points": 20, "source": "satisfaction", "rule": "rating"}}}}, "<p>")
+
+
+@SETTINGS
+@given(w=st.tuples(weights, weights, weights), c=st.floats(min_value=0.01, max_value=100),
+       agg=st.sampled_from(["arithmetic", "geometric"]))
+def test_scaling_sibling_weights_changes_nothing(mini, w, c, agg):
+    a = perfsim.score(_scheme(*w, agg=agg), mini)
+    b = perfsim.score(_scheme(*(c * x for x in w), agg=agg), mini)
+    assert np.allclose(a["total"], b["total"], atol=1e-9)
+    assert a["rank"].tolist() == b["rank"].tolist()
+
+
+@settings(max_examples=5, deadline=None)
+@given(c=st.floats(min_value=0.1, max_value=10))
+def test_scaling_dimension_weights_of_baseline_changes_nothing(world, baseline, c):
+    raw = dict(baseline.raw)
+    raw = perfsim.scheme.apply_diff(raw, {
+        f"tree.targets.{d}.weight": c * baseline.scheme.components["targets"].children[d].weight
+        for d in baseline.scheme.components["targets"].children}, [], "<p>")
+    a = perfsim.score(baseline, world)
+    b = perfsim.score(parse_scheme(raw, "<p>"), world)
+    assert np.allclose(a["total"], b["total"], atol=1e-9) and a["rank"].equals(b["rank"])
+
+
+def _with_actuals(dataset: Dataset, actuals: pd.DataFrame) -> Dataset:
+    tables = dict(dataset.tables)
+    tables["actuals"] = actuals
+    return Dataset(tables=tables, sources=dataset.sources, origin=dataset.origin)
+
+
+@SETTINGS
+@given(row=st.integers(min_value=0, max_value=12), delta=st.floats(min_value=0.0, max_value=500),
+       w=st.tuples(weights, weights, weights))
+def test_raising_a_higher_is_better_actual_never_lowers_the_total(mini, row, delta, w):
+    scheme = _scheme(*w)
+    actuals = mini.actuals
+    indicator = actuals.loc[row, "indicator_id"]
+    direction = mini.indicators.set_index("indicator_id").loc[indicator, "direction"]
+    raised = actuals.copy()
+    raised.loc[row, "value"] += delta if direction == "higher" else 0.0
+    before = perfsim.score(scheme, mini).set_index("unit_id")["total"]
+    after = perfsim.score(scheme, _with_actuals(mini, raised)).set_index("unit_id")["total"]
+    unit = actuals.loc[row, "unit_id"]
+    assert after[unit] >= before[unit] - 1e-9
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**31))
+def test_results_do_not_depend_on_row_order(world, baseline, seed):
+    rng = np.random.default_rng(seed)
+    shuffled = {name: frame.sample(frac=1.0, random_state=rng) if len(frame) else frame
+                for name, frame in world.tables.items()}
+    other = Dataset(tables=shuffled, sources=world.sources, origin=world.origin)
+    a = perfsim.score(baseline, world)
+    b = perfsim.score(baseline, other)
+    pd.testing.assert_frame_equal(a, b)

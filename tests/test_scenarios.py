@@ -1,0 +1,84 @@
+"""Scenarios as declarative diffs: applied to a copy, validated whole, base untouched."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from pydantic import ValidationError
+
+import perfsim
+from perfsim.scheme import apply_diff, load
+
+from .conftest import BASELINE, ROOT
+
+SCENARIOS = ROOT / "params" / "scenarios"
+
+
+def _dump(resolved):
+    return json.dumps(resolved.scheme.model_dump(), sort_keys=True, ensure_ascii=False)
+
+
+def test_base_is_never_mutated(baseline):
+    raw_before = copy.deepcopy(dict(baseline.raw))
+    model_before = _dump(baseline)
+    changed = apply_diff(baseline.raw, {"tree.leader.points": 5, "tree.satisfaction.points": 25,
+                                        "tree.targets.economic.E01.cap": 1.5},
+                         ["tree.special"], "<test>")
+    assert changed["tree"]["children"]["leader"]["points"] == 5
+    assert "special" not in changed["tree"]["children"]
+    assert dict(baseline.raw) == raw_before and _dump(baseline) == model_before
+    # loading a scenario (which loads its own copy of the base) leaves a loaded base alone
+    scenario = load(SCENARIOS / "leader5_to_satisfaction.yaml")
+    assert scenario.scheme.components["leader"].points == 5
+    assert baseline.scheme.components["leader"].points == 10
+    assert dict(baseline.raw) == raw_before
+
+
+def test_schemes_are_immutable(baseline):
+    with pytest.raises(ValidationError):
+        baseline.scheme.components["leader"].points = 1
+
+
+def test_scenario_keeps_its_diff_and_hash(baseline):
+    scenario = load(SCENARIOS / "leader5_to_satisfaction.yaml")
+    assert scenario.diff == {"name": "leader5_to_satisfaction", "base": "../baseline.yaml",
+                             "set": {"tree.leader.points": 5, "tree.satisfaction.points": 25},
+                             "remove": []}
+    assert scenario.content_hash() != baseline.content_hash()
+    assert load(SCENARIOS / "leader5_to_satisfaction.yaml").content_hash() == scenario.content_hash()
+
+
+def test_scenario_changes_scores_as_declared(world, baseline):
+    base = perfsim.score(baseline, world).set_index("unit_id")
+    s95 = perfsim.score(load(SCENARIOS / "leader5_total95.yaml"), world).set_index("unit_id")
+    s5 = perfsim.score(load(SCENARIOS / "leader5_to_satisfaction.yaml"), world).set_index("unit_id")
+    assert (s95["leader"] - base["leader"] / 2).abs().max() < 1e-9
+    assert (s5["satisfaction"] - base["satisfaction"] * 25 / 20).abs().max() < 1e-9
+    assert (s95["targets"] - base["targets"]).abs().max() < 1e-9
+
+
+def test_chained_scenario_add_and_remove(tmp_path, world):
+    first = tmp_path / "first.yaml"
+    first.write_text(f"name: first\nbase: {BASELINE}\nremove: [tree.special]\n", encoding="utf-8")
+    second = tmp_path / "second.yaml"
+    second.write_text(
+        "name: second\nbase: first.yaml\nset:\n"
+        "  tree.targets.economic.weight: 60\n"
+        "  tree.targets.economic.E11: {rule: ratio, indicator: E01, weight: 1}\n",
+        encoding="utf-8")
+    resolved = load(second)
+    assert [d["name"] for d in resolved.diffs] == ["second", "first"]
+    econ = resolved.scheme.components["targets"].children["economic"]
+    assert econ.weight == 60 and econ.children["E11"].indicator == "E01"
+    assert "special" not in resolved.scheme.components
+    table = perfsim.score(resolved, world)
+    assert "special" not in table.columns
+
+
+def test_every_shipped_scheme_and_scenario_validates(world):
+    files = [ROOT / "params" / "baseline.yaml", *sorted(SCENARIOS.glob("*.yaml"))]
+    assert len(files) >= 3
+    for path in files:
+        perfsim.check_fit(load(path), world)
