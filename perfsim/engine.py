@@ -143,38 +143,65 @@ def year_end_actuals(dataset: Dataset, year: int) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class YearView:
-    """One year of a dataset, sliced and pivoted once (cached on the dataset)."""
+    """One year of a dataset as arrays aligned with the sorted unit ids.
 
-    ids: pd.Index                  # unit ids, sorted
-    units: pd.DataFrame            # sorted by unit_id, 0..n-1 index
-    target: np.ndarray             # units x indicators (NaN where no target)
-    actual: np.ndarray             # units x indicators, latest year-to-date value
-    indicator_col: dict            # indicator_id -> column of target / actual
-    tables: dict                   # name -> rows of that year (ratings, adjustments, ...)
+    Built once per (dataset, year) and cached on the dataset, so that scoring many
+    scenarios on the same data does the pandas work once. Every matrix is
+    ``units x keys`` with NaN where the data has no row.
+    """
 
-    def column(self, values: np.ndarray, indicator: str) -> np.ndarray:
-        j = self.indicator_col.get(indicator)
+    ids: pd.Index                       # unit ids, sorted
+    units: pd.DataFrame                 # sorted by unit_id, 0..n-1 index
+    tables: dict                        # name -> rows of that year
+    matrices: dict                      # name -> (array units x keys, {key: column})
+
+    def column(self, name: str, key: str) -> np.ndarray:
+        values, where = self.matrices[name]
+        j = where.get(key)
         return values[:, j] if j is not None else np.full(len(self.ids), np.nan)
+
+    def matrix(self, name: str) -> tuple[np.ndarray, dict]:
+        return self.matrices[name]
+
+
+def _matrix(frame: pd.DataFrame, ids: pd.Index, key: str, value: str,
+            keys: list | None = None) -> tuple[np.ndarray, dict]:
+    """Pivot rows of (unit_id, key, value) into units x keys, summing duplicates."""
+    if keys is None:
+        keys = sorted(frame[key].unique()) if len(frame) else []
+    if len(frame):
+        table = frame.pivot_table(index="unit_id", columns=key, values=value, aggfunc="sum")
+        values = table.reindex(index=ids, columns=keys).to_numpy(dtype=float)
+    else:
+        values = np.full((len(ids), len(keys)), np.nan)
+    return values, {k: j for j, k in enumerate(keys)}
 
 
 def year_view(dataset: Dataset, year: int) -> YearView:
     key = ("year_view", year)
-    if key not in dataset.cache:
-        units = dataset.units.sort_values("unit_id", kind="stable").reset_index(drop=True)
-        ids = pd.Index(units["unit_id"])
-        columns = pd.Index(dataset.indicators["indicator_id"])
-        tg = _of_year(dataset.targets, year)
-        target = tg.pivot(index="unit_id", columns="indicator_id", values="target")
-        ac = year_end_actuals(dataset, year)
-        actual = ac.pivot(index="unit_id", columns="indicator_id", values="value")
-        tables = {name: _of_year(dataset.tables[name], year)
-                  for name in ("targets", "leader_ratings", "satisfaction", "special", "adjustments")}
-        dataset.cache[key] = YearView(
-            ids, units,
-            target.reindex(index=ids, columns=columns).to_numpy(dtype=float),
-            actual.reindex(index=ids, columns=columns).to_numpy(dtype=float),
-            {c: j for j, c in enumerate(columns)}, tables)
-    return dataset.cache[key]
+    if key in dataset.cache:
+        return dataset.cache[key]
+    units = dataset.units.sort_values("unit_id", kind="stable").reset_index(drop=True)
+    ids = pd.Index(units["unit_id"])
+    indicators = list(dataset.indicators["indicator_id"])
+    tables = {name: _of_year(dataset.tables[name], year)
+              for name in ("targets", "leader_ratings", "satisfaction", "special", "adjustments")}
+    adj = tables["adjustments"]
+    sat = tables["satisfaction"]
+    matrices = {
+        "target": _matrix(tables["targets"], ids, "indicator_id", "target", indicators),
+        "actual": _matrix(year_end_actuals(dataset, year), ids, "indicator_id", "value", indicators),
+        "leader": _matrix(tables["leader_ratings"], ids, "rater_id", "rating"),
+        "sat_score": _matrix(sat, ids, "group", "score"),
+        "sat_respondents": _matrix(sat, ids, "group", "respondents"),
+        "special": _matrix(tables["special"], ids, "facet", "score"),
+        "bonus": _matrix(adj[adj["type"] == "bonus"].assign(all="bonus"), ids, "all", "points", ["bonus"]),
+        "deduction": _matrix(adj[adj["type"] == "deduction"], ids, "item", "points"),
+        "veto": _matrix(adj[adj["type"] == "veto"].assign(all="veto", one=1.0), ids, "all", "one", ["veto"]),
+    }
+    view = YearView(ids, units, tables, matrices)
+    dataset.cache[key] = view
+    return view
 
 
 # --------------------------------------------------------------------------- fit
@@ -260,20 +287,16 @@ def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
 
     direction = dict(zip(dataset.indicators["indicator_id"], dataset.indicators["direction"]))
 
-    ratings: dict[str, pd.Series] = {}
     for j, i in enumerate(tree.leaves):
         node, source = tree.nodes[i], tree.leaf_source(i)
         if source == "indicator":
             ind = tree.indicator_of(i)
             lower[j] = (node.direction or direction.get(ind, "higher")) == "lower"
-            xa, ta = view.column(view.actual, ind), view.column(view.target, ind)
+            xa, ta = view.column("actual", ind), view.column("target", ind)
             x[:, j], t[:, j] = xa, ta
             present[:, j] = ~np.isnan(ta) if node.rule in TARGET_RULES else ~np.isnan(xa)
         else:
-            key = f"{source}:{node.trim}:{node.groups}:{node.facet}"
-            if key not in ratings:
-                ratings[key] = _rating_input(node, view.tables[source])
-            xa = ratings[key].reindex(ids).to_numpy(dtype=float)
+            xa = _rating_input(node, view)
             x[:, j] = xa
             present[:, j] = ~np.isnan(xa)
         present[:, j] &= applies[i]
@@ -283,26 +306,34 @@ def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
                   groups=groups, year=year)
 
 
-def _rating_input(node: Node, frame: pd.DataFrame) -> pd.Series:
-    """Mean rating per unit for one rating leaf, from that source's rows of the year."""
-    source = node.source
-    if source == "leader_ratings":
-        if not node.trim:
-            return frame.groupby("unit_id")["rating"].mean()
-        g = frame.groupby("unit_id")["rating"]
-        count, total = g.count(), g.sum()
-        trimmed = (total - g.max() - g.min()) / (count - 2)
-        return trimmed.where(count >= 3, total / count)
-    if source == "satisfaction":
-        if node.groups is None:
-            w = frame["respondents"].astype(float)
-        else:
-            w = frame["group"].map(node.groups).astype(float)
-        num = (w * frame["score"]).groupby(frame["unit_id"]).sum()
-        den = w.groupby(frame["unit_id"]).sum()
-        return (num / den.where(den > 0)).dropna()
-    rows = frame[frame["facet"] == node.facet]
-    return rows.set_index("unit_id")["score"]
+def _rating_input(node: Node, view: YearView) -> np.ndarray:
+    """Mean rating per unit (NaN where none) for one rating leaf."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if node.source == "leader_ratings":
+            r, _ = view.matrix("leader")
+            count = np.sum(~np.isnan(r), axis=1)
+            total = np.nansum(r, axis=1)
+            mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+            if not node.trim:
+                return mean
+            filled_hi = np.where(np.isnan(r), -np.inf, r).max(axis=1)
+            filled_lo = np.where(np.isnan(r), np.inf, r).min(axis=1)
+            trimmed = (total - filled_hi - filled_lo) / np.maximum(count - 2, 1)
+            return np.where(count >= 3, trimmed, mean)
+        if node.source == "satisfaction":
+            score, where = view.matrix("sat_score")
+            if node.groups is None:
+                w, _ = view.matrix("sat_respondents")
+            else:
+                weights = np.zeros(len(where))
+                for group, j in where.items():
+                    weights[j] = node.groups.get(group, 0.0)
+                w = np.broadcast_to(weights, score.shape)
+            w = np.where(np.isnan(score), 0.0, w)
+            den = w.sum(axis=1)
+            num = (w * np.nan_to_num(score)).sum(axis=1)
+            return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        return view.column("special", node.facet)
 
 
 # --------------------------------------------------------------------------- step 2
@@ -374,32 +405,26 @@ def _weight(node: Node) -> float:
     return float(node.points if node.points is not None else node.weight)
 
 
-def adjustments(scheme: Scheme, dataset: Dataset, ids: pd.Index, year: int
+def adjustments(scheme: Scheme, dataset: Dataset, year: int
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Capped bonus, capped deduction and veto flag per unit."""
-    n = len(ids)
-    adj = year_view(dataset, year).tables["adjustments"]
-    if adj.empty:
-        return np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
+    """Capped bonus, capped deduction (per item, then in total) and veto flag per unit."""
+    view = year_view(dataset, year)
     rules_ = scheme.adjustments
-    bonus = adj[adj["type"] == "bonus"].groupby("unit_id")["points"].sum()
-    bonus = bonus.reindex(ids, fill_value=0.0).to_numpy(dtype=float)
+    bonus = np.nan_to_num(view.column("bonus", "bonus"))
     if rules_.bonus.cap is not None:
         bonus = np.minimum(bonus, rules_.bonus.cap)
-    ded = adj[adj["type"] == "deduction"]
-    per_item = ded.groupby(["unit_id", "item"])["points"].sum()
-    if rules_.deduction.items is not None and len(per_item):
-        caps = pd.Series({k: (v.cap if v.cap is not None else np.inf)
-                          for k, v in rules_.deduction.items.items()})
-        item_cap = caps.reindex(per_item.index.get_level_values("item")).to_numpy()
-        per_item = per_item.clip(upper=pd.Series(item_cap, index=per_item.index))
-    deduction = per_item.groupby(level="unit_id").sum().reindex(ids, fill_value=0.0)
-    deduction = deduction.to_numpy(dtype=float)
+    per_item, where = view.matrix("deduction")
+    per_item = np.nan_to_num(per_item)
+    if rules_.deduction.items is not None and where:
+        caps = np.array([rules_.deduction.items[k].cap if k in rules_.deduction.items
+                         and rules_.deduction.items[k].cap is not None else np.inf
+                         for k in sorted(where, key=where.get)])
+        per_item = np.minimum(per_item, caps)
+    deduction = per_item.sum(axis=1)
     if rules_.deduction.cap is not None:
         deduction = np.minimum(deduction, rules_.deduction.cap)
-    veto = ids.isin(adj.loc[adj["type"] == "veto", "unit_id"]) if rules_.veto \
-        else np.zeros(n, dtype=bool)
-    return bonus, deduction, np.asarray(veto, dtype=bool)
+    veto = ~np.isnan(view.column("veto", "veto")) if rules_.veto else np.zeros(len(view.ids), bool)
+    return bonus, deduction, veto
 
 
 def grade(scheme: Scheme, total: np.ndarray, rank: np.ndarray, groups: np.ndarray,
@@ -443,7 +468,7 @@ def score_detail(scheme: Scheme | Resolved, dataset: Dataset, year: int | None =
     node_score, node_points = aggregate_tree(scheme_obj, s_leaf, inputs.present)
     units = inputs.units
     ids = pd.Index(units["unit_id"])
-    bonus, deduction, veto = adjustments(scheme_obj, dataset, ids, year)
+    bonus, deduction, veto = adjustments(scheme_obj, dataset, year)
     tree = Tree.of(scheme_obj)
     comps = [c for c in tree.children[0]]
     extra_points = sum((node_points[:, c] for c in comps if tree.nodes[c].extra), np.zeros(len(ids)))
