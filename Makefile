@@ -17,7 +17,7 @@ run: $(STAMP)
 	$(BIN)/perfsim score params/baseline.yaml --out outputs/baseline_scores.csv
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q tests --nbval-lax notebooks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_score.py

@@ -14,3 +14,14 @@ DATA_DIR = Path(os.environ.get("PERFSIM_DATA", PROJECT_DIR / "data"))
 SYNTH_DIR = DATA_DIR / "synthetic"
 SYNTH_SEED = 20250101
 REAL_DIR = DATA_DIR / "real"
+
+
+def resolve(path: str | Path) -> Path:
+    """A path as given if it exists from here, else relative to the project folder.
+
+    Lets notebooks (run from notebooks/ or elsewhere) take ``params/baseline.yaml``.
+    """
+    given = Path(path)
+    if given.is_absolute() or given.exists():
+        return given
+    return PROJECT_DIR / given

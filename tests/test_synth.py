@@ -122,3 +122,16 @@ def test_xlsx_world_equals_csv_world(tmp_path, baseline):
     a = perfsim.score(baseline, perfsim.load_dataset(tmp_path / "w.xlsx"))
     b = perfsim.score(baseline, perfsim.load_dataset(tmp_path / "w"))
     assert np.allclose(a["total"], b["total"]) and a["unit_id"].tolist() == b["unit_id"].tolist()
+
+
+def test_bundled_world_is_regenerated_when_stale(tmp_path):
+    from perfsim.world import STAMP, ensure_synthetic
+
+    folder = ensure_synthetic(tmp_path / "w", seed=5)
+    before = (folder / "actuals.csv").read_bytes()
+    assert ensure_synthetic(folder, seed=5) == folder          # current: reused
+    (folder / STAMP).write_text("stale\n")
+    (folder / "actuals.csv").write_text("broken")
+    ensure_synthetic(folder, seed=5)
+    assert (folder / "actuals.csv").read_bytes() == before
+    assert not list(tmp_path.glob(".synth-*"))                # no temporary folder left

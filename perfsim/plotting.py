@@ -1,0 +1,53 @@
+"""Plot helpers: Chinese labels when a CJK font is installed, English names otherwise.
+
+Matplotlib draws empty boxes for characters its font lacks. :func:`setup_fonts` looks for
+an installed CJK font and puts it first; :func:`label` then returns Chinese text as it is,
+or, where no CJK font exists, the English name from the glossary (DESIGN section 2).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+#: Chinese terms of the glossary and of the shipped schemes, with their English names.
+GLOSSARY = {
+    "优秀": "Excellent", "良好": "Good", "达标": "Pass", "不达标": "Fail",
+    "总分": "Total", "目标考核": "Target assessment", "市领导评价": "City-leader rating",
+    "满意度评价": "Satisfaction", "特色指标": "Special indicators", "加分": "Bonus",
+    "减分": "Deduction",
+    "经济建设": "Economic", "政治建设": "Political", "文化建设": "Cultural",
+    "社会建设": "Social", "生态文明建设": "Ecological", "党的建设": "Party building",
+}
+CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
+                "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC",
+                "Heiti SC", "AR PL UMing CN", "Droid Sans Fallback")
+
+
+@lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """The name of an installed font that draws Chinese, or None."""
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    for family in CJK_FAMILIES:
+        if family in names:
+            return family
+    return None
+
+
+def setup_fonts() -> str | None:
+    """Put a CJK font first in matplotlib's sans-serif list, if there is one."""
+    import matplotlib
+
+    family = cjk_font()
+    if family is not None:
+        matplotlib.rcParams["font.sans-serif"] = [family, *matplotlib.rcParams["font.sans-serif"]]
+        matplotlib.rcParams["axes.unicode_minus"] = False
+    return family
+
+
+def label(text: str) -> str:
+    """``text`` if it can be drawn, else its English name (or the text without CJK)."""
+    if text is None or text.isascii() or cjk_font() is not None:
+        return text
+    return GLOSSARY.get(text, text)
