@@ -7,9 +7,7 @@ code 2, with no traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -30,15 +28,9 @@ def _dataset(path: str | None):
 
 def write_csv_atomic(frame: pd.DataFrame, out: Path) -> None:
     """Write CSV through a temporary file and a rename, so a reader never sees half a file."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            frame.to_csv(handle, index=False, lineterminator="\n")
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from .report import atomic_write_text
+
+    atomic_write_text(Path(out), frame.to_csv(index=False, lineterminator="\n"))
 
 
 def format_ranked(table: pd.DataFrame, components: Sequence[str]) -> str:
@@ -96,6 +88,45 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import biggest_movers, rank_shifts, summarise
+    from .engine import score
+    from .scheme import load
+
+    base, scenario = load(args.base), load(args.scenario)
+    dataset = _dataset(args.data)
+    shifts = rank_shifts(score(base, dataset, args.year), score(scenario, dataset, args.year))
+    summary = summarise(shifts)
+    out = Path(args.out)
+    write_csv_atomic(shifts, out / "rank_shifts.csv")
+    write_csv_atomic(summary, out / "summary.csv")
+    with pd.option_context("display.unicode.east_asian_width", True, "display.width", 200):
+        print(f"'{scenario.name}' against '{base.name}' ({len(shifts)} units)")
+        print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        movers = biggest_movers(shifts, args.top)
+        print(f"\nbiggest movers (shift < 0 is a move up):")
+        print(movers[["category", "unit_id", "name", "rank_base", "rank_scenario", "shift",
+                      "total_base", "total_scenario", "grade_base", "grade_scenario"]]
+              .to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(f"wrote {out / 'rank_shifts.csv'} and {out / 'summary.csv'}")
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import DEFAULT_SEED, default_scenarios, run_batch, summary_table
+
+    scenarios = args.scenarios or default_scenarios()
+    manifest = run_batch(scenarios, args.notebook or None, out=args.out, name=args.name,
+                         jobs=args.jobs, scheduler=args.scheduler, data=args.data, year=args.year,
+                         seed=args.seed if args.seed is not None else DEFAULT_SEED,
+                         force=args.force, progress=not args.no_progress)
+    print(summary_table(manifest))
+    index = Path(args.out) / args.name / "index.html"
+    print(f"open {index}")
+    failed = sum(1 for j in manifest["jobs"] if j["status"] == "failed")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="perfsim", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"perfsim {__version__}")
@@ -122,6 +153,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="write the result table to this CSV file")
     p.add_argument("--quiet", action="store_true", help="do not print the ranked tables")
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("compare", help="rank shifts of a scenario against a base scheme")
+    p.add_argument("base")
+    p.add_argument("scenario")
+    p.add_argument("--data", default=None,
+                   help="dataset folder or .xlsx (default: the bundled synthetic world)")
+    p.add_argument("--year", type=int, default=None)
+    p.add_argument("--out", default="outputs/compare", help="folder for rank_shifts.csv and summary.csv")
+    p.add_argument("--top", type=int, default=5, help="how many movers up and down to print")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("batch", help="run scenarios through notebooks (parallel, cached, resumable)")
+    p.add_argument("scenarios", nargs="*",
+                   help="scheme or scenario files (default: params/baseline.yaml and params/scenarios/)")
+    p.add_argument("--notebook", action="append", default=[],
+                   help="a notebook to run (repeatable; default: notebooks/*.ipynb but the 00_ template)")
+    p.add_argument("--jobs", type=int, default=2, help="local worker processes (default 2)")
+    p.add_argument("--scheduler", default=None, help="tcp://HOST:PORT of a Dask distributed scheduler")
+    p.add_argument("--out", default="outputs")
+    p.add_argument("--name", default="default", help="batch name: results go to OUT/NAME/")
+    p.add_argument("--data", default=None)
+    p.add_argument("--year", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--force", action="store_true", help="rerun jobs even when cached")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_batch)
     return parser
 
 

@@ -356,9 +356,33 @@ def validate_frames(frames: Mapping[str, pd.DataFrame], sources: Mapping[str, st
     return Dataset(tables=tables, sources=sources, origin=origin)
 
 
+_LOADED: dict[tuple, Dataset] = {}
+
+
+def _signature(path: Path) -> tuple:
+    files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    return (str(path.resolve()),) + tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+
+
 def load_dataset(path: str | Path) -> Dataset:
-    """Load a dataset from a folder of CSV files or one .xlsx workbook, and validate it."""
+    """Load a dataset from a folder of CSV files or one .xlsx workbook, and validate it.
+
+    A dataset whose files are unchanged (same names, sizes and modification times) is
+    returned from a per-process cache: its tables are shared, so treat them as read-only
+    (raw data is never edited; derive new frames instead).
+    """
     path = Path(path)
+    if path.exists():
+        key = _signature(path)
+        if key not in _LOADED:
+            if len(_LOADED) >= 8:
+                _LOADED.clear()
+            _LOADED[key] = _load_dataset(path)
+        return _LOADED[key]
+    return _load_dataset(path)
+
+
+def _load_dataset(path: Path) -> Dataset:
     if path.is_dir():
         frames, sources = _read_folder(path)
     elif path.suffix.lower() in (".xlsx", ".xlsm"):

@@ -94,6 +94,7 @@ class Result:
     table: pd.DataFrame
     node_scores: pd.DataFrame   # units x node paths, fraction of full marks
     node_points: pd.DataFrame   # units x node paths, points earned
+    node_held: pd.DataFrame     # units x node paths, points at stake (the effective weight)
     year: int
 
 
@@ -366,8 +367,8 @@ def leaf_scores(scheme: Scheme, inputs: Inputs) -> np.ndarray:
 # --------------------------------------------------------------------------- step 3
 
 def aggregate_tree(scheme: Scheme, s_leaf: np.ndarray, present_leaf: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Node scores and earned points, each (units, nodes), from leaf scores.
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Node scores, earned points and points held, each (units, nodes), from leaf scores.
 
     Bottom-up: a node's score is the weighted (arithmetic or geometric) mean of its
     present, non-extra children, weights re-normalised per unit. Top-down: the root holds
@@ -398,7 +399,7 @@ def aggregate_tree(scheme: Scheme, s_leaf: np.ndarray, present_leaf: np.ndarray
         for c in tree.children[i]:
             if tree.nodes[c].extra:
                 held[:, c] = float(tree.nodes[c].points) * present[:, c]
-    return score, score * held
+    return score, score * held, held
 
 
 def _weight(node: Node) -> float:
@@ -465,7 +466,7 @@ def score_detail(scheme: Scheme | Resolved, dataset: Dataset, year: int | None =
     year = check_fit(scheme, dataset, year)
     inputs = leaf_inputs(scheme_obj, dataset, year)
     s_leaf = leaf_scores(scheme_obj, inputs)
-    node_score, node_points = aggregate_tree(scheme_obj, s_leaf, inputs.present)
+    node_score, node_points, node_held = aggregate_tree(scheme_obj, s_leaf, inputs.present)
     units = inputs.units
     ids = pd.Index(units["unit_id"])
     bonus, deduction, veto = adjustments(scheme_obj, dataset, year)
@@ -488,7 +489,24 @@ def score_detail(scheme: Scheme | Resolved, dataset: Dataset, year: int | None =
     columns = list(tree.paths)
     scores = pd.DataFrame(node_score, index=ids, columns=columns)
     points = pd.DataFrame(node_points, index=ids, columns=columns)
-    return Result(table=table, node_scores=scores, node_points=points, year=year)
+    held = pd.DataFrame(node_held, index=ids, columns=columns)
+    return Result(table=table, node_scores=scores, node_points=points, node_held=held, year=year)
+
+
+def unit_type(units: pd.DataFrame) -> pd.Series:
+    """'central district', 'outer district', or the category, per unit (indexed by unit_id)."""
+    kind = units["district_type"].fillna("").map(lambda t: f"{t} district" if t else "")
+    return pd.Series(kind.where(kind != "", units["category"]).to_numpy(), index=units["unit_id"].to_numpy())
+
+
+def effective_weights(result: Result, dataset: Dataset, leaves_only: bool = True) -> pd.DataFrame:
+    """Mean points at stake per node (rows) and unit type (columns)."""
+    held = result.node_held
+    if leaves_only:
+        paths = [p for p in held.columns if not any(q.startswith(p + ".") for q in held.columns)]
+        held = held[paths]
+    types = unit_type(dataset.units).reindex(held.index)
+    return held.groupby(types.to_numpy()).mean().T
 
 
 def score(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = None) -> pd.DataFrame:

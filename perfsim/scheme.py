@@ -288,6 +288,13 @@ class Resolved:
         """The declared change (outermost scenario), or {} for a plain scheme."""
         return dict(self.diffs[0]) if self.diffs else {}
 
+    @property
+    def base_path(self) -> Path | None:
+        """The file this scenario's diff applies to (None for a plain scheme)."""
+        if not self.diffs:
+            return None
+        return self.path.parent / self.diffs[0]["base"]
+
     def content_hash(self) -> str:
         text = json.dumps(self.raw, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
@@ -436,3 +443,24 @@ def iter_nodes(node: Node, path: str = "tree"):
     yield path, node
     for child_id, child in (node.children or {}).items():
         yield from iter_nodes(child, f"{path}.{child_id}")
+
+
+def tree_table(scheme: Scheme) -> "pd.DataFrame":
+    """The tree as a table: path, depth, label, points or weight, share of parent, rule."""
+    import pandas as pd
+
+    rows = []
+    for path, node in iter_nodes(scheme.tree):
+        parent = path.rsplit(".", 1)[0] if "." in path else None
+        rows.append({"path": path, "depth": path.count("."), "id": path.rsplit(".", 1)[-1],
+                     "label": node.label, "label_en": node.label_en, "points": node.points,
+                     "weight": node.weight, "extra": node.extra, "aggregate": None if node.is_leaf
+                     else node.aggregate, "rule": node.rule,
+                     "source": (node.source or "indicator") if node.is_leaf else None,
+                     "basis": node.basis, "parent": parent})
+    table = pd.DataFrame(rows)
+    raw = table["points"].fillna(table["weight"])
+    normal = ~table["extra"]
+    sums = raw.where(normal).groupby(table["parent"]).transform("sum")
+    table["share_of_parent"] = (raw / sums).where(normal & table["parent"].notna())
+    return table

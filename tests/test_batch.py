@@ -1,0 +1,158 @@
+"""perfsim batch: parallel, cached, resumable, failure-isolated, reproducible, Dask-ready."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from perfsim.batch import run_batch
+from perfsim.cli import main
+
+from .conftest import MINI, MINI_SCHEME, ROOT, TESTS
+
+SCENARIO = TESTS / "data" / "mini_scenario.yaml"
+NOTEBOOKS = [ROOT / "notebooks" / "scoring.ipynb", ROOT / "notebooks" / "comparison.ipynb"]
+TEST_NB = TESTS / "data" / "notebooks"
+
+
+def table_hashes(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("tables/*.csv")) + sorted(root.rglob("tables/*.parquet"))}
+
+
+@pytest.fixture(scope="module")
+def batch_root(tmp_path_factory):
+    out = tmp_path_factory.mktemp("batch")
+    broken = out / "broken.yaml"
+    broken.write_text("name: broken\nbase: nowhere.yaml\n", encoding="utf-8")
+    code = main(["batch", str(MINI_SCHEME), str(SCENARIO), str(broken), "--data", str(MINI),
+                 "--out", str(out), "--name", "t", "--jobs", "2", "--no-progress",
+                 *sum((["--notebook", str(n)] for n in NOTEBOOKS), [])])
+    return out / "t", code
+
+
+def test_broken_scenario_fails_alone_and_exit_is_nonzero(batch_root):
+    root, code = batch_root
+    assert code == 1
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    status = {(j["scenario"], j["notebook"]): j["status"] for j in manifest["jobs"]}
+    assert status == {("mini", "scoring"): "done", ("mini", "comparison"): "done",
+                      ("mini_leader10", "scoring"): "done", ("mini_leader10", "comparison"): "done",
+                      ("broken", "scoring"): "failed", ("broken", "comparison"): "failed"}
+    errors = [j["error"] for j in manifest["jobs"] if j["status"] == "failed"]
+    assert all("base file 'nowhere.yaml' not found" in e for e in errors)
+    index = (root / "index.html").read_text(encoding="utf-8")
+    assert "base file &#x27;nowhere.yaml&#x27; not found" in index
+    assert "mini_leader10/scoring/scoring.html" in index
+
+
+def test_outputs_and_manifest(batch_root):
+    root, _ = batch_root
+    job = root / "mini_leader10" / "comparison"
+    for name in ("comparison.ipynb", "comparison.html", "job.json", "tables/rank_shifts.csv",
+                 "tables/rank_shifts.parquet", "tables/summary.csv", "figures/rank_shifts.png"):
+        assert (job / name).exists(), name
+    nb = json.loads((job / "comparison.ipynb").read_text(encoding="utf-8"))
+    assert any("injected-parameters" in c["metadata"].get("tags", []) for c in nb["cells"])
+    scenario = json.loads((root / "mini_leader10" / "scenario.json").read_text(encoding="utf-8"))
+    assert scenario["diff"]["set"] == {"tree.leader.points": 10, "tree.satisfaction.points": 30}
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    for key in ("data_hash", "perfsim_version", "git_commit", "seed", "environment", "scenarios"):
+        assert key in manifest
+    assert all(j["seconds"] >= 0 for j in manifest["jobs"])
+    # the comparison tables agree with the engine: leader 20 -> 10, satisfaction 20 -> 30
+    import pandas as pd
+    shifts = pd.read_csv(job / "tables" / "rank_shifts.csv").set_index("unit_id")
+    assert shifts.loc["U1", "total_base"] == pytest.approx(103.5)
+    assert shifts.loc["U1", "total_scenario"] == pytest.approx(103.5 - 8 + 19.5 - 13)
+
+
+def test_rerun_is_cached_and_identical(batch_root, tmp_path):
+    root, _ = batch_root
+    before = table_hashes(root)
+    manifest = run_batch([MINI_SCHEME, SCENARIO], NOTEBOOKS, out=root.parent, name="t",
+                         data=str(MINI), jobs=2, progress=False)
+    assert all(j["cached"] for j in manifest["jobs"]) and len(manifest["jobs"]) == 4
+    assert table_hashes(root) == before
+    # an independent second run gives byte-identical tables
+    again = run_batch([MINI_SCHEME, SCENARIO], NOTEBOOKS, out=tmp_path, name="t", data=str(MINI),
+                      jobs=1, progress=False)
+    assert not any(j["cached"] for j in again["jobs"])
+    assert table_hashes(tmp_path / "t") == before
+
+
+def test_force_reruns(tmp_path):
+    kwargs = dict(out=tmp_path, name="f", data=str(MINI), jobs=1, progress=False)
+    run_batch([MINI_SCHEME], NOTEBOOKS[:1], **kwargs)
+    manifest = run_batch([MINI_SCHEME], NOTEBOOKS[:1], force=True, **kwargs)
+    assert [j["cached"] for j in manifest["jobs"]] == [False]
+
+
+def test_failing_notebook_is_recorded_with_its_error(tmp_path):
+    manifest = run_batch([MINI_SCHEME], [TEST_NB / "fails.ipynb", NOTEBOOKS[0]], out=tmp_path,
+                         name="x", data=str(MINI), jobs=1, progress=False)
+    by_nb = {j["notebook"]: j for j in manifest["jobs"]}
+    assert by_nb["scoring"]["status"] == "done"
+    assert by_nb["fails"]["status"] == "failed"
+    assert "ValueError: this notebook always fails" in by_nb["fails"]["error"]
+    assert (tmp_path / "x" / "mini" / "fails" / "fails.ipynb").exists()   # kept for reading
+
+
+def test_warm_kernel_jobs_are_isolated(tmp_path):
+    manifest = run_batch([MINI_SCHEME, SCENARIO], [TEST_NB / "a_set_global.ipynb",
+                                                    TEST_NB / "b_check_global.ipynb"],
+                         out=tmp_path, name="iso", data=str(MINI), jobs=1, progress=False)
+    assert [j["status"] for j in manifest["jobs"]] == ["done"] * 4, manifest["jobs"]
+    assert len({j["worker_pid"] for j in manifest["jobs"]}) == 1      # one warm kernel served all
+
+
+def test_dask_local_cluster(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        manifest = run_batch([MINI_SCHEME, SCENARIO], NOTEBOOKS[:1], out=tmp_path, name="d",
+                             data=str(MINI), scheduler=cluster.scheduler_address, progress=False)
+    assert [j["status"] for j in manifest["jobs"]] == ["done", "done"]
+    assert manifest["executor"].startswith("tcp://")
+    local = run_batch([MINI_SCHEME, SCENARIO], NOTEBOOKS[:1], out=tmp_path, name="l",
+                      data=str(MINI), jobs=1, progress=False)
+    assert table_hashes(tmp_path / "d") == table_hashes(tmp_path / "l")
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
+    code = main(["batch", str(MINI_SCHEME), "--data", str(MINI), "--out", str(tmp_path),
+                 "--scheduler", "tcp://127.0.0.1:1", "--no-progress",
+                 "--notebook", str(NOTEBOOKS[0])])
+    assert code == 2 and "cannot reach the Dask scheduler" in capsys.readouterr().err
+
+
+def test_killed_batch_resumes_to_the_same_tables(tmp_path):
+    args = [sys.executable, "-m", "perfsim.cli", "batch", str(MINI_SCHEME), str(SCENARIO),
+            "--data", str(MINI), "--out", str(tmp_path), "--name", "k", "--jobs", "1",
+            "--no-progress", *sum((["--notebook", str(n)] for n in NOTEBOOKS), [])]
+    proc = subprocess.Popen(args, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    root = tmp_path / "k"
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(root.glob("*/*/job.json")):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = len(list(root.glob("*/*/job.json")))
+    assert 1 <= finished < 4, finished
+    assert subprocess.run(args, capture_output=True).returncode == 0
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    assert sum(j["cached"] for j in manifest["jobs"]) >= finished
+    assert not list(root.glob("*/.tmp-*"))
+    clean = run_batch([MINI_SCHEME, SCENARIO], NOTEBOOKS, out=tmp_path, name="clean",
+                      data=str(MINI), jobs=1, progress=False)
+    assert all(j["status"] == "done" for j in clean["jobs"])
+    assert table_hashes(root) == table_hashes(tmp_path / "clean")
