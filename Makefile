@@ -1,5 +1,6 @@
 # Two commands on a fresh machine: `make run` (score the bundled synthetic city under
-# the baseline scheme) and `make test`. Both create or reuse the virtualenv in .venv.
+# the baseline scheme, then run the default batch of scenario notebooks) and `make test`. Both create or reuse
+# the virtualenv in .venv.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -15,12 +16,14 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/perfsim score params/baseline.yaml --out outputs/baseline_scores.csv
+	$(BIN)/perfsim batch --out outputs --name default
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests --nbval-lax notebooks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_score.py
+	$(BIN)/python benchmarks/bench_batch.py
 
 clean-venv:
 	rm -rf $(VENV)

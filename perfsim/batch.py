@@ -238,18 +238,39 @@ def _safe_name(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
 
 
+def files_hash(path: Path) -> str:
+    """sha256 over a dataset's files (names and bytes): cheap, and exact for a key."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        digest.update(f.name.encode())
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
 def plan(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path], data: str | None,
          year: int | None, seed: int, root: Path, force: bool = False
          ) -> tuple[list[Job], list[dict], list[dict], dict]:
-    """Validate scenarios and split the jobs into (to run, cached, failed) plus batch facts."""
-    from .data import load_dataset
-    from .engine import check_fit
-    from .scheme import load
-    from .world import bundled_dataset
+    """Validate scenarios and split the jobs into (to run, cached, failed) plus batch facts.
 
-    dataset = bundled_dataset() if data is None else load_dataset(data)
-    data_hash = dataset.content_hash()
+    A scenario is checked against the dataset once; the check is remembered in
+    ``OUT/NAME/.validated.json`` under a key of data files, resolved scheme and code, so a
+    cached rerun does not load the dataset at all.
+    """
+    from .scheme import load
+    from .world import ensure_synthetic
+
+    data_path = Path(data) if data else ensure_synthetic()
+    if not data_path.exists():
+        raise PerfsimError("no such folder or workbook", where=data_path)
+    data_hash = files_hash(data_path)
     code_hash = source_hash()
+    memo_path = root / ".validated.json"
+    try:
+        validated = set(json.loads(memo_path.read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError):
+        validated = set()
+    dataset = None
     nb_hashes = {}
     for nb in notebooks:
         path = Path(nb)
@@ -264,8 +285,18 @@ def plan(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path], data:
         try:
             resolved = load(path)
             name = _safe_name(resolved.name)
-            check_fit(resolved, dataset, year)
-            error, digest, diff = None, resolved.content_hash(), resolved.diff
+            digest = resolved.content_hash()
+            fit_key = hashlib.sha256(f"{data_hash}|{digest}|{code_hash}|{year}".encode()).hexdigest()
+            if fit_key not in validated:
+                if dataset is None:
+                    from .data import load_dataset
+
+                    dataset = load_dataset(data_path)
+                from .engine import check_fit
+
+                check_fit(resolved, dataset, year)
+                validated.add(fit_key)
+            error, diff = None, resolved.diff
         except PerfsimError as exc:
             resolved, error, digest, diff = None, " ".join(str(exc).split()), None, None
         if name in seen:
@@ -301,6 +332,7 @@ def plan(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path], data:
                           "year": year or 0, "seed": seed}
             to_run.append(Job(scenario=str(path.resolve()), scenario_name=name, notebook=nb,
                               key=key, folder=str(folder), parameters=parameters))
+    write_json(memo_path, sorted(validated))
     facts = {"data": str(data) if data else "bundled synthetic world", "data_hash": data_hash,
              "code_hash": code_hash, "notebooks": {Path(k).stem: v for k, v in nb_hashes.items()},
              "scenarios": scenario_facts}
@@ -365,11 +397,20 @@ def run_batch(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path] |
                 executor.shutdown(wait=True)
                 if client is not None:
                     client.close()
-    manifest["seconds"] = round(time.perf_counter() - started, 3)
     order = {(s["name"]): i for i, s in enumerate(facts["scenarios"])}
     records.sort(key=lambda r: (order.get(r["scenario"], 0), r["notebook"]))
+    # the index depends only on which jobs exist and their keys and states
+    index_key = hashlib.sha256(json.dumps(
+        [[j["scenario"], j["notebook"], j.get("key"), j["status"], j.get("error")] for j in records]
+        + [facts["scenarios"]], sort_keys=True, default=str).encode()).hexdigest()
+    manifest["index_key"] = index_key
+    previous = root / ".index_key"
+    if not (root / "index.html").exists() or not previous.exists() \
+            or previous.read_text().strip() != index_key:
+        write_index(root, manifest)
+        previous.write_text(index_key + "\n")
+    manifest["seconds"] = round(time.perf_counter() - started, 3)
     write_json(root / "manifest.json", manifest)
-    write_index(root, manifest)
     return manifest
 
 

@@ -12,6 +12,8 @@ from perfsim import synth
 from perfsim.data import validate_frames
 
 TESTS = Path(__file__).resolve().parent
+# test inputs, not tests: keep nbval from collecting the notebooks under tests/data
+collect_ignore_glob = ["data/*", "bad/*"]
 ROOT = TESTS.parent
 MINI = TESTS / "data" / "mini"
 MINI_SCHEME = TESTS / "data" / "mini_scheme.yaml"
