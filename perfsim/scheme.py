@@ -262,10 +262,21 @@ class Scheme(_Strict):
         return dict(self.tree.children or {})
 
 
+class Reallocation(_Strict):
+    """Give a component new points and say where the difference goes: ``proportional``
+    (to the other components, in proportion to their points), the id of one component,
+    or ``none`` (the total changes)."""
+
+    component: str
+    points: float = Field(ge=0)
+    to: str = "proportional"
+
+
 class ScenarioFile(_Strict):
     name: str
     description: str | None = None
     base: str
+    reallocate: list[Reallocation] = []
     set: dict[str, Any] = {}
     remove: list[str] = []
 
@@ -387,6 +398,43 @@ def _remove(raw: dict[str, Any], path: str, where: str) -> None:
         raise PerfsimError(f"key 'remove': '{path}' does not exist in the base scheme", where=where)
 
 
+def reallocate(raw: Mapping[str, Any], component: str, points: float, to: str = "proportional",
+               where: str = "<scheme>") -> dict[str, Any]:
+    """A copy of a raw scheme in which ``component`` holds ``points``.
+
+    The difference to its old points goes to the other (non-extra) components in
+    proportion to their points (``to="proportional"``), to one named component, or
+    nowhere (``to="none"``: the total changes by the difference).
+    """
+    out = copy.deepcopy(dict(raw))
+    tree = out.get("tree", {})
+    comps = tree.get("children", {})
+    key = f"key 'reallocate' ({component})"
+    if component not in comps:
+        raise PerfsimError(f"{key}: no component '{component}' (components: {', '.join(comps)})",
+                           where=where)
+    normal = {k: c for k, c in comps.items() if not c.get("extra") and "points" in c}
+    if component not in normal:
+        raise PerfsimError(f"{key}: '{component}' is not a component with points", where=where)
+    freed = float(normal[component]["points"]) - float(points)
+    comps[component]["points"] = float(points)
+    others = {k: c for k, c in normal.items() if k != component}
+    if to == "none":
+        tree["points"] = float(tree["points"]) - freed
+    elif to == "proportional":
+        total = sum(float(c["points"]) for c in others.values())
+        if total <= 0:
+            raise PerfsimError(f"{key}: no other component has points to share with", where=where)
+        for c in others.values():
+            c["points"] = float(c["points"]) + freed * float(c["points"]) / total
+    elif to in others:
+        others[to]["points"] = float(others[to]["points"]) + freed
+    else:
+        raise PerfsimError(f"{key}: 'to' must be proportional, none or another component "
+                           f"(one of {', '.join(others)})", where=where)
+    return out
+
+
 def apply_diff(base: Mapping[str, Any], changes: Mapping[str, Any], removals: list[str],
                where: str) -> dict[str, Any]:
     """Apply ``set`` and ``remove`` to a deep copy of a raw scheme; the base is untouched."""
@@ -428,13 +476,18 @@ def load(path: str | Path, _seen: tuple[Path, ...] = ()) -> Resolved:
         raise PerfsimError(f"key 'base': base file {scenario.base!r} not found "
                            f"(looked in {base_path.parent})", where=where)
     base = load(base_path, _seen + (path,))
-    resolved_raw = apply_diff(base.raw, scenario.set, scenario.remove, where)
+    start = base.raw
+    for op in scenario.reallocate:
+        start = reallocate(start, op.component, op.points, op.to, where)
+    resolved_raw = apply_diff(start, scenario.set, scenario.remove, where)
     resolved_raw["name"] = scenario.name
     if scenario.description is not None:
         resolved_raw["description"] = scenario.description
     scheme = parse_scheme(resolved_raw, where, prefix="after applying this scenario, ")
     diff = {"name": scenario.name, "base": scenario.base, "set": dict(scenario.set),
             "remove": list(scenario.remove)}
+    if scenario.reallocate:
+        diff["reallocate"] = [op.model_dump() for op in scenario.reallocate]
     return Resolved(scheme=scheme, path=path, diffs=(diff,) + base.diffs, raw=resolved_raw)
 
 

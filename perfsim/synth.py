@@ -83,6 +83,46 @@ def _units(p: dict[str, Any], rng: np.random.Generator) -> pd.DataFrame:
     return units
 
 
+def block_generators(seed: int) -> dict[str, np.random.Generator]:
+    """Independent generators for the blocks of the world, all spawned from one seed.
+
+    The leader ratings have a stream of their own, so a sweep over rater behaviour can
+    redraw them under other knobs while every other table stays the same (common random
+    numbers: the same draws, transformed differently).
+    """
+    world, leader = np.random.SeedSequence(seed).spawn(2)
+    return {"world": np.random.default_rng(world), "leader": np.random.default_rng(leader)}
+
+
+def leader_ratings(theta: np.ndarray, unit_ids: np.ndarray, year: int, knobs: Mapping[str, Any],
+                   rng: np.random.Generator) -> pd.DataFrame:
+    """City-leader ratings: leniency, favouritism (人情分), balancing (平衡分) and noise.
+
+    rating = rater mean + (1 - compression) x (raw - rater mean), clipped to [floor, 100], with
+    raw = mean + leniency_r + theta_effect x theta_u + favour_points x [r favours u] + noise.
+    Rater r favours unit u when rho z_u + sqrt(1 - rho^2) e_ru exceeds the normal quantile
+    of 1 - favour_prob, where z_u is the unit's connectedness shared by all raters and
+    rho = favour_correlation: 0 spreads favours at random (they average out over raters),
+    1 gives the same well-connected units every rater's favour (a systematic bias).
+    """
+    from scipy.stats import norm
+
+    n, r = len(theta), int(knobs["raters"])
+    leniency = knobs["leniency_sd"] * rng.standard_normal(r)
+    rho = float(knobs["favour_correlation"])
+    connected = rho * rng.standard_normal(n)[None, :] + np.sqrt(1 - rho ** 2) * rng.standard_normal((r, n))
+    favour = connected > norm.ppf(1.0 - knobs["favour_prob"])
+    raw = (knobs["mean"] + leniency[:, None] + knobs["theta_effect"] * theta[None, :]
+           + knobs["favour_points"] * favour + knobs["noise_sd"] * rng.standard_normal((r, n)))
+    rater_mean = raw.mean(axis=1, keepdims=True)
+    rating = rater_mean + (1.0 - knobs["compression"]) * (raw - rater_mean)
+    rating = np.clip(np.round(rating, 1), knobs["floor"], 100.0)
+    return pd.DataFrame({
+        "year": year, "rater_id": np.repeat([f"L{k + 1:02d}" for k in range(r)], n),
+        "unit_id": np.tile(unit_ids, r), "rating": rating.ravel(),
+    })
+
+
 def _group_of(units: pd.DataFrame) -> np.ndarray:
     return np.where(units["kind"] == "district", units["district_type"], units["category"])
 
@@ -90,7 +130,8 @@ def _group_of(units: pd.DataFrame) -> np.ndarray:
 def generate(seed: int, params: Mapping[str, Any] | None = None) -> dict[str, pd.DataFrame]:
     """All tables of the contract for one synthetic year, from one seed."""
     p = dict(params) if params is not None else load_params()
-    rng = np.random.default_rng(seed)
+    streams = block_generators(seed)
+    rng = streams["world"]
     year = int(p["year"])
     units = _units(p, rng)
     n = len(units)
@@ -163,19 +204,7 @@ def generate(seed: int, params: Mapping[str, Any] | None = None) -> dict[str, pd
     })
 
     # ---------------------------------------------------------------- leader ratings
-    ld = p["leader"]
-    r = int(ld["raters"])
-    leniency = ld["leniency_sd"] * rng.standard_normal(r)
-    favour = rng.random((r, n)) < ld["favour_prob"]
-    raw = (ld["mean"] + leniency[:, None] + ld["theta_effect"] * theta[None, :]
-           + ld["favour_points"] * favour + ld["noise_sd"] * rng.standard_normal((r, n)))
-    rater_mean = raw.mean(axis=1, keepdims=True)
-    rating = rater_mean + (1.0 - ld["compression"]) * (raw - rater_mean)
-    rating = np.clip(np.round(rating, 1), ld["floor"], 100.0)
-    leader = pd.DataFrame({
-        "year": year, "rater_id": np.repeat([f"L{k + 1:02d}" for k in range(r)], n),
-        "unit_id": np.tile(units["unit_id"].to_numpy(), r), "rating": rating.ravel(),
-    })
+    leader = leader_ratings(theta, units["unit_id"].to_numpy(), year, p["leader"], streams["leader"])
 
     # ---------------------------------------------------------------- satisfaction
     sp = p["satisfaction"]

@@ -44,8 +44,8 @@ def test_schemes_are_immutable(baseline):
 def test_scenario_keeps_its_diff_and_hash(baseline):
     scenario = load(SCENARIOS / "leader5_to_satisfaction.yaml")
     assert scenario.diff == {"name": "leader5_to_satisfaction", "base": "../baseline.yaml",
-                             "set": {"tree.leader.points": 5, "tree.satisfaction.points": 25},
-                             "remove": []}
+                             "set": {}, "remove": [],
+                             "reallocate": [{"component": "leader", "points": 5.0, "to": "satisfaction"}]}
     assert scenario.content_hash() != baseline.content_hash()
     assert load(SCENARIOS / "leader5_to_satisfaction.yaml").content_hash() == scenario.content_hash()
 
@@ -82,3 +82,30 @@ def test_every_shipped_scheme_and_scenario_validates(world):
     assert len(files) >= 3
     for path in files:
         perfsim.check_fit(load(path), world)
+
+
+@pytest.mark.parametrize("to, expected", [
+    ("proportional", {"targets": 70 + 5 * 70 / 90, "leader": 5, "satisfaction": 20 + 5 * 20 / 90}),
+    ("targets", {"targets": 75, "leader": 5, "satisfaction": 20}),
+    ("none", {"targets": 70, "leader": 5, "satisfaction": 20}),
+])
+def test_reallocate(baseline, to, expected):
+    from perfsim.scheme import parse_scheme, reallocate
+
+    raw_before = copy.deepcopy(dict(baseline.raw))
+    scheme = parse_scheme(reallocate(baseline.raw, "leader", 5, to), "<t>")
+    got = {k: scheme.components[k].points for k in expected}
+    assert got == pytest.approx(expected)
+    assert scheme.tree.points == (95 if to == "none" else 100)
+    assert scheme.components["special"].points == 5          # extras are not touched
+    assert dict(baseline.raw) == raw_before
+
+
+def test_leader_scenarios_model_what_their_names_say(baseline):
+    pts = {p.stem: {k: c.points for k, c in load(p).scheme.components.items()} | {"total": load(p).scheme.tree.points}
+           for p in SCENARIOS.glob("leader*.yaml")}
+    assert pts["leader5_proportional"]["leader"] == 5 and pts["leader5_proportional"]["total"] == 100
+    assert pts["leader5_to_satisfaction"]["satisfaction"] == 25
+    assert pts["leader5_to_targets"]["targets"] == 75
+    assert pts["leader5_total95"]["total"] == 95
+    assert pts["leader0"]["leader"] == 0 and pts["leader0"]["total"] == 100

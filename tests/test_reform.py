@@ -1,0 +1,134 @@
+"""Leader-rating reform study: compare, attribution (Shapley), validity against the truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import perfsim
+from perfsim.attribution import attribute
+from perfsim.compare import rank_shifts, summarise
+from perfsim.data import Dataset, empty_table
+from perfsim.engine import component_columns
+from perfsim.scheme import apply_diff, load, parse_scheme
+from perfsim.validity import rater_sweep, sweep_effect, truth_tau, variance_shares
+
+from .conftest import ROOT
+
+SCENARIOS = ROOT / "params" / "scenarios"
+
+
+def _table(x, y, ranks):
+    return pd.DataFrame({"unit_id": ["A", "B", "C"], "name": ["A", "B", "C"], "category": "X",
+                         "x": x, "y": y, "total": np.add(x, y), "rank": ranks,
+                         "grade": "达标", "bonus": 0.0, "deduction": 0.0, "veto": False})
+
+
+def test_attribution_by_hand_three_units():
+    # base: A 50+40=90, B 45+43=88, C 40+45=85 -> ranks 1, 2, 3
+    # scenario (x halved, y x1.5): A 25+60=85, B 22.5+64.5=87, C 20+67.5=87.5 -> 3, 2, 1
+    # v({x}): totals 65, 65.5, 65 -> ranks 2, 1, 2 -> v = +1, -1, -1; v({y}): 110, 109.5,
+    # 107.5 -> unchanged -> 0; v({x, y}) = +2, 0, -2.
+    # phi_x = (v(x) - 0)/2 + (v(xy) - v(y))/2; phi_y = (v(y) - 0)/2 + (v(xy) - v(x))/2
+    base = _table([50, 45, 40], [40, 43, 45], [1, 2, 3])
+    scen = _table([25, 22.5, 20], [60, 64.5, 67.5], [3, 2, 1])
+    a = attribute(base, scen, ["x", "y"]).set_index("unit_id")
+    assert a["shift"].tolist() == [2, 0, -2]
+    assert a["total_change"].tolist() == pytest.approx([-5, -1, 2.5])
+    assert a["delta_x"].tolist() == pytest.approx([-25, -22.5, -20])
+    assert a["delta_y"].tolist() == pytest.approx([20, 21.5, 22.5])
+    assert a["shapley_x"].tolist() == pytest.approx([1.5, -0.5, -1.5])
+    assert a["shapley_y"].tolist() == pytest.approx([0.5, 0.5, -0.5])
+    assert a["recut"].tolist() == [0, 0, 0]
+    assert "shapley_bonus" not in a       # unchanged parts are not players
+
+
+@pytest.mark.parametrize("name", ["leader5_proportional", "leader5_to_satisfaction", "leader5_to_targets",
+                                  "leader5_total95", "leader0"])
+def test_shapley_sums_to_rank_change_and_deltas_to_total_change(world, baseline, name):
+    scenario = load(SCENARIOS / f"{name}.yaml")
+    base_t, scen_t = perfsim.score(baseline, world), perfsim.score(scenario, world)
+    a = attribute(base_t, scen_t, component_columns(scenario), scenario.scheme.ranking.round)
+    phi = a.filter(like="shapley_").sum(axis=1)
+    assert np.allclose(phi + a["recut"], a["shift"])
+    deltas = a.filter(like="delta_").sum(axis=1)
+    change = scen_t.set_index("unit_id")["total"] - base_t.set_index("unit_id")["total"]
+    assert np.allclose(deltas, change.reindex(a["unit_id"]).to_numpy(), atol=0.011)  # totals are rounded
+
+
+def test_category_recut_shows_up_as_recut(world, baseline):
+    moved = world.units.copy()
+    moved.loc[moved["unit_id"] == "ECO01", "category"] = "social"
+    recut = Dataset(tables=dict(world.tables, units=moved), sources=world.sources)
+    a = attribute(perfsim.score(baseline, world), perfsim.score(baseline, recut),
+                  component_columns(baseline), 2)
+    assert a.filter(like="shapley_").shape[1] == 0
+    assert (a["recut"] == a["shift"]).all() and (a["shift"] != 0).any()
+
+
+def test_compare_with_itself(world, baseline):
+    t = perfsim.score(baseline, world)
+    summary = summarise(rank_shifts(t, t))
+    assert np.allclose(summary["kendall_tau"], 1) and np.allclose(summary["spearman_rho"], 1)
+    assert (summary["mean_abs_shift"] == 0).all() and (summary["grade_changes"] == 0).all()
+    assert (summary["top3_overlap"] == 1).all()
+
+
+def test_rescaling_all_points_leaves_ranks_unchanged(world, baseline):
+    no_adjustments = Dataset(tables=dict(world.tables, adjustments=empty_table("adjustments")),
+                             sources=world.sources)
+    raw = apply_diff(baseline.raw, {"ranking.round": None}, [], "<t>")
+    scaled = apply_diff(raw, {"tree.points": 300, "tree.targets.points": 210, "tree.leader.points": 30,
+                              "tree.satisfaction.points": 60, "tree.special.points": 15}, [], "<t>")
+    a = perfsim.score(parse_scheme(raw, "<a>"), no_adjustments)
+    b = perfsim.score(parse_scheme(scaled, "<b>"), no_adjustments)
+    assert a["rank"].tolist() == b["rank"].tolist() and a["unit_id"].tolist() == b["unit_id"].tolist()
+    assert np.allclose(b["total"], 3 * a["total"])
+    summary = summarise(rank_shifts(a, b))
+    assert np.allclose(summary["kendall_tau"], 1)
+
+
+def test_summary_is_recomputable_from_rank_shifts(world, baseline):
+    from scipy import stats
+
+    shifts = rank_shifts(perfsim.score(baseline, world),
+                         perfsim.score(load(SCENARIOS / "leader0.yaml"), world))
+    summary = summarise(shifts).set_index("category")
+    for category, g in shifts.groupby("category"):
+        assert summary.loc[category, "kendall_tau"] == pytest.approx(
+            stats.kendalltau(g["rank_base"], g["rank_scenario"]).statistic)
+        assert summary.loc[category, "max_abs_shift"] == g["shift"].abs().max()
+    assert summary.loc["overall", "n"] == len(shifts)
+
+
+def test_truth_tau_and_variance_shares(world, baseline):
+    table = perfsim.score(baseline, world)
+    taus = truth_tau(table, world.truth).set_index("category")
+    assert 0.3 < taus.loc["overall", "kendall_tau"] <= 1
+    # an oracle table ranked by theta itself has tau 1
+    oracle = table.assign(total=world.truth.set_index("unit_id")["theta"].reindex(table["unit_id"]).to_numpy())
+    assert np.allclose(truth_tau(oracle, world.truth)["kendall_tau"], 1.0)
+    shares = variance_shares(table, component_columns(baseline)).set_index("category")
+    parts = shares.drop(columns="n")
+    assert np.allclose(parts.sum(axis=1), 1.0)
+    assert shares.loc["overall", "targets"] > shares.loc["overall", "leader"]
+
+
+def test_rater_sweep_is_reproducible_and_responds_to_favouritism(baseline):
+    grid = {"favour_points": [0.0, 40.0]}
+    a = rater_sweep(baseline, [3], grid, leader_points=[0, 10, 60])
+    b = rater_sweep(baseline, [3], grid, leader_points=[0, 10, 60])
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) == 6
+    tau = a.set_index(["favour_points", "leader_points"])["tau_truth"]
+    assert tau[(0.0, 0)] == tau[(40.0, 0)]        # no leader points: raters do not matter
+    # when the leader rating carries much weight, heavy favouritism moves ranks away from the truth
+    assert tau[(40.0, 60)] < tau[(0.0, 60)] - 0.05
+    effect = sweep_effect(a, ["favour_points"], before=60, after=0).set_index("favour_points")
+    assert effect.loc[40.0, "change"] > effect.loc[0.0, "change"]
+
+
+def test_rater_sweep_rejects_unknown_knob(baseline):
+    with pytest.raises(perfsim.PerfsimError, match="unknown leader knob"):
+        rater_sweep(baseline, [1], {"favor_points": [1]}, leader_points=[5])
