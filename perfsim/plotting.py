@@ -51,3 +51,35 @@ def label(text: str) -> str:
     if text is None or text.isascii() or cjk_font() is not None:
         return text
     return GLOSSARY.get(text, text)
+
+
+def unit_names(units) -> "dict[str, str]":
+    """unit_id -> a name that can be drawn: ``name``, or ``name_en`` without a CJK font."""
+    use_en = cjk_font() is None and "name_en" in units
+    names = units["name_en"].fillna(units["name"]) if use_en else units["name"]
+    return dict(zip(units["unit_id"], names))
+
+
+def slope_chart(shifts, base_name: str, scenario_name: str, ncol: int = 3):
+    """Ranks before and after per category (green: up, red: down, grey: unchanged)."""
+    import matplotlib.pyplot as plt
+
+    categories = sorted(shifts["category"].unique())
+    nrow = -(-len(categories) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4 * ncol, 3.6 * nrow), squeeze=False)
+    for ax, category in zip(axes.flat, categories):
+        g = shifts[shifts["category"] == category]
+        for base_rank, scen_rank, shift in zip(g["rank_base"], g["rank_scenario"], g["shift"]):
+            colour = "tab:green" if shift < 0 else "tab:red" if shift > 0 else "lightgrey"
+            ax.plot([0, 1], [base_rank, scen_rank], color=colour, marker="o", ms=3,
+                    zorder=3 if shift else 2)
+        ax.invert_yaxis()
+        ax.set_xticks([0, 1], [base_name, scenario_name])
+        ax.set_xlim(-0.2, 1.2)
+        ax.set_title(f"{category} ({len(g)} units)")
+        ax.set_ylabel("rank within category (1 = best)")
+    for ax in axes.flat[len(categories):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Rank shifts from '{base_name}' to '{scenario_name}' (green: up, red: down)")
+    fig.tight_layout()
+    return fig

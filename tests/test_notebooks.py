@@ -19,7 +19,12 @@ EXPECTED_TABLES = {
     "scoring": {"scores", "grades"},
     "comparison": {"rank_shifts", "summary", "movers"},
     "scheme_overview": {"tree", "effective_weights"},
+    "leader_rating_reform": {"rank_shifts", "summary", "attribution", "grade_changes",
+                             "variance_shares", "truth_tau", "sweep_favour_points", "sweep_effect"},
 }
+SMALL = {"leader_rating_reform": {"sweep_seeds": 1, "favour_points": [0, 20], "compression": [0.5],
+                                  "leniency_sd": [2.5], "leader_points_max": 2,
+                                  "sweep_scheme": str(ROOT / "params" / "baseline.yaml")}}
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -37,7 +42,7 @@ def test_notebook_runs_on_small_data(notebook: Path, tmp_path):
     out = tmp_path / notebook.name
     pm.execute_notebook(notebook, out, kernel_name="python3", progress_bar=False,
                         parameters={"scenario": str(SCENARIO), "data": str(MINI),
-                                    "out_dir": str(tmp_path / "res")})
+                                    "out_dir": str(tmp_path / "res"), **SMALL.get(notebook.stem, {})})
     nb = json.loads(out.read_text(encoding="utf-8"))
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
