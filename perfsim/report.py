@@ -10,6 +10,15 @@ from typing import Any
 
 import pandas as pd
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def _publish(tmp: str, path: Path) -> None:
+    """Give a finished temporary file the usual permissions and rename it into place."""
+    os.chmod(tmp, 0o666 & ~_UMASK)
+    os.replace(tmp, path)
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     """Write through a temporary file in the same folder and a rename."""
@@ -19,7 +28,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.replace(tmp, path)
+        _publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -43,7 +52,7 @@ def save_table(frame: pd.DataFrame, name: str, out_dir: str | Path) -> Path:
     os.close(fd)
     try:
         frame.to_parquet(tmp, index=False)
-        os.replace(tmp, parquet)
+        _publish(tmp, parquet)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -59,7 +68,7 @@ def save_figure(fig, name: str, out_dir: str | Path, dpi: int = 110) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-        os.replace(tmp, path)
+        _publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -234,6 +234,34 @@ class Grading(_Strict):
         return self
 
 
+class WeightSpec(_Strict):
+    """The children weights of some internal nodes vary."""
+
+    nodes: list[str] | None = None       # node paths, e.g. tree.targets
+    level: int | None = Field(default=None, ge=0)   # or every internal node at this depth (tree = 0)
+    method: Literal["uniform", "dirichlet"] = "uniform"
+    spread: float = Field(default=0.2, ge=0, lt=1)
+    concentration: float = Field(default=50.0, gt=0)
+
+
+class ChoiceSpec(_Strict):
+    """An alternative scoring or aggregation choice: each draw picks one value."""
+
+    path: str
+    field: Literal["cap", "floor", "aggregate"]
+    values: list[float | str] = Field(min_length=1)
+
+
+class UncertaintySpec(_Strict):
+    weights: list[WeightSpec] = []
+    choices: list[ChoiceSpec] = []
+    leader_noise: bool = False
+    survey_noise: bool = False
+    respondent_sd: float = Field(default=12.0, gt=0)
+    draws: int = Field(default=10_000, ge=1)
+    chunk: int = Field(default=10_000, ge=1)
+
+
 class Scheme(_Strict):
     """A whole scoring design: the tree plus adjustments, ranking and grading."""
 
@@ -243,6 +271,7 @@ class Scheme(_Strict):
     adjustments: Adjustments = Adjustments()
     ranking: Ranking = Ranking()
     grading: Grading | None = None
+    uncertainty: UncertaintySpec | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "Scheme":
@@ -342,7 +371,7 @@ def _walk(raw: dict[str, Any], path: str, where: str) -> tuple[dict[str, Any], s
     """Resolve a dotted path to (container mapping, final key); every step must exist."""
     parts = path.split(".")
     if not parts or parts[0] not in ("tree", "adjustments", "ranking", "grading", "name",
-                                     "description"):
+                                     "description", "uncertainty"):
         raise PerfsimError(f"key 'set.{path}': a path starts with tree, adjustments, ranking "
                            "or grading", where=where)
     container: Any = raw

@@ -1,0 +1,378 @@
+"""How robust is a ranking? Vectorised Monte Carlo over the scheme tree.
+
+The scheme and dataset are compiled once (:func:`compile_model`) into arrays: fixed leaf
+scores, presence masks, the tree's nodes bottom-up, adjustments. A block of ``D`` draws
+is then evaluated as array operations (:func:`evaluate`): every internal node's score for
+all draws and units is a weighted mean whose weights are re-normalised per unit over the
+children present, i.e. two matrix products ``(D x k) @ (k x n)`` per node; leaf inputs
+that vary per draw (leader-rater and survey sampling noise) enter as ``D x n`` arrays.
+Ranks within category are counted by pairwise comparison (ties share the best rank).
+There is no per-draw Python loop; draws are processed in chunks so memory is bounded by
+the chunk size, and chunks can be spread over worker processes or a Dask cluster. Each
+chunk draws from its own generator spawned from one seed, so results depend on the seed
+and the chunk size only.
+
+Uncertain inputs, all declared in the scheme's ``uncertainty`` section (or a separate
+file):
+
+* weights of the children of chosen nodes: ``uniform`` multipliers in [1 - spread,
+  1 + spread] (independent, as Sobol analysis needs), or ``dirichlet`` around the nominal
+  shares with a concentration;
+* alternative scoring and aggregation choices (``cap``, ``floor`` of a leaf, or
+  ``aggregate`` of a node): each draw picks one of the listed values;
+* leader-rater resampling: each unit's mean rating varies with the standard error of the
+  raters' mean (normal approximation of the bootstrap);
+* survey sampling noise: each group's mean score varies with respondent_sd / sqrt(n).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+from scipy.special import ndtri
+
+from . import rules
+from .data import Dataset
+from .engine import Tree, check_fit, leaf_inputs, leaf_scores, score_detail, year_view, adjustments
+from .errors import PerfsimError
+from .scheme import ChoiceSpec, Resolved, Scheme, UncertaintySpec, WeightSpec, apply_diff, parse_scheme
+from .yamlio import load_yaml
+
+
+def load_spec(path) -> UncertaintySpec:
+    """An uncertainty spec from its own YAML file (top-level ``uncertainty:`` or bare)."""
+    raw = load_yaml(path)
+    raw = raw.get("uncertainty", raw)
+    try:
+        return UncertaintySpec.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise PerfsimError(f"key 'uncertainty.{key}': {msg}", where=path) from None
+
+
+# --------------------------------------------------------------------------- model
+
+@dataclass(frozen=True)
+class Node:
+    index: int                 # node index in the tree
+    children: np.ndarray       # node indices of the normal children
+    weights: np.ndarray        # nominal weights of those children
+    geometric: bool
+
+
+@dataclass
+class Model:
+    """A scheme and dataset compiled to arrays (one per combination of choices)."""
+
+    ids: np.ndarray
+    categories: np.ndarray
+    category_labels: list[str]
+    groups: np.ndarray
+    n: int
+    tree: Tree
+    nodes: list[Node]                      # internal nodes, bottom-up
+    present: np.ndarray                    # units x tree nodes
+    scores: list[np.ndarray]               # per choice combination: units x tree nodes (leaves filled)
+    geometric: list[dict[int, bool]]       # per combination: node index -> geometric?
+    combos: list[tuple]                    # the choice values of each combination
+    root_points: float
+    extras: list[tuple[int, float]]        # (node index, points) of extra components
+    bonus: np.ndarray
+    deduction: np.ndarray
+    veto: np.ndarray
+    decimals: int | None
+    noise: dict[int, np.ndarray] = field(default_factory=dict)   # leaf node index -> sd of its score
+    weight_groups: list[tuple[int, str, float, float]] = field(default_factory=list)
+    # (node position in self.nodes, method, spread, concentration)
+    scheme: Scheme | None = None
+
+    @property
+    def weight_names(self) -> list[str]:
+        """One name per uncertain weight: the child's path."""
+        return [self.tree.paths[c] for pos, *_ in self.weight_groups for c in self.nodes[pos].children]
+
+
+def _resolve_scheme(scheme: Resolved | Scheme) -> tuple[Scheme, dict]:
+    if isinstance(scheme, Resolved):
+        return scheme.scheme, dict(scheme.raw)
+    return scheme, scheme.model_dump(exclude_none=True)
+
+
+def _leaf_noise_sd(node, view, spec: UncertaintySpec, ids: np.ndarray) -> np.ndarray | None:
+    """Standard deviation of a rating leaf's score (fraction of full marks), per unit."""
+    if node.source == "leader_ratings" and spec.leader_noise:
+        r, _ = view.matrix("leader")
+        count = np.sum(~np.isnan(r), axis=1)
+        sd = np.nanstd(r, axis=1, ddof=1) if r.shape[1] > 1 else np.zeros(len(ids))
+        return np.nan_to_num(sd / np.sqrt(np.maximum(count, 1))) / 100.0
+    if node.source == "satisfaction" and spec.survey_noise:
+        score, where = view.matrix("sat_score")
+        resp, _ = view.matrix("sat_respondents")
+        if node.groups is None:
+            w = np.nan_to_num(resp)
+        else:
+            weights = np.zeros(len(where))
+            for g, j in where.items():
+                weights[j] = node.groups.get(g, 0.0)
+            w = np.where(np.isnan(score), 0.0, weights[None, :])
+        var = np.nansum(w ** 2 * spec.respondent_sd ** 2 / np.where(np.nan_to_num(resp) > 0, resp, np.inf), axis=1)
+        total = w.sum(axis=1)
+        return np.where(total > 0, np.sqrt(var) / np.where(total > 0, total, 1.0), 0.0) / 100.0
+    return None
+
+
+def _choice_targets(tree: Tree, choice: ChoiceSpec) -> list[str]:
+    """Nodes a choice applies to: its path (``*`` wildcards allowed) filtered by field."""
+    from fnmatch import fnmatchcase
+
+    def fits(i: int) -> bool:
+        node = tree.nodes[i]
+        if choice.field == "aggregate":
+            return not node.is_leaf
+        return node.is_leaf and node.rule == {"cap": "ratio", "floor": "band"}[choice.field]
+
+    found = [p for i, p in enumerate(tree.paths) if fnmatchcase(p, choice.path) and fits(i)]
+    if not found:
+        raise PerfsimError(f"key 'uncertainty.choices': no node matches '{choice.path}' for "
+                           f"field {choice.field}")
+    return found
+
+
+def compile_model(scheme: Resolved | Scheme, dataset: Dataset, spec: UncertaintySpec,
+                  year: int | None = None) -> Model:
+    """Compile once: leaf scores per choice combination, presence, nodes, adjustments."""
+    base, raw = _resolve_scheme(scheme)
+    year = check_fit(base, dataset, year)
+    tree = Tree.of(base)
+    # choice combinations: each is a scheme variant with the chosen field values
+    targets = [_choice_targets(tree, c) for c in spec.choices]
+    combos = list(itertools.product(*(c.values for c in spec.choices))) or [()]
+    scores, geometric = [], []
+    present = None
+    for combo in combos:
+        variant = base
+        if combo:
+            changes = {f"{path}.{c.field}": v for c, paths, v in zip(spec.choices, targets, combo)
+                       for path in paths}
+            variant = parse_scheme(apply_diff(raw, changes, [], "<uncertainty choice>"), "<choice>")
+        vtree = Tree.of(variant)
+        inputs = leaf_inputs(variant, dataset, year)
+        s_leaf = leaf_scores(variant, inputs)
+        s = np.zeros((len(inputs.units), len(vtree.nodes)))
+        p = np.zeros_like(s, dtype=bool)
+        for j, i in enumerate(vtree.leaves):
+            s[:, i], p[:, i] = s_leaf[:, j], inputs.present[:, j]
+        for i in reversed(range(len(vtree.nodes))):
+            kids = [c for c in vtree.children[i] if not vtree.nodes[c].extra]
+            if kids:
+                p[:, i] = p[:, kids].any(axis=1)
+        present = p if present is None else present
+        scores.append(s)
+        geometric.append({i: vtree.nodes[i].aggregate == "geometric" for i in range(len(vtree.nodes))})
+    units = inputs.units
+    nodes = []
+    for i in reversed(range(len(tree.nodes))):
+        kids = np.array([c for c in tree.children[i] if not tree.nodes[c].extra], dtype=int)
+        if len(kids):
+            w = np.array([float(tree.nodes[c].points if tree.nodes[c].points is not None
+                                else tree.nodes[c].weight) for c in kids])
+            nodes.append(Node(i, kids, w, tree.nodes[i].aggregate == "geometric"))
+    extras = [(c, float(tree.nodes[c].points)) for c in tree.children[0] if tree.nodes[c].extra]
+    bonus, deduction, veto = adjustments(base, dataset, year)
+    view = year_view(dataset, year)
+    noise = {}
+    for i in tree.leaves:
+        sd = _leaf_noise_sd(tree.nodes[i], view, spec, view.ids.to_numpy())
+        if sd is not None:
+            noise[i] = sd
+    weight_groups = []
+    position = {node.index: k for k, node in enumerate(nodes)}
+    for ws in spec.weights:
+        targets = []
+        if ws.nodes:
+            for path in ws.nodes:
+                if path not in tree.paths or tree.paths.index(path) not in position:
+                    raise PerfsimError(f"key 'uncertainty.weights': '{path}' is not an internal node")
+                targets.append(tree.paths.index(path))
+        if ws.level is not None:
+            targets += [i for i in position if tree.paths[i].count(".") == ws.level]
+        for i in targets:
+            if len(nodes[position[i]].children) > 1 and all(g[0] != position[i] for g in weight_groups):
+                weight_groups.append((position[i], ws.method, ws.spread, ws.concentration))
+    codes, labels = pd.factorize(units["category"], sort=True)
+    categories = codes.astype(np.int64)
+    groups = categories if base.ranking.within == "category" else np.zeros(len(units), np.int64)
+    return Model(ids=units["unit_id"].to_numpy(), categories=categories,
+                 category_labels=[str(c) for c in labels], groups=groups,
+                 n=len(units), tree=tree, nodes=nodes, present=present, scores=scores,
+                 geometric=geometric, combos=combos, root_points=float(base.tree.points),
+                 extras=extras, bonus=bonus, deduction=deduction, veto=veto,
+                 decimals=base.ranking.round, noise=noise, weight_groups=weight_groups, scheme=base)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+def _static_scores(model: Model, combo: int, weights_keys: set[int], noisy: set[int]) -> tuple[dict, set]:
+    """Scores of the nodes that do not vary across draws (n vectors), and which vary."""
+    fixed = model.scores[combo]
+    geo = model.geometric[combo]
+    P = model.present
+    static: dict[int, np.ndarray] = {}
+    dynamic: set[int] = set(noisy)
+    for pos, node in enumerate(model.nodes):
+        kids = node.children
+        if pos in weights_keys or any(c in dynamic for c in kids):
+            dynamic.add(node.index)
+            continue
+        child = np.stack([static.get(c, fixed[:, c]) for c in kids], axis=1)
+        s, _ = rules.aggregate(child, node.weights, P[:, kids], "geometric" if geo[node.index] else "arithmetic")
+        static[node.index] = s
+    return static, dynamic
+
+
+def evaluate(model: Model, weights: dict[int, np.ndarray], leaf_noise: dict[int, np.ndarray],
+             combo: int = 0) -> np.ndarray:
+    """Totals (D x n) for D draws.
+
+    ``weights[pos]`` is a (D x k) array of (unnormalised) children weights for the node
+    at position ``pos`` of ``model.nodes`` (nominal where absent); ``leaf_noise[i]`` a
+    (D x n) array added to leaf node i's score (clipped at 0). Nodes whose weights are
+    nominal and whose children do not vary are computed once, as vectors.
+    """
+    D = next(iter(weights.values())).shape[0] if weights else \
+        next(iter(leaf_noise.values())).shape[0] if leaf_noise else 1
+    fixed = model.scores[combo]
+    geo = model.geometric[combo]
+    P = model.present
+    static, dynamic = _static_scores(model, combo, set(weights), set(leaf_noise))
+    varying: dict[int, np.ndarray] = {i: np.maximum(fixed[:, i][None, :] + e, 0.0) for i, e in leaf_noise.items()}
+
+    def score_of(i: int) -> np.ndarray:
+        return static[i] if i in static else fixed[:, i]
+
+    for pos, node in enumerate(model.nodes):
+        if node.index not in dynamic:
+            continue
+        w = weights.get(pos)
+        w = np.broadcast_to(node.weights, (D, len(node.weights))).copy() if w is None else w
+        kids = node.children
+        pk = P[:, kids].astype(float)                               # n x k
+        has = pk.any(axis=1)
+        denom = w @ pk.T + (~has)[None, :]                          # absent units: 0 / 1
+        dyn = [j for j, c in enumerate(kids) if c in varying]
+        stat = [j for j, c in enumerate(kids) if c not in varying]
+        child_static = np.stack([score_of(kids[j]) for j in stat], axis=1) if stat else np.zeros((model.n, 0))
+        if geo[node.index]:
+            logs = np.log(np.maximum(child_static, 1e-300)) * pk[:, stat]
+            num = w[:, stat] @ logs.T
+            for j in dyn:
+                num += w[:, [j]] * (pk[:, j] * np.log(np.maximum(varying[kids[j]], 1e-300)))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out = np.where(denom > 0, np.exp(num / denom), 0.0) * has
+        else:
+            num = w[:, stat] @ (child_static * pk[:, stat]).T
+            for j in dyn:
+                num += w[:, [j]] * (pk[:, j] * varying[kids[j]])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out = np.where(denom > 0, num / denom, 0.0)
+        varying[node.index] = out
+    root = varying[0] if 0 in varying else static[0][None, :]
+    total = model.root_points * root + (model.bonus - model.deduction)[None, :]
+    for i, points in model.extras:
+        s = varying[i] if i in varying else score_of(i)[None, :]
+        total = total + (points * P[:, i]) * s
+    if model.decimals is not None:
+        total = np.round(total, model.decimals)
+    return total
+
+
+def ranks(totals: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Competition ranks within groups for every row of ``totals`` (D x n), 1 = best."""
+    out = np.empty(totals.shape, dtype=np.int32)
+    for g in np.unique(groups):
+        cols = np.flatnonzero(groups == g)
+        block = totals[:, cols]
+        out[:, cols] = 1 + (block[:, None, :] > block[:, :, None]).sum(axis=2)
+    return out
+
+
+# --------------------------------------------------------------------------- sampling
+
+def sample_inputs(model: Model, spec: UncertaintySpec, rng: np.random.Generator, draws: int
+                  ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], np.ndarray]:
+    """Weights per uncertain node, leaf noise per noisy leaf, and a choice combination per draw."""
+    weights = {}
+    for pos, method, spread, conc in model.weight_groups:
+        nominal = model.nodes[pos].weights
+        if method == "dirichlet":
+            alpha = conc * nominal / nominal.sum()
+            weights[pos] = rng.dirichlet(np.maximum(alpha, 1e-9), size=draws) * nominal.sum()
+        else:
+            weights[pos] = nominal * rng.uniform(1 - spread, 1 + spread, size=(draws, len(nominal)))
+    noise = {i: rng.standard_normal((draws, model.n)) * sd[None, :] for i, sd in model.noise.items()}
+    combo = rng.integers(0, len(model.combos), size=draws)
+    return weights, noise, combo
+
+
+def run_chunk(model: Model, spec: UncertaintySpec, seed_seq: np.random.SeedSequence, draws: int,
+              grades: Sequence[str]) -> dict:
+    """Draw, evaluate and summarise one chunk: rank histograms, grade counts, weight sums."""
+    rng = np.random.default_rng(seed_seq)
+    weights, noise, combo = sample_inputs(model, spec, rng, draws)
+    if len(model.combos) == 1:
+        totals = evaluate(model, weights, noise, 0)
+    else:
+        totals = np.empty((draws, model.n))
+        for c in np.unique(combo):   # one pass per choice combination, not per draw
+            rows = np.flatnonzero(combo == c)
+            totals[rows] = evaluate(model, {k: v[rows] for k, v in weights.items()},
+                                    {k: v[rows] for k, v in noise.items()}, int(c))
+    r = ranks(totals, model.groups)
+    n = model.n
+    max_rank = int(np.bincount(model.groups).max())
+    unit = np.arange(n)[None, :]
+    hist = np.bincount((unit * max_rank + r - 1).ravel(), minlength=n * max_rank).reshape(n, max_rank)
+    grade_idx = _grades(model, totals, r, grades)
+    k = len(grades)
+    grade_counts = np.bincount((unit * k + grade_idx).ravel(), minlength=n * k).reshape(n, k)
+    names = model.weight_names
+    flat = np.hstack([weights[pos] / weights[pos].sum(axis=1, keepdims=True)
+                      for pos, *_ in model.weight_groups]) if model.weight_groups else np.zeros((draws, 0))
+    first = (r == 1)
+    central = first.T.astype(float) @ flat                          # n x weights
+    return {"hist": hist, "grades": grade_counts, "central_sum": central,
+            "first": first.sum(axis=0), "draws": draws, "weight_names": names}
+
+
+def _grades(model: Model, totals: np.ndarray, r: np.ndarray, grades: Sequence[str]) -> np.ndarray:
+    """Grade index per draw and unit (vectorised version of engine.grade)."""
+    g = model.scheme.grading
+    if g is None:
+        return np.zeros(totals.shape, dtype=np.int64)
+    out = np.full(totals.shape, len(grades) - 2 if g.method == "quota" else len(grades) - 1, np.int64)
+    if g.method == "quota":
+        size = np.bincount(model.groups)[model.groups].astype(float)
+        fn = {"floor": np.floor, "round": lambda v: np.floor(v + 0.5), "ceil": np.ceil}[g.rounding]
+        cumulative = np.zeros(model.n)
+        assigned = np.zeros(totals.shape, dtype=bool)
+        for k, name in enumerate(grades[:-2]):
+            cumulative = cumulative + fn(np.round((g.quota or {}).get(name, 0.0) * size, 9))
+            hit = ~assigned & (r <= cumulative[None, :])
+            out[hit] = k
+            assigned |= hit
+        if g.floor is not None:
+            out[totals < g.floor] = len(grades) - 1
+    else:
+        for k in reversed(range(len(grades) - 1)):
+            th = (g.thresholds or {}).get(grades[k])
+            if th is not None:
+                out[totals >= th] = k
+    out[:, model.veto] = len(grades) - 1
+    return out
