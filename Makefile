@@ -22,7 +22,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q tests --nbval-lax notebooks
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/bench_score.py
+	$(BIN)/python benchmarks/bench_uncertainty.py
 	$(BIN)/python benchmarks/bench_batch.py
 
 clean-venv:

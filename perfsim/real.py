@@ -89,3 +89,68 @@ def hdi_dataset(path: str | Path, year: int | None = None) -> tuple[Dataset, pd.
         "hdicode": countries["hdicode"].to_numpy() if year == headline else None,
     })
     return dataset, published
+
+
+ASEM_DIR = REAL_DIR / "asem"
+
+
+def asem_dataset(folder: str | Path = ASEM_DIR) -> Dataset:
+    """COINr's ASEM example (51 countries, 49 indicators) in the data contract.
+
+    Units are the countries (one category, ``ASEM``); indicators are the level-1 rows of
+    ``ASEM_iMeta.csv`` with their direction; actuals are the raw values of
+    ``ASEM_iData.csv`` (period ``<Time>-12``; missing values are left out, so the scheme
+    averages over the indicators present).
+    """
+    folder = Path(folder)
+    data = pd.read_csv(folder / "ASEM_iData.csv")
+    meta = pd.read_csv(folder / "ASEM_iMeta.csv")
+    ind = meta[meta["Type"] == "Indicator"]
+    units = pd.DataFrame({"unit_id": data["uCode"], "name": data["uName"], "name_en": data["uName"],
+                          "kind": "country", "category": "ASEM", "district_type": np.nan,
+                          "staff": np.nan, "budget": np.nan, "consumption": np.nan})
+    indicators = pd.DataFrame({
+        "indicator_id": ind["iCode"], "name": ind["iName"], "name_en": ind["iName"],
+        "dimension": ind["Parent"], "direction": np.where(ind["Direction"] < 0, "lower", "higher"),
+        "unit_of_measure": ind["Unit"], "kind": "continuing", "frequency": "annual",
+        "visibility": "visible"})
+    long = data.melt(id_vars=["uCode", "Time"], value_vars=list(ind["iCode"]),
+                     var_name="indicator_id", value_name="value").dropna(subset=["value"])
+    actuals = pd.DataFrame({"period": long["Time"].astype(int).astype(str) + "-12",
+                            "unit_id": long["uCode"], "indicator_id": long["indicator_id"],
+                            "value": long["value"].map(repr)})
+    return validate_frames({"units": units, "indicators": indicators,
+                            "targets": empty_table("targets"), "actuals": actuals},
+                           sources={"units": str(folder / "ASEM_iData.csv"),
+                                    "indicators": str(folder / "ASEM_iMeta.csv"),
+                                    "actuals": str(folder / "ASEM_iData.csv")},
+                           origin=str(folder), kinds=("country",))
+
+
+def asem_scheme_yaml(folder: str | Path = ASEM_DIR) -> str:
+    """The ASEM tree of ``ASEM_iMeta.csv`` as a perfsim scheme (used to write params/real/asem.yaml)."""
+    meta = pd.read_csv(Path(folder) / "ASEM_iMeta.csv")
+    meta = meta[meta["Type"].isin(["Indicator", "Aggregate"])]
+    children: dict[str, list[str]] = {}
+    for _, row in meta.iterrows():
+        if isinstance(row["Parent"], str):
+            children.setdefault(row["Parent"], []).append(row["iCode"])
+    names = dict(zip(meta["iCode"], meta["iName"]))
+    lines = []
+
+    def emit(code: str, depth: int) -> None:
+        pad = "  " * depth
+        kids = children.get(code, [])
+        if kids:
+            lines.append(f"{pad}{code}:")
+            lines.append(f"{pad}  label: \"{names[code]}\"")
+            lines.append(f"{pad}  weight: 1")
+            lines.append(f"{pad}  children:")
+            for k in kids:
+                emit(k, depth + 2)
+        else:
+            lines.append(f"{pad}{code}: {{rule: minmax, weight: 1, label: \"{names[code]}\"}}")
+
+    for top in children["Index"]:
+        emit(top, 2)
+    return "\n".join(lines)

@@ -243,8 +243,8 @@ def _refine(model: Model, pos: int, j: int, inside: np.ndarray, outside: np.ndar
             good = ok(r[k], k)                       # points along the bracket
             bad = np.flatnonzero(~good)
             first_bad = bad[0] if len(bad) else points - 1
-            if first_bad == 0:
-                break
+            if first_bad == 0:      # cannot happen for a good inside point; keep the bracket
+                continue
             inside[k], outside[k] = (inside[k] + (outside[k] - inside[k]) * t[first_bad - 1],
                                      inside[k] + (outside[k] - inside[k]) * t[first_bad])
     return inside
