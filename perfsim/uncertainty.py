@@ -92,6 +92,8 @@ class Model:
     weight_groups: list[tuple[int, str, float, float]] = field(default_factory=list)
     # (node position in self.nodes, method, spread, concentration)
     scheme: Scheme | None = None
+    patterns: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    # (unit indices, presence over tree nodes) for each distinct presence pattern
 
     @property
     def weight_names(self) -> list[str]:
@@ -209,7 +211,9 @@ def compile_model(scheme: Resolved | Scheme, dataset: Dataset, spec: Uncertainty
     codes, labels = pd.factorize(units["category"], sort=True)
     categories = codes.astype(np.int64)
     groups = categories if base.ranking.within == "category" else np.zeros(len(units), np.int64)
-    return Model(ids=units["unit_id"].to_numpy(), categories=categories,
+    uniq, pattern_of = np.unique(present, axis=0, return_inverse=True)
+    patterns = [(np.flatnonzero(pattern_of.ravel() == k), uniq[k]) for k in range(len(uniq))]
+    return Model(patterns=patterns, ids=units["unit_id"].to_numpy(), categories=categories,
                  category_labels=[str(c) for c in labels], groups=groups,
                  n=len(units), tree=tree, nodes=nodes, present=present, scores=scores,
                  geometric=geometric, combos=combos, root_points=float(base.tree.points),
@@ -238,18 +242,23 @@ def _static_scores(model: Model, combo: int, weights_keys: set[int], noisy: set[
 
 
 def evaluate(model: Model, weights: dict[int, np.ndarray], leaf_noise: dict[int, np.ndarray],
-             combo: int = 0) -> np.ndarray:
+             combo: int = 0, linear: bool | None = None) -> np.ndarray:
     """Totals (D x n) for D draws.
 
     ``weights[pos]`` is a (D x k) array of (unnormalised) children weights for the node
     at position ``pos`` of ``model.nodes`` (nominal where absent); ``leaf_noise[i]`` a
     (D x n) array added to leaf node i's score (clipped at 0). Nodes whose weights are
-    nominal and whose children do not vary are computed once, as vectors.
+    nominal and whose children do not vary are computed once, as vectors. An all-arithmetic
+    tree takes the faster linear path (``linear=False`` forces the node-by-node path).
     """
     D = next(iter(weights.values())).shape[0] if weights else \
         next(iter(leaf_noise.values())).shape[0] if leaf_noise else 1
     fixed = model.scores[combo]
     geo = model.geometric[combo]
+    if linear is None:
+        linear = not any(geo[node.index] for node in model.nodes)
+    if linear:
+        return _evaluate_linear(model, weights, leaf_noise, combo, D)
     P = model.present
     static, dynamic = _static_scores(model, combo, set(weights), set(leaf_noise))
     varying: dict[int, np.ndarray] = {i: np.maximum(fixed[:, i][None, :] + e, 0.0) for i, e in leaf_noise.items()}
@@ -293,13 +302,72 @@ def evaluate(model: Model, weights: dict[int, np.ndarray], leaf_noise: dict[int,
     return total
 
 
+def _evaluate_linear(model: Model, weights: dict[int, np.ndarray], leaf_noise: dict[int, np.ndarray],
+                     combo: int, D: int) -> np.ndarray:
+    """Arithmetic trees: the total is linear in the leaf scores, with effective leaf
+    weights that depend only on which nodes a unit has. Units with the same presence
+    pattern share them, so per pattern the weights are pushed down the tree once
+    (D x k per node; normalised weights are shared between patterns with the same
+    children present) and the totals are one matrix product (D x L) @ (L x units)."""
+    fixed = model.scores[combo]
+    leaves = list(model.tree.leaves)
+    column = {leaf: j for j, leaf in enumerate(leaves)}
+    total = np.empty((D, model.n))
+    normalised: dict[tuple, np.ndarray] = {}
+    for units, present in model.patterns:
+        share: dict[int, np.ndarray] = {0: None}            # None: the root's share is 1
+        for i, points in model.extras:
+            if present[i]:
+                share[i] = np.full((D, 1), points / model.root_points)
+        F = np.zeros((D, len(leaves)))
+        for pos in reversed(range(len(model.nodes))):         # top-down
+            node = model.nodes[pos]
+            if node.index not in share:
+                continue
+            parent = share[node.index]
+            kids = node.children
+            mask = present[kids]
+            key = (pos, mask.tobytes())
+            if key not in normalised:
+                w = weights.get(pos)
+                w = np.broadcast_to(node.weights * mask, (D, len(kids))) if w is None else w * mask
+                norm = w.sum(axis=1, keepdims=True)
+                normalised[key] = w / np.where(norm > 0, norm, 1.0)
+            w = normalised[key] if parent is None else parent * normalised[key]
+            leaf_cols = [column.get(c) for c in kids]
+            if all(j is not None for j in leaf_cols):
+                F[:, leaf_cols] = w
+            else:
+                for j, c in enumerate(kids):
+                    if column.get(c) is not None:
+                        F[:, column[c]] = w[:, j]
+                    elif mask[j]:
+                        share[c] = w[:, j:j + 1]
+        part = F @ fixed[np.ix_(units, leaves)].T
+        for leaf, noise in leaf_noise.items():
+            j = column[leaf]
+            base = fixed[units, leaf][None, :]
+            part += F[:, j:j + 1] * (np.maximum(base + noise[:, units], 0.0) - base)
+        total[:, units] = part
+    total *= model.root_points
+    total += (model.bonus - model.deduction)[None, :]
+    if model.decimals is not None:
+        np.round(total, model.decimals, out=total)
+    return total
+
+
 def ranks(totals: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Competition ranks within groups for every row of ``totals`` (D x n), 1 = best."""
+    """Competition ranks within groups for every row of ``totals`` (D x n), 1 = best.
+
+    Rank = 1 + the number of units of the same group with a strictly higher total, so
+    ties share the best rank (1, 2, 2, 4). Counted by pairwise comparison per group
+    (categories are small: this beats a row-wise argsort here).
+    """
     out = np.empty(totals.shape, dtype=np.int32)
     for g in np.unique(groups):
         cols = np.flatnonzero(groups == g)
         block = totals[:, cols]
-        out[:, cols] = 1 + (block[:, None, :] > block[:, :, None]).sum(axis=2)
+        out[:, cols] = 1 + (block[:, None, :] > block[:, :, None]).sum(axis=2, dtype=np.int32)
     return out
 
 

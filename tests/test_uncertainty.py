@@ -158,3 +158,14 @@ def test_asem_ten_thousand_draws():
     mc = monte_carlo(scheme, data, scheme.scheme.uncertainty, draws=10_000, seed=5)
     assert len(mc.rank_stats) == 51
     assert (mc.rank_stats["rank_q05"] <= mc.rank_stats["rank_q95"]).all()
+
+
+def test_linear_and_node_by_node_paths_agree(world, baseline):
+    spec = UncertaintySpec(weights=[{"level": 0, "spread": 0.3}, {"level": 1, "spread": 0.5},
+                                    {"level": 2, "spread": 0.5}], leader_noise=True, survey_noise=True)
+    model = compile_model(baseline, world, spec)
+    weights, noise, _ = sample_inputs(model, spec, np.random.default_rng(4), 500)
+    fast = evaluate(model, weights, noise, linear=True)
+    slow = evaluate(model, weights, noise, linear=False)
+    assert np.abs(fast - slow).max() <= 0.0100001     # both rounded to 2 decimals
+    assert (fast == slow).mean() > 0.999
