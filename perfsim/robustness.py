@@ -37,6 +37,13 @@ class MonteCarlo:
     grades: list[str]
 
 
+def default_spec() -> UncertaintySpec:
+    """Reasonable doubt when a scheme declares none (assumptions): component points +-20 %,
+    the weights below them +-30 %, leader-rater and survey sampling noise."""
+    return UncertaintySpec(weights=[{"level": 0, "spread": 0.2}, {"level": 1, "spread": 0.3}],
+                           leader_noise=True, survey_noise=True)
+
+
 def _grades_of(model: Model) -> list[str]:
     g = model.scheme.grading
     return list(g.grades) if g is not None else [""]

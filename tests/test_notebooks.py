@@ -19,10 +19,12 @@ EXPECTED_TABLES = {
     "scoring": {"scores", "grades"},
     "comparison": {"rank_shifts", "summary", "movers"},
     "scheme_overview": {"tree", "effective_weights"},
+    "robustness": {"rank_stats", "acceptability", "sensitivity", "stability"},
     "leader_rating_reform": {"rank_shifts", "summary", "attribution", "grade_changes",
                              "variance_shares", "truth_tau", "sweep_favour_points", "sweep_effect"},
 }
-SMALL = {"leader_rating_reform": {"sweep_seeds": 1, "favour_points": [0, 20], "compression": [0.5],
+SMALL = {"robustness": {"draws": 500, "sobol_n": 32, "unit": "U4", "target_rank": 1},
+         "leader_rating_reform": {"sweep_seeds": 1, "favour_points": [0, 20], "compression": [0.5],
                                   "leniency_sd": [2.5], "leader_points_max": 2,
                                   "sweep_scheme": str(ROOT / "params" / "baseline.yaml")}}
 
