@@ -259,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PerfsimError as exc:
         print("perfsim: error: " + " ".join(str(exc).split()), file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:          # output piped into `head` and the like
+        return 0
     except OSError as exc:
         print(f"perfsim: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -118,6 +118,38 @@ def _applies(node: Node, units: pd.DataFrame) -> np.ndarray:
     return mask
 
 
+def recut_categories(scheme: Scheme, units: pd.DataFrame, where: str = "<scheme>") -> pd.Series:
+    """Each unit's category after the scheme's ``categories`` re-cut (indexed like ``units``)."""
+    cats = units["category"].astype(str).copy()
+    spec = scheme.categories
+    if spec is None:
+        return cats
+    known_units = set(units["unit_id"])
+    for new, old in spec.merge.items():
+        missing = [c for c in old if c not in set(cats)]
+        if missing:
+            raise PerfsimError(f"key 'categories.merge.{new}': no category {missing[0]!r} in the data",
+                               where=where)
+        cats[cats.isin(old)] = new
+    for old, parts in spec.split.items():
+        if old not in set(cats):
+            raise PerfsimError(f"key 'categories.split.{old}': no category {old!r} in the data", where=where)
+        for new, members in parts.items():
+            for unit in members:
+                row = units.index[units["unit_id"] == unit]
+                if not len(row):
+                    raise PerfsimError(f"key 'categories.split.{old}.{new}': unknown unit {unit!r}", where=where)
+                if cats[row[0]] != old:
+                    raise PerfsimError(f"key 'categories.split.{old}.{new}': unit {unit!r} is in "
+                                       f"category {cats[row[0]]!r}, not {old!r}", where=where)
+                cats[row[0]] = new
+    for unit, new in spec.move.items():
+        if unit not in known_units:
+            raise PerfsimError(f"key 'categories.move.{unit}': unknown unit", where=where)
+        cats[units.index[units["unit_id"] == unit][0]] = new
+    return cats
+
+
 def resolve_year(dataset: Dataset, year: int | None) -> int:
     years = dataset.years
     if not years:
@@ -212,6 +244,7 @@ def check_fit(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = No
     scheme, where = _scheme(scheme)
     year = resolve_year(dataset, year)
     tree = Tree.of(scheme)
+    recut_categories(scheme, dataset.units, where)
     known = set(dataset.indicators["indicator_id"])
     view = year_view(dataset, year)
     targets = view.tables["targets"]
@@ -301,6 +334,7 @@ def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
             x[:, j] = xa
             present[:, j] = ~np.isnan(xa)
         present[:, j] &= applies[i]
+    units = units.assign(category=recut_categories(scheme, units).to_numpy())
     categories = pd.factorize(units["category"], sort=True)[0].astype(np.int64)
     groups = categories if scheme.ranking.within == "category" else np.zeros(n, dtype=np.int64)
     return Inputs(units=units, x=x, t=t, present=present, lower=lower, categories=categories,

@@ -188,6 +188,17 @@ class Adjustments(_Strict):
     veto: bool = True
 
 
+class Categories(_Strict):
+    """Re-cut the categories of the data (applied in this order): ``merge`` old categories
+    into a new one, ``split`` named units of a category off into new categories, ``move``
+    named units to a category. Applicability (``applies_to``) still uses the data's
+    categories: a re-cut changes who is ranked with whom, not what a unit is assessed on."""
+
+    merge: dict[str, list[str]] = {}
+    split: dict[str, dict[str, list[str]]] = {}
+    move: dict[str, str] = {}
+
+
 class Ranking(_Strict):
     within: Literal["category", "all"] = "category"
     round: int | None = Field(default=None, ge=0, le=12)
@@ -258,6 +269,7 @@ class UncertaintySpec(_Strict):
     leader_noise: bool = False
     survey_noise: bool = False
     respondent_sd: float = Field(default=12.0, gt=0)
+    respondents_scale: float = Field(default=1.0, gt=0)   # survey design: n x this factor
     draws: int = Field(default=10_000, ge=1)
     chunk: int = Field(default=10_000, ge=1)
 
@@ -271,6 +283,7 @@ class Scheme(_Strict):
     adjustments: Adjustments = Adjustments()
     ranking: Ranking = Ranking()
     grading: Grading | None = None
+    categories: Categories | None = None
     uncertainty: UncertaintySpec | None = None
 
     @model_validator(mode="after")
@@ -371,7 +384,7 @@ def _walk(raw: dict[str, Any], path: str, where: str) -> tuple[dict[str, Any], s
     """Resolve a dotted path to (container mapping, final key); every step must exist."""
     parts = path.split(".")
     if not parts or parts[0] not in ("tree", "adjustments", "ranking", "grading", "name",
-                                     "description", "uncertainty"):
+                                     "description", "uncertainty", "categories"):
         raise PerfsimError(f"key 'set.{path}': a path starts with tree, adjustments, ranking "
                            "or grading", where=where)
     container: Any = raw

@@ -124,7 +124,8 @@ def _leaf_noise_sd(node, view, spec: UncertaintySpec, ids: np.ndarray) -> np.nda
             for g, j in where.items():
                 weights[j] = node.groups.get(g, 0.0)
             w = np.where(np.isnan(score), 0.0, weights[None, :])
-        var = np.nansum(w ** 2 * spec.respondent_sd ** 2 / np.where(np.nan_to_num(resp) > 0, resp, np.inf), axis=1)
+        n = np.where(np.nan_to_num(resp) > 0, resp * spec.respondents_scale, np.inf)
+        var = np.nansum(w ** 2 * spec.respondent_sd ** 2 / n, axis=1)
         total = w.sum(axis=1)
         return np.where(total > 0, np.sqrt(var) / np.where(total > 0, total, 1.0), 0.0) / 100.0
     return None
