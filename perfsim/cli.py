@@ -179,6 +179,31 @@ def cmd_uncertainty(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_track(args: argparse.Namespace) -> int:
+    from .scheme import load
+    from .tracking import dynamic_ranking, feedback, load_tracking, progress
+
+    resolved = load(args.scenario)
+    dataset = _dataset(args.data)
+    params = load_tracking(args.params)
+    table = progress(dataset, args.period, params)
+    if table["actual"].isna().all():
+        raise PerfsimError(f"no actuals for period {args.period}", where=dataset.where("actuals"))
+    ranking = dynamic_ranking(resolved, dataset, args.period, params=params)
+    notes = feedback(table, dataset)
+    out = Path(args.out)
+    write_csv_atomic(table, out / "progress.csv")
+    write_csv_atomic(ranking, out / "ranking.csv")
+    write_csv_atomic(notes, out / "feedback.csv")
+    lights = table["light"].value_counts().reindex(["green", "amber", "red"], fill_value=0)
+    print(f"'{resolved.name}' at {args.period}: {len(table)} unit-indicator targets; "
+          f"green {lights['green']}, amber {lights['amber']}, red {lights['red']}")
+    worst = notes.groupby("unit_id").size().sort_values(ascending=False).head(5)
+    print("units with most indicators behind schedule: " + ", ".join(f"{u} ({k})" for u, k in worst.items()))
+    print(f"wrote progress.csv, ranking.csv, feedback.csv to {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="perfsim", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"perfsim {__version__}")
@@ -248,6 +273,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sobol-n", type=int, default=256, help="SALib base sample size")
     p.add_argument("--no-sobol", action="store_true")
     p.set_defaults(func=cmd_uncertainty)
+
+    p = sub.add_parser("track", help="monthly progress, warnings, dynamic ranking and feedback")
+    p.add_argument("scenario")
+    p.add_argument("--period", required=True, help="YYYY-MM")
+    p.add_argument("--data", default=None)
+    p.add_argument("--params", default=None, help="tracking knobs (default params/tracking.yaml)")
+    p.add_argument("--out", default="outputs/track")
+    p.set_defaults(func=cmd_track)
     return parser
 
 

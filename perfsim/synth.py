@@ -18,41 +18,15 @@ import pandas as pd
 from .data import write_dataset
 from .errors import PerfsimError
 from .paths import PARAMS_DIR
-from .yamlio import load_yaml
+from .knobs import load_knobs
 
 DEFAULT_PARAMS = PARAMS_DIR / "synth.yaml"
 MONTHS = 12
 
 
 def load_params(path: str | Path | None = None) -> dict[str, Any]:
-    """Load the knob file; every knob must be a mapping with ``value`` and ``basis``."""
-    path = Path(path) if path is not None else DEFAULT_PARAMS
-    raw = load_yaml(path)
-    values: dict[str, Any] = {}
-    for key, knob in raw.items():
-        if isinstance(knob, dict) and "value" in knob:
-            _check_knob(knob, key, path)
-            values[key] = knob["value"]
-            continue
-        if not isinstance(knob, dict):
-            raise PerfsimError(f"key '{key}': expected a knob {{value, basis, source}} or a "
-                               "section of knobs", where=path)
-        section = {}
-        for name, sub in knob.items():
-            if not isinstance(sub, dict) or "value" not in sub:
-                raise PerfsimError(f"key '{key}.{name}': a knob needs value and basis", where=path)
-            _check_knob(sub, f"{key}.{name}", path)
-            section[name] = sub["value"]
-        values[key] = section
-    return values
-
-
-def _check_knob(knob: Mapping[str, Any], key: str, path: Path) -> None:
-    unknown = set(knob) - {"value", "basis", "source"}
-    if unknown:
-        raise PerfsimError(f"key '{key}': unknown key(s) {sorted(unknown)}", where=path)
-    if knob.get("basis") not in ("grounded", "assumption"):
-        raise PerfsimError(f"key '{key}.basis': must be grounded or assumption", where=path)
+    """The generator's knobs (default ``params/synth.yaml``), validated by :func:`load_knobs`."""
+    return load_knobs(Path(path) if path is not None else DEFAULT_PARAMS)
 
 
 def _units(p: dict[str, Any], rng: np.random.Generator) -> pd.DataFrame:
@@ -145,7 +119,7 @@ def generate(seed: int, params: Mapping[str, Any] | None = None) -> dict[str, pd
         "indicator_id": d["id"], "name": d["name"], "name_en": d["name_en"],
         "dimension": d["dimension"], "direction": d["direction"], "unit_of_measure": d["uom"],
         "kind": d["kind"], "frequency": d["frequency"], "visibility": d["visibility"],
-        "season": d.get("season", "") if not d.get("pct") else "",
+        "season": "level" if d.get("pct") else d.get("season", "flat"),
     } for d in lib])
     m = len(lib)
     applies = np.array([[g in d["applies"] for d in lib] for g in group])   # n x m

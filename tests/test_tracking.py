@@ -1,0 +1,118 @@
+"""E-performance: progress and warnings, dynamic ranking, peers, efficiency, gaming, awards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import perfsim
+from perfsim.cli import main
+from perfsim.data import Dataset
+from perfsim.gaming import load_gaming, simulate, summarise_regimes
+from perfsim.tracking import (award_allocation, dynamic_ranking, efficiency, expected_share, feedback,
+                              load_tracking, peer_position, progress)
+
+from .conftest import ROOT
+
+PARAMS = {"thresholds": {"green": 0.95, "amber": 0.85},
+          "seasons": {"back": [0.05] * 5 + [0.25] + [0.5] * 5 + [1.0], "level": [1.0] * 12}}
+
+
+def test_expected_progress_and_lights_by_hand(mini):
+    # time-proportional (no season column): June expects 6/12 of the annual target
+    p = progress(mini, "2025-06", PARAMS).set_index(["unit_id", "indicator_id"])
+    # U1 I1: actual 40 against 100 x 0.5 = 50 -> 0.8 -> red
+    assert p.loc[("U1", "I1"), "expected"] == 50 and p.loc[("U1", "I1"), "progress"] == pytest.approx(0.8)
+    assert p.loc[("U1", "I1"), "light"] == "red"
+    # U1 I2 (lower is better): expected 10 x 0.5 = 5, actual 3 -> 5/3 -> green
+    assert p.loc[("U1", "I2"), "progress"] == pytest.approx(5 / 3) and p.loc[("U1", "I2"), "light"] == "green"
+    # U5 I3: 70 against 80 x 0.5 = 40 -> 1.75 green; units without a June actual: 0 -> red
+    assert p.loc[("U5", "I3"), "progress"] == pytest.approx(1.75)
+    assert p.loc[("U2", "I1"), "progress"] == 0 and p.loc[("U2", "I1"), "light"] == "red"
+    assert p["trend"].isna().all()            # no May actuals: no trend
+    notes = feedback(p.reset_index(), mini)
+    assert set(notes["light"]) <= {"amber", "red"} and ("U1", "I1") in set(zip(notes["unit_id"], notes["indicator_id"]))
+
+
+def test_seasonal_profile_and_amber(mini):
+    ind = mini.indicators.assign(season=["back", "", "level"])
+    data = Dataset(tables=dict(mini.tables, indicators=ind), sources=mini.sources)
+    share = expected_share(data, 6, PARAMS["seasons"])
+    assert share.to_dict() == {"I1": 0.25, "I2": 0.5, "I3": 1.0}
+    p = progress(data, "2025-06", PARAMS).set_index(["unit_id", "indicator_id"])
+    # U1 I1: 40 against 100 x 0.25 = 25 -> 1.6 green; U5 I3 (level): 70 / 80 = 0.875 -> amber
+    assert p.loc[("U1", "I1"), "progress"] == pytest.approx(1.6)
+    assert p.loc[("U5", "I3"), "progress"] == pytest.approx(0.875) and p.loc[("U5", "I3"), "light"] == "amber"
+
+
+def test_warning_counts_recomputed_independently(world):
+    p = progress(world, "2025-06", load_tracking())
+    a = world.actuals[world.actuals["period"] == "2025-06"]
+    t = world.targets.merge(a, on=["unit_id", "indicator_id"])
+    season = world.indicators.set_index("indicator_id")["season"]
+    seasons = load_tracking()["seasons"]
+    share = t["indicator_id"].map(lambda i: seasons[season[i]][5])
+    lower = t["indicator_id"].map(world.indicators.set_index("indicator_id")["direction"]) == "lower"
+    ratio = np.where(lower, t["target"] * share / t["value"], t["value"] / (t["target"] * share))
+    red = int((ratio < 0.85).sum())
+    assert red == int((p["light"] == "red").sum())
+
+
+def test_dynamic_ranking_month_by_month(world, baseline):
+    r = dynamic_ranking(baseline, world, "2025-03")
+    assert sorted(r["period"].unique()) == ["2025-01", "2025-02", "2025-03"]
+    for (_, _), g in r.groupby(["period", "category"]):
+        assert g["rank"].min() == 1
+
+
+def test_peer_ranks_against_a_direct_computation(world):
+    focal = load_tracking()["focal_city"]
+    pos = peer_position(world, focal)
+    assert len(pos) == world.peers[["period", "indicator_id"]].drop_duplicates().shape[0]
+    for _, row in pos.sample(8, random_state=0).iterrows():
+        g = world.peers[(world.peers["period"] == row["period"]) & (world.peers["indicator_id"] == row["indicator_id"])]
+        lower = world.indicators.set_index("indicator_id").loc[row["indicator_id"], "direction"] == "lower"
+        ranks = g.set_index("city")["value"].rank(method="min", ascending=lower)
+        assert row["rank"] == ranks[focal] and row["cities"] == 20
+        others = g[g["city"] != focal]["value"]
+        assert row["gap_to_median_pct"] == pytest.approx((row["value"] - others.median()) / row["value"] * 100)
+
+
+def test_efficiency_views(world, baseline):
+    eff = efficiency(perfsim.score(baseline, world), world)
+    assert np.allclose(eff["per_staff"], eff["total"] / eff["staff"])
+    assert eff.groupby("category")["rank_per_budget"].min().eq(1).all()
+
+
+def test_ratchet_without_sandbagging_tracks_capacity():
+    params = dict(load_gaming(), hold_back=False, sandbag=0.0)
+    sim = simulate(["ratchet", "self"], seed=1, params=params)
+    ratchet = sim[(sim["regime"] == "ratchet") & (sim["year"] > 1)]
+    assert abs((ratchet["target"] / ratchet["capacity"]).mean() - 1) < 0.02
+    self_ = sim[sim["regime"] == "self"]          # no sandbag: self-reported = expected capacity
+    assert abs((self_["target"] / self_["capacity"]).mean() - 1) < 0.05
+    # holding back under the ratchet: targets fall behind capacity and the city lags
+    held = summarise_regimes(simulate(["ratchet", "cascade"], seed=1))
+    last = held[held["year"] == held["year"].max()].set_index("regime")
+    assert last.loc["ratchet", "city_outcome"] < last.loc["cascade", "city_outcome"]
+    assert last.loc["ratchet", "share_completing"] > last.loc["cascade", "share_completing"]
+
+
+def test_award_allocation_sums_to_the_city_quota(world, baseline):
+    table = perfsim.score(baseline, world)
+    knobs = load_tracking()
+    quota = int(round(world.units["staff"].sum() * knobs["city_quota_share"]))
+    awards = award_allocation(table, world, knobs["awards"], quota)
+    assert awards["awards"].sum() == quota
+    assert (awards.loc[awards["grade"] == "不达标", "awards"] == 0).all()
+    per_staff = awards[awards["awards"] > 0].groupby("grade").apply(lambda g: g["awards"].sum() / g["staff"].sum())
+    assert per_staff["优秀"] > per_staff["达标"]
+
+
+def test_track_cli(tmp_path, capsys):
+    assert main(["track", str(ROOT / "params" / "baseline.yaml"), "--period", "2025-04", "--out", str(tmp_path)]) == 0
+    for name in ("progress.csv", "ranking.csv", "feedback.csv"):
+        assert (tmp_path / name).exists()
+    assert main(["track", str(ROOT / "params" / "baseline.yaml"), "--period", "2025-13"]) == 2
+    assert "period '2025-13' is not YYYY-MM" in capsys.readouterr().err
