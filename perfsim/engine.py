@@ -268,6 +268,11 @@ def check_fit(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = No
                         f"'{indicator}' is {node.rule}-scored (key '{path}' in {where}), "
                         "which divides by the target",
                         where=dataset.where("targets", r, "target"))
+        elif source == "units":
+            for column in filter(None, (node.field, node.per)):
+                if dataset.units[column].isna().all():
+                    raise PerfsimError(f"key '{path}': units have no values in column '{column}'",
+                                       where=where)
         else:
             table = source
             frame = view.tables[table]
@@ -327,8 +332,19 @@ def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
             ind = tree.indicator_of(i)
             lower[j] = (node.direction or direction.get(ind, "higher")) == "lower"
             xa, ta = view.column("actual", ind), view.column("target", ind)
+            if node.peer_quantile is not None:
+                ta = ta * peer_factor(dataset, year, ind, node.peer_quantile, scheme.focal_city,
+                                      lower[j])
             x[:, j], t[:, j] = xa, ta
             present[:, j] = ~np.isnan(ta) if node.rule in TARGET_RULES else ~np.isnan(xa)
+        elif source == "units":
+            lower[j] = node.direction == "lower"
+            xa = units[node.field].to_numpy(dtype=float)
+            if node.per is not None:
+                per = units[node.per].to_numpy(dtype=float)
+                xa = np.divide(xa, per, out=np.full(n, np.nan), where=per > 0)
+            x[:, j] = xa
+            present[:, j] = ~np.isnan(xa)
         else:
             xa = _rating_input(node, view)
             x[:, j] = xa
@@ -339,6 +355,29 @@ def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
     groups = categories if scheme.ranking.within == "category" else np.zeros(n, dtype=np.int64)
     return Inputs(units=units, x=x, t=t, present=present, lower=lower, categories=categories,
                   groups=groups, year=year)
+
+
+def peer_factor(dataset: Dataset, year: int, indicator: str, quantile: float, focal_city: str | None,
+                lower: bool) -> float:
+    """How far the peers' quantile lies from the city's own value at the year's last peer
+    period: units' targets are scaled by it (a target derived from the peer distribution;
+    for lower-is-better indicators the better side, the 1 - quantile point, is used)."""
+    key = ("peer_factor", year, indicator, quantile, focal_city, lower)
+    if key not in dataset.cache:
+        peers = dataset.peers
+        rows = peers[(peers["indicator_id"] == indicator) & peers["period"].str.startswith(f"{year}-")]
+        if rows.empty:
+            raise PerfsimError(f"no peer values of indicator '{indicator}' for year {year}",
+                               where=dataset.where("peers"))
+        last = rows[rows["period"] == rows["period"].max()]
+        mine = last.loc[last["city"] == focal_city, "value"]
+        if mine.empty or float(mine.iloc[0]) == 0:
+            raise PerfsimError(f"no (non-zero) value of focal city {focal_city!r} for indicator "
+                               f"'{indicator}' in {last['period'].iloc[0]}", where=dataset.where("peers"))
+        others = last.loc[last["city"] != focal_city, "value"].to_numpy(dtype=float)
+        q = np.quantile(others, 1 - quantile if lower else quantile)
+        dataset.cache[key] = float(q / float(mine.iloc[0]))
+    return dataset.cache[key]
 
 
 def _rating_input(node: Node, view: YearView) -> np.ndarray:

@@ -37,7 +37,8 @@ from .errors import PerfsimError
 from .yamlio import load_yaml
 
 Rule = Literal["ratio", "band", "binary", "goalpost", "minmax", "rank", "rating"]
-Source = Literal["indicator", "leader_ratings", "satisfaction", "special"]
+Source = Literal["indicator", "leader_ratings", "satisfaction", "special", "units"]
+UnitField = Literal["staff", "budget", "consumption"]
 NODE_ID = r"^[A-Za-z][A-Za-z0-9_]*$"
 TOLERANCE = 1e-6
 
@@ -81,6 +82,9 @@ class Node(_Strict):
     trim: bool = False
     groups: dict[str, float] | None = None
     facet: str | None = None
+    field: UnitField | None = None          # source units: which reference column
+    per: UnitField | None = None            # source units: divided by this column
+    peer_quantile: float | None = Field(default=None, ge=0, le=1)   # target from the peers
 
     @property
     def is_leaf(self) -> bool:
@@ -100,7 +104,7 @@ class Node(_Strict):
         if not self.children:
             raise ValueError("children must not be empty")
         leaf_fields = ("source", "indicator", "rule", "direction", "cap", "floor", "lo", "hi",
-                       "groups", "facet")
+                       "groups", "facet", "field", "per", "peer_quantile")
         given = [f for f in leaf_fields if getattr(self, f) is not None]
         if given:
             raise ValueError(f"a node with children cannot have leaf field(s) {', '.join(given)}")
@@ -149,6 +153,15 @@ class Node(_Strict):
                     raise ValueError("rule band needs floor (the share of the target that scores 0)")
                 if self.floor >= 1:
                     raise ValueError("band floor must be below 1 (the target itself)")
+            if self.peer_quantile is not None and rule not in ("ratio", "band", "binary"):
+                raise ValueError("peer_quantile sets the target: it needs rule ratio, band or binary")
+        elif source == "units":
+            if self.field is None:
+                raise ValueError("source units needs field (staff, budget or consumption)")
+            if rule not in ("minmax", "rank", "goalpost"):
+                raise ValueError("source units is scored with rule minmax, rank or goalpost")
+            if rule == "goalpost" and (self.lo is None or self.hi is None or not self.hi > self.lo):
+                raise ValueError("rule goalpost needs lo < hi")
         else:
             if rule != "rating":
                 raise ValueError(f"source {source} is scored with rule rating")
@@ -284,6 +297,7 @@ class Scheme(_Strict):
     ranking: Ranking = Ranking()
     grading: Grading | None = None
     categories: Categories | None = None
+    focal_city: str | None = None     # the city itself in the peers table (for peer_quantile)
     uncertainty: UncertaintySpec | None = None
 
     @model_validator(mode="after")
@@ -292,6 +306,8 @@ class Scheme(_Strict):
             raise ValueError("'tree.points': required at the root (the total, for example 100)")
         if self.tree.is_leaf:
             raise ValueError("tree needs children")
+        if self.focal_city is None and any(n.peer_quantile is not None for _, n in iter_nodes(self.tree)):
+            raise ValueError("'focal_city': required when a leaf has peer_quantile")
         for path, node in iter_nodes(self.tree):
             for child_id, child in (node.children or {}).items():
                 if child.extra and path != "tree":
@@ -384,7 +400,7 @@ def _walk(raw: dict[str, Any], path: str, where: str) -> tuple[dict[str, Any], s
     """Resolve a dotted path to (container mapping, final key); every step must exist."""
     parts = path.split(".")
     if not parts or parts[0] not in ("tree", "adjustments", "ranking", "grading", "name",
-                                     "description", "uncertainty", "categories"):
+                                     "description", "uncertainty", "categories", "focal_city"):
         raise PerfsimError(f"key 'set.{path}': a path starts with tree, adjustments, ranking "
                            "or grading", where=where)
     container: Any = raw

@@ -116,3 +116,34 @@ def test_track_cli(tmp_path, capsys):
         assert (tmp_path / name).exists()
     assert main(["track", str(ROOT / "params" / "baseline.yaml"), "--period", "2025-13"]) == 2
     assert "period '2025-13' is not YYYY-MM" in capsys.readouterr().err
+
+
+def test_units_source_ranks_cost_per_staff_by_hand(mini):
+    # consumption per staff: U1 7000/3000 = 2.33, U2 6000/2500 = 2.4 (districts); U3 200/120 = 1.67,
+    # U4 300/150 = 2 (category A); U5 alone in B. Lower is better, rank rule: best 1, worst 0.
+    from perfsim.scheme import parse_scheme
+
+    scheme = parse_scheme({"name": "c", "tree": {"points": 10, "children": {"cost": {"points": 10, "children": {
+        "x": {"source": "units", "field": "consumption", "per": "staff", "rule": "rank",
+              "direction": "lower", "weight": 1}}}}}}, "<t>")
+    detail = perfsim.score_detail(scheme, mini)
+    assert detail.node_scores["tree.cost.x"].to_dict() == {"U1": 1.0, "U2": 0.0, "U3": 1.0, "U4": 0.0, "U5": 1.0}
+
+
+def test_peer_quantile_scales_targets_to_the_peers(world):
+    from perfsim.engine import leaf_inputs
+    from perfsim.scheme import load
+
+    scenario = load(ROOT / "params" / "scenarios" / "levers" / "peer_targets.yaml")
+    base = perfsim.load_scenario(ROOT / "params" / "baseline.yaml")
+    peers = world.peers[(world.peers["indicator_id"] == "E01") & (world.peers["period"] == "2025-12")]
+    focal = peers["city"] == scenario.scheme.focal_city
+    factor = peers.loc[~focal, "value"].median() / peers.loc[focal, "value"].iloc[0]
+    a = leaf_inputs(base.scheme, world, 2025)
+    b = leaf_inputs(scenario.scheme, world, 2025)
+    j = 0                                         # E01 is the first leaf
+    ok = ~np.isnan(a.t[:, j])
+    assert np.allclose(b.t[ok, j], a.t[ok, j] * factor)
+    e03 = ~np.isnan(a.t[:, 2])                # E03 is not compared with the peers: unchanged
+    assert np.array_equal(b.t[e03, 2], a.t[e03, 2])
+    assert np.array_equal(np.isnan(b.t), np.isnan(a.t))
