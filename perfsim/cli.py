@@ -104,7 +104,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"'{scenario.name}' against '{base.name}' ({len(shifts)} units)")
         print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         movers = biggest_movers(shifts, args.top)
-        print(f"\nbiggest movers (shift < 0 is a move up):")
+        print("\nbiggest movers (shift < 0 is a move up):")
         print(movers[["category", "unit_id", "name", "rank_base", "rank_scenario", "shift",
                       "total_base", "total_scenario", "grade_base", "grade_scenario"]]
               .to_string(index=False, float_format=lambda v: f"{v:.2f}"))
@@ -131,7 +131,7 @@ def cmd_uncertainty(args: argparse.Namespace) -> int:
     import warnings
 
     from .robustness import monte_carlo, sobol_indices, stability_intervals
-    from .scheme import UncertaintySpec, load
+    from .scheme import load
     from .uncertainty import compile_model, load_spec
 
     resolved = load(args.scenario)

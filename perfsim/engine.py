@@ -313,7 +313,7 @@ def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
     """Arrays x, t, present (units x leaves) for one year; units sorted by unit_id."""
     tree = Tree.of(scheme)
     view = year_view(dataset, year)
-    units, ids = view.units, view.ids
+    units = view.units
     n, m = len(units), len(tree.leaves)
     x = np.full((n, m), np.nan)
     t = np.full((n, m), np.nan)

@@ -29,12 +29,15 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import PerfsimError
 from .yamlio import load_yaml
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Rule = Literal["ratio", "band", "binary", "goalpost", "minmax", "rank", "rating"]
 Source = Literal["indicator", "leader_ratings", "satisfaction", "special", "units"]

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from .data import write_dataset
-from .errors import PerfsimError
 from .paths import PARAMS_DIR
 from .knobs import load_knobs
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .data import Dataset
-from .engine import resolve_year, score
+from .engine import score
 from .errors import PerfsimError
 from .knobs import load_knobs
 from .paths import PARAMS_DIR

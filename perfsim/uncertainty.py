@@ -34,13 +34,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 from pydantic import ValidationError
-from scipy.special import ndtri
 
 from . import rules
 from .data import Dataset
-from .engine import Tree, check_fit, leaf_inputs, leaf_scores, score_detail, year_view, adjustments
+from .engine import Tree, check_fit, leaf_inputs, leaf_scores, year_view, adjustments
 from .errors import PerfsimError
-from .scheme import ChoiceSpec, Resolved, Scheme, UncertaintySpec, WeightSpec, apply_diff, parse_scheme
+from .scheme import ChoiceSpec, Resolved, Scheme, UncertaintySpec, apply_diff, parse_scheme
 from .yamlio import load_yaml
 
 

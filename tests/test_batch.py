@@ -124,6 +124,7 @@ def test_dask_local_cluster(tmp_path):
     assert manifest["executor"].startswith("tcp://")
     local = run_batch([MINI_SCHEME, SCENARIO], NOTEBOOKS[:1], out=tmp_path, name="l",
                       data=str(MINI), jobs=1, progress=False)
+    assert [j["status"] for j in local["jobs"]] == ["done", "done"]
     assert table_hashes(tmp_path / "d") == table_hashes(tmp_path / "l")
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import perfsim
 from perfsim.cli import main
 
-from .conftest import BASELINE, MINI, MINI_SCHEME, ROOT
+from .conftest import BASELINE, MINI, MINI_SCHEME
 
 
 def test_score_prints_ranked_tables_and_writes_csv(tmp_path, capsys):

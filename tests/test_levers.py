@@ -7,10 +7,9 @@ import pandas as pd
 import pytest
 
 import perfsim
-from perfsim.data import Dataset
 from perfsim.levers import grade_changes, group_gap, sweep
 from perfsim.scheme import apply_diff, load, parse_scheme
-from perfsim.survey import sample_size_needed, sampling_error, simulate_swaps, swap_by_sample_size, swap_table
+from perfsim.survey import sample_size_needed, sampling_error, simulate_swaps, swap_by_sample_size
 
 from .conftest import ROOT
 
