@@ -501,36 +501,50 @@ def adjustments(scheme: Scheme, dataset: Dataset, year: int
     return bonus, deduction, veto
 
 
-def grade(scheme: Scheme, total: np.ndarray, rank: np.ndarray, groups: np.ndarray,
-          veto: np.ndarray) -> np.ndarray:
-    """Grades by quota within each ranking group, or by thresholds; veto -> lowest."""
+def grade_index(scheme: Scheme, total: np.ndarray, rank: np.ndarray, groups: np.ndarray,
+                veto: np.ndarray) -> np.ndarray:
+    """Index into ``scheme.grading.grades`` per unit; works on (units,) or (draws, units).
+
+    By quota: within each ranking group the first grades go to the best ranks, each grade
+    taking its share of the group's size (rounded as the scheme says; ties at the edge
+    share the better grade), the second to last grade to the rest, the last grade below
+    ``floor``. By thresholds: the best grade whose minimum total is reached. A veto gives
+    the last grade whatever the total.
+    """
     g = scheme.grading
     if g is None:
-        return np.full(len(total), "", dtype=object)
+        return np.zeros(np.shape(total), dtype=np.int64)
     names = g.grades
-    out = np.empty(len(total), dtype=object)
     if g.method == "quota":
+        out = np.full(np.shape(total), len(names) - 2, dtype=np.int64)
         size = np.bincount(groups)[groups].astype(float)
         round_ = {"floor": np.floor, "round": lambda v: np.floor(v + 0.5), "ceil": np.ceil}[g.rounding]
-        out[:] = names[-2]
-        cumulative = np.zeros(len(total))
-        assigned = np.zeros(len(total), dtype=bool)
-        for name in names[:-2]:
+        cumulative = np.zeros(len(groups))
+        assigned = np.zeros(np.shape(total), dtype=bool)
+        for k, name in enumerate(names[:-2]):
             # round to 9 places first so that 0.2 * 5 counts as 1 under floor and ceil alike
             cumulative = cumulative + round_(np.round((g.quota or {}).get(name, 0.0) * size, 9))
             hit = ~assigned & (rank <= cumulative)
-            out[hit] = name
+            out[hit] = k
             assigned |= hit
         if g.floor is not None:
-            out[total < g.floor] = names[-1]
+            out[total < g.floor] = len(names) - 1
     else:
-        out[:] = names[-1]
-        for name in reversed(names[:-1]):
-            th = (g.thresholds or {}).get(name)
+        out = np.full(np.shape(total), len(names) - 1, dtype=np.int64)
+        for k in reversed(range(len(names) - 1)):
+            th = (g.thresholds or {}).get(names[k])
             if th is not None:
-                out[total >= th] = name
-    out[veto] = names[-1]
+                out[total >= th] = k
+    out[..., veto] = len(names) - 1
     return out
+
+
+def grade(scheme: Scheme, total: np.ndarray, rank: np.ndarray, groups: np.ndarray,
+          veto: np.ndarray) -> np.ndarray:
+    """Grade names per unit (empty strings when the scheme does not grade)."""
+    if scheme.grading is None:
+        return np.full(len(total), "", dtype=object)
+    return np.array(scheme.grading.grades, dtype=object)[grade_index(scheme, total, rank, groups, veto)]
 
 
 def score_detail(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = None) -> Result:

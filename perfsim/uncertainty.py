@@ -37,9 +37,9 @@ from pydantic import ValidationError
 
 from . import rules
 from .data import Dataset
-from .engine import Tree, check_fit, leaf_inputs, leaf_scores, year_view, adjustments
+from .engine import Tree, adjustments, check_fit, grade_index, leaf_inputs, leaf_scores, year_view
 from .errors import PerfsimError
-from .scheme import ChoiceSpec, Resolved, Scheme, UncertaintySpec, apply_diff, parse_scheme
+from .scheme import ChoiceSpec, Resolved, Scheme, UncertaintySpec, _pydantic_error, apply_diff, parse_scheme
 from .yamlio import load_yaml
 
 
@@ -50,10 +50,7 @@ def load_spec(path) -> UncertaintySpec:
     try:
         return UncertaintySpec.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-        raise PerfsimError(f"key 'uncertainty.{key}': {msg}", where=path) from None
+        raise _pydantic_error(exc, str(path), prefix="uncertainty spec: ") from None
 
 
 # --------------------------------------------------------------------------- model
@@ -407,7 +404,7 @@ def run_chunk(model: Model, spec: UncertaintySpec, seed_seq: np.random.SeedSeque
     max_rank = int(np.bincount(model.groups).max())
     unit = np.arange(n)[None, :]
     hist = np.bincount((unit * max_rank + r - 1).ravel(), minlength=n * max_rank).reshape(n, max_rank)
-    grade_idx = _grades(model, totals, r, grades)
+    grade_idx = grade_index(model.scheme, totals, r, model.groups, model.veto)
     k = len(grades)
     grade_counts = np.bincount((unit * k + grade_idx).ravel(), minlength=n * k).reshape(n, k)
     names = model.weight_names
@@ -417,30 +414,3 @@ def run_chunk(model: Model, spec: UncertaintySpec, seed_seq: np.random.SeedSeque
     central = first.T.astype(float) @ flat                          # n x weights
     return {"hist": hist, "grades": grade_counts, "central_sum": central,
             "first": first.sum(axis=0), "draws": draws, "weight_names": names}
-
-
-def _grades(model: Model, totals: np.ndarray, r: np.ndarray, grades: Sequence[str]) -> np.ndarray:
-    """Grade index per draw and unit (vectorised version of engine.grade)."""
-    g = model.scheme.grading
-    if g is None:
-        return np.zeros(totals.shape, dtype=np.int64)
-    out = np.full(totals.shape, len(grades) - 2 if g.method == "quota" else len(grades) - 1, np.int64)
-    if g.method == "quota":
-        size = np.bincount(model.groups)[model.groups].astype(float)
-        fn = {"floor": np.floor, "round": lambda v: np.floor(v + 0.5), "ceil": np.ceil}[g.rounding]
-        cumulative = np.zeros(model.n)
-        assigned = np.zeros(totals.shape, dtype=bool)
-        for k, name in enumerate(grades[:-2]):
-            cumulative = cumulative + fn(np.round((g.quota or {}).get(name, 0.0) * size, 9))
-            hit = ~assigned & (r <= cumulative[None, :])
-            out[hit] = k
-            assigned |= hit
-        if g.floor is not None:
-            out[totals < g.floor] = len(grades) - 1
-    else:
-        for k in reversed(range(len(grades) - 1)):
-            th = (g.thresholds or {}).get(grades[k])
-            if th is not None:
-                out[totals >= th] = k
-    out[:, model.veto] = len(grades) - 1
-    return out
