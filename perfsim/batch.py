@@ -341,7 +341,8 @@ def plan(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path], data:
 
 # --------------------------------------------------------------------------- running
 
-def _executor(jobs: int, scheduler: str | None) -> tuple[Executor, Any]:
+def executor_for(jobs: int, scheduler: str | None) -> tuple[Executor, Any]:
+    """A concurrent.futures executor: local worker processes, or a Dask cluster's (and its client)."""
     if scheduler:
         try:
             from distributed import Client
@@ -388,7 +389,7 @@ def run_batch(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path] |
             iterator = (execute_job(job, warm) for job in to_run)
             _collect(iterator, len(to_run), records, manifest, root, progress)
         else:
-            executor, client = _executor(jobs, scheduler)
+            executor, client = executor_for(jobs, scheduler)
             try:
                 futures = {executor.submit(execute_job, job, warm): job for job in to_run}
                 iterator = (_result(f, futures[f]) for f in as_completed(futures))

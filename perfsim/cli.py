@@ -146,9 +146,9 @@ def cmd_uncertainty(args: argparse.Namespace) -> int:
     model = compile_model(resolved, dataset, spec, args.year)
     executor, client = None, None
     if args.scheduler:
-        from .batch import _executor
+        from .batch import executor_for
 
-        executor, client = _executor(args.jobs, args.scheduler)
+        executor, client = executor_for(args.jobs, args.scheduler)
     elif args.jobs > 1:
         from concurrent.futures import ProcessPoolExecutor
 

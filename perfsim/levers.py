@@ -13,17 +13,13 @@ import pandas as pd
 
 from .data import Dataset
 from .engine import score
-from .scheme import Resolved, Scheme, apply_diff, parse_scheme
-
-
-def _raw(scheme: Resolved | Scheme) -> dict:
-    return dict(scheme.raw) if isinstance(scheme, Resolved) else scheme.model_dump(exclude_none=True)
+from .scheme import Resolved, Scheme, apply_diff, parse_scheme, raw_of
 
 
 def sweep(scheme: Resolved | Scheme, dataset: Dataset, changes: Iterable[dict[str, Any]],
           label: Iterable[Any] | None = None, year: int | None = None) -> pd.DataFrame:
     """Score once per change set (``{path: value, ...}``); long table with a ``value`` column."""
-    raw = _raw(scheme)
+    raw = raw_of(scheme)
     changes = list(changes)
     labels = list(label) if label is not None else [next(iter(c.values())) for c in changes]
     frames = []

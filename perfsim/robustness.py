@@ -25,7 +25,7 @@ from scipy.special import ndtri
 from .data import Dataset
 from .errors import PerfsimError
 from .scheme import Resolved, Scheme, UncertaintySpec
-from .uncertainty import Model, compile_model, evaluate, ranks, run_chunk, sample_inputs
+from .uncertainty import Model, compile_model, evaluate, evaluate_draws, ranks, run_chunk, sample_inputs
 
 
 @dataclass
@@ -128,11 +128,7 @@ def confidence_factors(model: Model, spec: UncertaintySpec, central: np.ndarray,
         d = draws if noisy else 1
         weights = _weights_from_shares(model, central[u], d)
         _, noise, combo = sample_inputs(model, spec, rng, d)
-        totals = np.empty((d, model.n))
-        for c in np.unique(combo):
-            rows = np.flatnonzero(combo == c)
-            totals[rows] = evaluate(model, {k: v[rows] for k, v in weights.items()},
-                                    {k: v[rows] for k, v in noise.items()}, int(c))
+        totals = evaluate_draws(model, weights, noise, combo)
         out[u] = float((ranks(totals, model.groups)[:, u] == 1).mean())
     return out
 
@@ -178,12 +174,7 @@ def _evaluate_matrix(model: Model, X: np.ndarray, kinds: list) -> np.ndarray:
             combo = np.minimum((X[:, j] * len(model.combos)).astype(int), len(model.combos) - 1)
     w = {pos: model.nodes[pos].weights[None, :] * X[:, cols] for pos, cols in weights.items()}
     e = {i: ndtri(np.clip(X[:, cols], 1e-12, 1 - 1e-12)) * model.noise[i][None, :] for i, cols in noise.items()}
-    totals = np.empty((len(X), model.n))
-    for c in np.unique(combo):
-        rows = np.flatnonzero(combo == c)
-        totals[rows] = evaluate(model, {k: v[rows] for k, v in w.items()},
-                                {k: v[rows] for k, v in e.items()}, int(c))
-    return ranks(totals, model.groups)
+    return ranks(evaluate_draws(model, w, e, combo), model.groups)
 
 
 def sobol_indices(model: Model, spec: UncertaintySpec, n: int = 256, seed: int = 0) -> pd.DataFrame:

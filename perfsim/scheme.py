@@ -509,6 +509,13 @@ def apply_diff(base: Mapping[str, Any], changes: Mapping[str, Any], removals: li
 
 # --------------------------------------------------------------------------- loading
 
+def raw_of(scheme: "Resolved | Scheme") -> dict[str, Any]:
+    """A scheme as plain data (the resolved YAML of a loaded file), ready for a diff."""
+    if isinstance(scheme, Resolved):
+        return copy.deepcopy(dict(scheme.raw))
+    return scheme.model_dump(exclude_none=True)
+
+
 def parse_scheme(raw: Mapping[str, Any], where: str, prefix: str = "") -> Scheme:
     try:
         return Scheme.model_validate(raw)

@@ -39,7 +39,8 @@ from . import rules
 from .data import Dataset
 from .engine import Tree, adjustments, check_fit, grade_index, leaf_inputs, leaf_scores, year_view
 from .errors import PerfsimError
-from .scheme import ChoiceSpec, Resolved, Scheme, UncertaintySpec, _pydantic_error, apply_diff, parse_scheme
+from .scheme import (ChoiceSpec, Resolved, Scheme, UncertaintySpec, _pydantic_error, apply_diff, parse_scheme,
+                     raw_of)
 from .yamlio import load_yaml
 
 
@@ -97,12 +98,6 @@ class Model:
         return [self.tree.paths[c] for pos, *_ in self.weight_groups for c in self.nodes[pos].children]
 
 
-def _resolve_scheme(scheme: Resolved | Scheme) -> tuple[Scheme, dict]:
-    if isinstance(scheme, Resolved):
-        return scheme.scheme, dict(scheme.raw)
-    return scheme, scheme.model_dump(exclude_none=True)
-
-
 def _leaf_noise_sd(node, view, spec: UncertaintySpec, ids: np.ndarray) -> np.ndarray | None:
     """Standard deviation of a rating leaf's score (fraction of full marks), per unit."""
     if node.source == "leader_ratings" and spec.leader_noise:
@@ -147,7 +142,8 @@ def _choice_targets(tree: Tree, choice: ChoiceSpec) -> list[str]:
 def compile_model(scheme: Resolved | Scheme, dataset: Dataset, spec: UncertaintySpec,
                   year: int | None = None) -> Model:
     """Compile once: leaf scores per choice combination, presence, nodes, adjustments."""
-    base, raw = _resolve_scheme(scheme)
+    base = scheme.scheme if isinstance(scheme, Resolved) else scheme
+    raw = raw_of(scheme)
     year = check_fit(base, dataset, year)
     tree = Tree.of(base)
     # choice combinations: each is a scheme variant with the chosen field values
@@ -353,6 +349,20 @@ def _evaluate_linear(model: Model, weights: dict[int, np.ndarray], leaf_noise: d
     return total
 
 
+def evaluate_draws(model: Model, weights: dict[int, np.ndarray], noise: dict[int, np.ndarray],
+                   combo: np.ndarray) -> np.ndarray:
+    """Totals (D x n) for draws that also pick a choice combination each: one
+    :func:`evaluate` pass per combination present, not per draw."""
+    if len(model.combos) == 1:
+        return evaluate(model, weights, noise, 0)
+    totals = np.empty((len(combo), model.n))
+    for c in np.unique(combo):
+        rows = np.flatnonzero(combo == c)
+        totals[rows] = evaluate(model, {k: v[rows] for k, v in weights.items()},
+                                {k: v[rows] for k, v in noise.items()}, int(c))
+    return totals
+
+
 def ranks(totals: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Competition ranks within groups for every row of ``totals`` (D x n), 1 = best.
 
@@ -391,14 +401,7 @@ def run_chunk(model: Model, spec: UncertaintySpec, seed_seq: np.random.SeedSeque
     """Draw, evaluate and summarise one chunk: rank histograms, grade counts, weight sums."""
     rng = np.random.default_rng(seed_seq)
     weights, noise, combo = sample_inputs(model, spec, rng, draws)
-    if len(model.combos) == 1:
-        totals = evaluate(model, weights, noise, 0)
-    else:
-        totals = np.empty((draws, model.n))
-        for c in np.unique(combo):   # one pass per choice combination, not per draw
-            rows = np.flatnonzero(combo == c)
-            totals[rows] = evaluate(model, {k: v[rows] for k, v in weights.items()},
-                                    {k: v[rows] for k, v in noise.items()}, int(c))
+    totals = evaluate_draws(model, weights, noise, combo)
     r = ranks(totals, model.groups)
     n = model.n
     max_rank = int(np.bincount(model.groups).max())

@@ -27,7 +27,7 @@ from .attribution import parts_of
 from .data import Dataset
 from .engine import score
 from .errors import PerfsimError
-from .scheme import Resolved, Scheme, parse_scheme, reallocate
+from .scheme import Resolved, Scheme, parse_scheme, raw_of, reallocate
 
 
 def truth_tau(table: pd.DataFrame, truth: pd.DataFrame | pd.Series) -> pd.DataFrame:
@@ -89,7 +89,7 @@ def rater_sweep(scheme: Resolved | Scheme, seeds: Iterable[int], grid: Mapping[s
     from . import synth
     from .data import validate_frames
 
-    raw = scheme.raw if isinstance(scheme, Resolved) else scheme.model_dump(exclude_none=True)
+    raw = raw_of(scheme)
     knobs = synth.load_params() if params is None else dict(params)
     unknown = set(grid) - set(knobs["leader"])
     if unknown:
