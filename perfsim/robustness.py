@@ -69,9 +69,9 @@ def monte_carlo(scheme: Resolved | Scheme, dataset: Dataset, spec: UncertaintySp
     sizes = _chunks(draws, chunk or spec.chunk)
     seqs = np.random.SeedSequence(seed).spawn(len(sizes))
     if executor is None:
-        parts = [run_chunk(model, spec, s, d, grades) for s, d in zip(seqs, sizes)]
+        parts = [run_chunk(model, spec, s, d) for s, d in zip(seqs, sizes)]
     else:
-        futures = [executor.submit(run_chunk, model, spec, s, d, grades) for s, d in zip(seqs, sizes)]
+        futures = [executor.submit(run_chunk, model, spec, s, d) for s, d in zip(seqs, sizes)]
         parts = [f.result() for f in futures]
     hist = sum(p["hist"] for p in parts)
     grade_counts = sum(p["grades"] for p in parts)

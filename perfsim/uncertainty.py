@@ -28,8 +28,8 @@ file):
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,7 @@ from pydantic import ValidationError
 
 from . import rules
 from .data import Dataset
-from .engine import Tree, adjustments, check_fit, grade_index, leaf_inputs, leaf_scores, year_view
+from .engine import Tree, adjustments, check_fit, grade_counts, leaf_inputs, leaf_scores, year_view
 from .errors import PerfsimError
 from .scheme import (ChoiceSpec, Resolved, Scheme, UncertaintySpec, _pydantic_error, apply_diff, parse_scheme,
                      raw_of)
@@ -91,6 +91,7 @@ class Model:
     scheme: Scheme | None = None
     patterns: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     # (unit indices, presence over tree nodes) for each distinct presence pattern
+    _plan: "LinearPlan | None" = field(default=None, repr=False, compare=False)
 
     @property
     def weight_names(self) -> list[str]:
@@ -295,58 +296,136 @@ def evaluate(model: Model, weights: dict[int, np.ndarray], leaf_noise: dict[int,
     return total
 
 
+# Scratch arrays reused between calls (per thread). Fresh multi-megabyte temporaries
+# cost page faults on every chunk, which on small virtual machines took longer than
+# the arithmetic; reusing them keeps the hot path at the speed of the arithmetic.
+_scratch = threading.local()
+
+
+def _buffer(name: str, shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
+    """A scratch array of ``shape`` for this thread; its contents are undefined."""
+    size = int(np.prod(shape))
+    store = _scratch.__dict__
+    buf = store.get(name)
+    if buf is None or buf.size < size or buf.dtype != dtype:
+        buf = store[name] = np.empty(max(size, 1), dtype=dtype)
+    return buf[:size].reshape(shape)
+
+
+@dataclass(frozen=True)
+class LinearPlan:
+    """How an arithmetic tree turns per-node weights into effective leaf weights, for
+    every presence pattern at once (built once per model, see :func:`linear_plan`).
+
+    Every edge of the tree gets one row per distinct presence mask of its parent's
+    children (its normalised weight under that mask); a few constant rows (1, 0 and the
+    extra components' points over the root's) come first. A leaf's effective weight in
+    a pattern is the product of the rows on its path: ``index[d]`` holds the row of the
+    ``d``-th edge above each (pattern, leaf), padded with the row of ones. Units are
+    taken pattern by pattern (``order``, ``bounds``) so that each pattern's totals are
+    one contiguous block.
+    """
+
+    masks: list[np.ndarray]         # per node position: distinct masks (n_masks x k) as floats
+    first_row: list[int]            # per node position: its first row
+    constants: np.ndarray           # values of the constant rows: 1, 0, extras
+    rows: int                       # number of rows
+    index: np.ndarray               # depth x (patterns * leaves) row numbers
+    order: np.ndarray               # units, pattern by pattern
+    bounds: list[tuple[int, int]]   # each pattern's slice of ``order``
+    inverse: np.ndarray             # position of each unit in ``order``
+
+
+def linear_plan(model: Model) -> LinearPlan:
+    """The :class:`LinearPlan` of a model (memoised on the model)."""
+    if model._plan is not None:
+        return model._plan
+    tree, P = model.tree, len(model.patterns)
+    position = {node.index: pos for pos, node in enumerate(model.nodes)}
+    extra_row = {i: 2 + e for e, (i, _) in enumerate(model.extras)}
+    constants = np.array([1.0, 0.0] + [points / model.root_points for _, points in model.extras])
+    masks, mask_of, first_row = [], [], []
+    row = len(constants)
+    for node in model.nodes:
+        per_pattern = np.array([present[node.children] for _, present in model.patterns])
+        uniq, inverse = np.unique(per_pattern, axis=0, return_inverse=True)
+        masks.append(uniq.astype(float))
+        mask_of.append(inverse.ravel())
+        first_row.append(row)
+        row += uniq.size
+    paths = []
+    for p, (_, present) in enumerate(model.patterns):
+        for leaf in tree.leaves:
+            edges, c = [], leaf
+            while tree.parent[c] != -1:
+                if tree.nodes[c].extra:
+                    edges.append(extra_row[c] if present[c] else 1)
+                    break
+                pos = position[tree.parent[c]]
+                k = len(model.nodes[pos].children)
+                j = int(np.flatnonzero(model.nodes[pos].children == c)[0])
+                edges.append(first_row[pos] + mask_of[pos][p] * k + j)
+                c = tree.parent[c]
+            paths.append(edges)
+    depth = max(len(e) for e in paths)
+    index = np.zeros((depth, P * len(tree.leaves)), dtype=np.intp)
+    for col, edges in enumerate(paths):
+        index[:len(edges), col] = edges
+    order = np.concatenate([units for units, _ in model.patterns])
+    sizes = np.cumsum([0] + [len(units) for units, _ in model.patterns])
+    inverse = np.empty(model.n, dtype=np.intp)
+    inverse[order] = np.arange(model.n)
+    model._plan = LinearPlan(masks, first_row, constants, row, index, order,
+                             list(zip(sizes[:-1].tolist(), sizes[1:].tolist())), inverse)
+    return model._plan
+
+
 def _evaluate_linear(model: Model, weights: dict[int, np.ndarray], leaf_noise: dict[int, np.ndarray],
                      combo: int, D: int) -> np.ndarray:
     """Arithmetic trees: the total is linear in the leaf scores, with effective leaf
-    weights that depend only on which nodes a unit has. Units with the same presence
-    pattern share them, so per pattern the weights are pushed down the tree once
-    (D x k per node; normalised weights are shared between patterns with the same
-    children present) and the totals are one matrix product (D x L) @ (L x units)."""
-    fixed = model.scores[combo]
+    weights that depend only on which nodes a unit has (its presence pattern). A few
+    array operations give every pattern's effective leaf weights for all draws
+    (:class:`LinearPlan`); per pattern the totals are then one matrix product
+    (units x L) @ (L x D).
+
+    Works unit-major (draws along the contiguous axis) and returns the D x n transpose
+    of a units x D array, so that rows per unit stay contiguous for :func:`ranks`.
+    """
+    plan = linear_plan(model)
     leaves = list(model.tree.leaves)
-    column = {leaf: j for j, leaf in enumerate(leaves)}
-    total = np.empty((D, model.n))
-    normalised: dict[tuple, np.ndarray] = {}
-    for units, present in model.patterns:
-        share: dict[int, np.ndarray] = {0: None}            # None: the root's share is 1
-        for i, points in model.extras:
-            if present[i]:
-                share[i] = np.full((D, 1), points / model.root_points)
-        F = np.zeros((D, len(leaves)))
-        for pos in reversed(range(len(model.nodes))):         # top-down
-            node = model.nodes[pos]
-            if node.index not in share:
-                continue
-            parent = share[node.index]
-            kids = node.children
-            mask = present[kids]
-            key = (pos, mask.tobytes())
-            if key not in normalised:
-                w = weights.get(pos)
-                w = np.broadcast_to(node.weights * mask, (D, len(kids))) if w is None else w * mask
-                norm = w.sum(axis=1, keepdims=True)
-                normalised[key] = w / np.where(norm > 0, norm, 1.0)
-            w = normalised[key] if parent is None else parent * normalised[key]
-            leaf_cols = [column.get(c) for c in kids]
-            if all(j is not None for j in leaf_cols):
-                F[:, leaf_cols] = w
-            else:
-                for j, c in enumerate(kids):
-                    if column.get(c) is not None:
-                        F[:, column[c]] = w[:, j]
-                    elif mask[j]:
-                        share[c] = w[:, j:j + 1]
-        part = F @ fixed[np.ix_(units, leaves)].T
+    L = len(leaves)
+    edges = _buffer("edges", (plan.rows, D))
+    edges[:len(plan.constants)] = plan.constants[:, None]
+    for pos, node in enumerate(model.nodes):
+        w = np.ascontiguousarray(weights[pos].T) if pos in weights else node.weights[:, None]  # k x D | k x 1
+        masks = plan.masks[pos]
+        norm = masks @ w                                                        # masks x D (or x 1)
+        np.divide(1.0, norm, out=norm, where=norm > 0)
+        block = edges[plan.first_row[pos]:plan.first_row[pos] + masks.size].reshape(masks.shape + (D,))
+        np.multiply(masks[:, :, None], w[None, :, :], out=block)
+        block *= norm[:, None, :]
+    F = _buffer("leaf_weights", (plan.index.shape[1], D))                      # (patterns x L) x D
+    np.take(edges, plan.index[0], axis=0, out=F, mode="clip")   # 'raise' would buffer
+    if len(plan.index) > 1:
+        factor = _buffer("leaf_weights_factor", F.shape)
+        for d in range(1, len(plan.index)):
+            np.take(edges, plan.index[d], axis=0, out=factor, mode="clip")
+            F *= factor
+    scores = model.scores[combo][np.ix_(plan.order, leaves)]                   # units (pattern order) x L
+    by_pattern = _buffer("totals_by_pattern", (model.n, D))
+    for p, (a, b) in enumerate(plan.bounds):
+        Fp = F[p * L:(p + 1) * L]
+        np.matmul(scores[a:b], Fp, out=by_pattern[a:b])
         for leaf, noise in leaf_noise.items():
-            j = column[leaf]
-            base = fixed[units, leaf][None, :]
-            part += F[:, j:j + 1] * (np.maximum(base + noise[:, units], 0.0) - base)
-        total[:, units] = part
+            base = scores[a:b, leaves.index(leaf), None]
+            shifted = np.maximum(base + noise[:, plan.order[a:b]].T, 0.0) - base
+            by_pattern[a:b] += Fp[leaves.index(leaf)][None, :] * shifted
+    total = np.take(by_pattern, plan.inverse, axis=0)
     total *= model.root_points
-    total += (model.bonus - model.deduction)[None, :]
+    total += (model.bonus - model.deduction)[:, None]
     if model.decimals is not None:
         np.round(total, model.decimals, out=total)
-    return total
+    return total.T
 
 
 def evaluate_draws(model: Model, weights: dict[int, np.ndarray], noise: dict[int, np.ndarray],
@@ -355,7 +434,7 @@ def evaluate_draws(model: Model, weights: dict[int, np.ndarray], noise: dict[int
     :func:`evaluate` pass per combination present, not per draw."""
     if len(model.combos) == 1:
         return evaluate(model, weights, noise, 0)
-    totals = np.empty((len(combo), model.n))
+    totals = np.empty((model.n, len(combo))).T
     for c in np.unique(combo):
         rows = np.flatnonzero(combo == c)
         totals[rows] = evaluate(model, {k: v[rows] for k, v in weights.items()},
@@ -368,14 +447,25 @@ def ranks(totals: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
     Rank = 1 + the number of units of the same group with a strictly higher total, so
     ties share the best rank (1, 2, 2, 4). Counted by pairwise comparison per group
-    (categories are small: this beats a row-wise argsort here).
+    (categories are small: this beats a row-wise argsort here), unit-major: the result
+    is the D x n transpose of a units x D array (fastest when ``totals`` is one too, as
+    :func:`evaluate` returns).
     """
-    out = np.empty(totals.shape, dtype=np.int32)
+    by_unit = totals.T
+    out = np.empty(by_unit.shape, dtype=np.int32)
     for g in np.unique(groups):
         cols = np.flatnonzero(groups == g)
-        block = totals[:, cols]
-        out[:, cols] = 1 + (block[:, None, :] > block[:, :, None]).sum(axis=2, dtype=np.int32)
-    return out
+        shape = (len(cols), by_unit.shape[1])
+        block = _buffer("rank_block", shape)
+        np.take(by_unit, cols, axis=0, out=block, mode="clip")                  # m x D
+        higher = _buffer("rank_count", shape, np.int32)
+        higher.fill(1)
+        above = _buffer("rank_above", shape, np.bool_)
+        for j in range(len(cols)):                                  # m passes over m x D
+            np.greater(block[j], block, out=above)
+            higher += above
+        out[cols] = higher
+    return out.T
 
 
 # --------------------------------------------------------------------------- sampling
@@ -396,24 +486,28 @@ def sample_inputs(model: Model, spec: UncertaintySpec, rng: np.random.Generator,
     return weights, noise, combo
 
 
-def run_chunk(model: Model, spec: UncertaintySpec, seed_seq: np.random.SeedSequence, draws: int,
-              grades: Sequence[str]) -> dict:
+def run_chunk(model: Model, spec: UncertaintySpec, seed_seq: np.random.SeedSequence, draws: int) -> dict:
     """Draw, evaluate and summarise one chunk: rank histograms, grade counts, weight sums."""
     rng = np.random.default_rng(seed_seq)
     weights, noise, combo = sample_inputs(model, spec, rng, draws)
     totals = evaluate_draws(model, weights, noise, combo)
     r = ranks(totals, model.groups)
+    by_unit = r.T                                                   # units x draws (contiguous)
     n = model.n
     max_rank = int(np.bincount(model.groups).max())
-    unit = np.arange(n)[None, :]
-    hist = np.bincount((unit * max_rank + r - 1).ravel(), minlength=n * max_rank).reshape(n, max_rank)
-    grade_idx = grade_index(model.scheme, totals, r, model.groups, model.veto)
-    k = len(grades)
-    grade_counts = np.bincount((unit * k + grade_idx).ravel(), minlength=n * k).reshape(n, k)
+    cells = _buffer("rank_cells", by_unit.shape, np.intp)
+    np.add(by_unit, (np.arange(n) * max_rank - 1)[:, None], out=cells)
+    hist = np.bincount(cells.ravel(), minlength=n * max_rank).reshape(n, max_rank)
+    grade_counts_ = grade_counts(model.scheme, totals, r, hist, model.groups, model.veto)
     names = model.weight_names
-    flat = np.hstack([weights[pos] / weights[pos].sum(axis=1, keepdims=True)
-                      for pos, *_ in model.weight_groups]) if model.weight_groups else np.zeros((draws, 0))
-    first = (r == 1)
-    central = first.T.astype(float) @ flat                          # n x weights
-    return {"hist": hist, "grades": grade_counts, "central_sum": central,
-            "first": first.sum(axis=0), "draws": draws, "weight_names": names}
+    flat = _buffer("weight_shares", (draws, len(names)))
+    j = 0
+    for pos, *_ in model.weight_groups:
+        w = weights[pos]
+        np.divide(w, (w @ np.ones(w.shape[1]))[:, None], out=flat[:, j:j + w.shape[1]])
+        j += w.shape[1]
+    first = _buffer("first", by_unit.shape)
+    np.equal(by_unit, 1, out=first)                                 # 1.0 where a unit ranks first
+    central = first @ flat                                          # units x weights
+    return {"hist": hist, "grades": grade_counts_, "central_sum": central,
+            "first": first.sum(axis=1).astype(np.int64), "draws": draws, "weight_names": names}
