@@ -565,7 +565,9 @@ def grade_counts(scheme: Scheme, total: np.ndarray, rank: np.ndarray, rank_hist:
         table = _quota_table(g, groups, rank_hist.shape[1])
         counts = np.stack([(rank_hist * (table == k)).sum(axis=1) for k in range(K)], axis=1)
         if g.floor is not None:
-            u, d = np.nonzero((total < g.floor).T)      # units x draws: contiguous when unit-major
+            low = np.flatnonzero(total.min(axis=0) < g.floor)     # units ever below the floor
+            u, d = np.nonzero((total[:, low] < g.floor).T)
+            u = low[u]
             np.add.at(counts, (u, table[u, rank[d, u] - 1]), -1)
             np.add.at(counts, (u, np.full(len(u), K - 1)), 1)
     else:

@@ -300,6 +300,12 @@ def evaluate(model: Model, weights: dict[int, np.ndarray], leaf_noise: dict[int,
 # cost page faults on every chunk, which on small virtual machines took longer than
 # the arithmetic; reusing them keeps the hot path at the speed of the arithmetic.
 _scratch = threading.local()
+_LEAF_ROWS = 128          # effective leaf weight rows (patterns x leaves) computed at a time
+
+
+def release_scratch() -> None:
+    """Free this thread's scratch arrays (they are kept between calls for speed)."""
+    _scratch.__dict__.clear()
 
 
 def _buffer(name: str, shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
@@ -317,20 +323,24 @@ class LinearPlan:
     """How an arithmetic tree turns per-node weights into effective leaf weights, for
     every presence pattern at once (built once per model, see :func:`linear_plan`).
 
-    Every edge of the tree gets one row per distinct presence mask of its parent's
-    children (its normalised weight under that mask); a few constant rows (1, 0 and the
-    extra components' points over the root's) come first. A leaf's effective weight in
-    a pattern is the product of the rows on its path: ``index[d]`` holds the row of the
-    ``d``-th edge above each (pattern, leaf), padded with the row of ones. Units are
-    taken pattern by pattern (``order``, ``bounds``) so that each pattern's totals are
-    one contiguous block.
+    Edge rows: each edge of the tree gets one row per distinct presence mask of its
+    parent's children (its normalised weight under that mask), after a few constant
+    rows (1, 0, and each extra component's points over the root's). Prefix rows: the
+    product of the edge rows from the root down to an internal node, one row per
+    distinct path (patterns that agree above a node share it); row 0 is the root's 1,
+    and each level is one product of two gathers. A leaf's effective weight in a pattern
+    is then its parent's prefix row times its own edge row. Units are taken pattern by
+    pattern (``order``, ``bounds``) so that each pattern's totals are one block.
     """
 
     masks: list[np.ndarray]         # per node position: distinct masks (n_masks x k) as floats
-    first_row: list[int]            # per node position: its first row
-    constants: np.ndarray           # values of the constant rows: 1, 0, extras
-    rows: int                       # number of rows
-    index: np.ndarray               # depth x (patterns * leaves) row numbers
+    first_row: list[int]            # per node position: its first edge row
+    constants: np.ndarray           # values of the constant edge rows: 1, 0, extras
+    rows: int                       # number of edge rows
+    levels: list[tuple[int, int, np.ndarray, np.ndarray]]  # prefix rows [a, b): parent prefix, edge
+    prefixes: int                   # number of prefix rows
+    leaf_prefix: np.ndarray         # (patterns * leaves): prefix row of the leaf's parent
+    leaf_edge: np.ndarray           # (patterns * leaves): edge row of the leaf
     order: np.ndarray               # units, pattern by pattern
     bounds: list[tuple[int, int]]   # each pattern's slice of ``order``
     inverse: np.ndarray             # position of each unit in ``order``
@@ -340,7 +350,7 @@ def linear_plan(model: Model) -> LinearPlan:
     """The :class:`LinearPlan` of a model (memoised on the model)."""
     if model._plan is not None:
         return model._plan
-    tree, P = model.tree, len(model.patterns)
+    tree = model.tree
     position = {node.index: pos for pos, node in enumerate(model.nodes)}
     extra_row = {i: 2 + e for e, (i, _) in enumerate(model.extras)}
     constants = np.array([1.0, 0.0] + [points / model.root_points for _, points in model.extras])
@@ -353,30 +363,41 @@ def linear_plan(model: Model) -> LinearPlan:
         mask_of.append(inverse.ravel())
         first_row.append(row)
         row += uniq.size
-    paths = []
-    for p, (_, present) in enumerate(model.patterns):
-        for leaf in tree.leaves:
-            edges, c = [], leaf
-            while tree.parent[c] != -1:
-                if tree.nodes[c].extra:
-                    edges.append(extra_row[c] if present[c] else 1)
-                    break
-                pos = position[tree.parent[c]]
-                k = len(model.nodes[pos].children)
-                j = int(np.flatnonzero(model.nodes[pos].children == c)[0])
-                edges.append(first_row[pos] + mask_of[pos][p] * k + j)
-                c = tree.parent[c]
-            paths.append(edges)
-    depth = max(len(e) for e in paths)
-    index = np.zeros((depth, P * len(tree.leaves)), dtype=np.intp)
-    for col, edges in enumerate(paths):
-        index[:len(edges), col] = edges
+
+    def edge(p: int, c: int) -> int:
+        if tree.nodes[c].extra:
+            return extra_row[c] if model.patterns[p][1][c] else 1
+        pos = position[tree.parent[c]]
+        j = int(np.flatnonzero(model.nodes[pos].children == c)[0])
+        return first_row[pos] + int(mask_of[pos][p]) * len(model.nodes[pos].children) + j
+
+    depth = [0] * len(tree.nodes)
+    for i in range(1, len(tree.nodes)):                      # parents come before children
+        depth[i] = depth[tree.parent[i]] + 1
+    internal = [node.index for node in model.nodes] + [i for i, _ in model.extras if i not in tree.leaves]
+    prefix: dict[tuple[int, int], int] = {(p, 0): 0 for p in range(len(model.patterns))}
+    levels, count = [], 1
+    for d in range(1, max(depth) + 1):
+        keys: dict[tuple[int, int], int] = {}
+        for p in range(len(model.patterns)):
+            for i in internal:
+                if depth[i] == d:
+                    key = (prefix[(p, tree.parent[i])], edge(p, i))
+                    prefix[(p, i)] = keys.setdefault(key, count + len(keys))
+        if keys:
+            parents, edges = map(np.array, zip(*keys))
+            levels.append((count, count + len(keys), parents.astype(np.intp), edges.astype(np.intp)))
+            count += len(keys)
+    leaf_prefix = np.array([prefix[(p, tree.parent[leaf])] for p in range(len(model.patterns))
+                            for leaf in tree.leaves], dtype=np.intp)
+    leaf_edge = np.array([edge(p, leaf) for p in range(len(model.patterns)) for leaf in tree.leaves],
+                         dtype=np.intp)
     order = np.concatenate([units for units, _ in model.patterns])
     sizes = np.cumsum([0] + [len(units) for units, _ in model.patterns])
     inverse = np.empty(model.n, dtype=np.intp)
     inverse[order] = np.arange(model.n)
-    model._plan = LinearPlan(masks, first_row, constants, row, index, order,
-                             list(zip(sizes[:-1].tolist(), sizes[1:].tolist())), inverse)
+    model._plan = LinearPlan(masks, first_row, constants, row, levels, count, leaf_prefix, leaf_edge,
+                             order, list(zip(sizes[:-1].tolist(), sizes[1:].tolist())), inverse)
     return model._plan
 
 
@@ -404,22 +425,29 @@ def _evaluate_linear(model: Model, weights: dict[int, np.ndarray], leaf_noise: d
         block = edges[plan.first_row[pos]:plan.first_row[pos] + masks.size].reshape(masks.shape + (D,))
         np.multiply(masks[:, :, None], w[None, :, :], out=block)
         block *= norm[:, None, :]
-    F = _buffer("leaf_weights", (plan.index.shape[1], D))                      # (patterns x L) x D
-    np.take(edges, plan.index[0], axis=0, out=F, mode="clip")   # 'raise' would buffer
-    if len(plan.index) > 1:
-        factor = _buffer("leaf_weights_factor", F.shape)
-        for d in range(1, len(plan.index)):
-            np.take(edges, plan.index[d], axis=0, out=factor, mode="clip")
-            F *= factor
+    prefix = _buffer("prefixes", (plan.prefixes, D))
+    prefix[0] = 1.0
+    for a, b, parents, edge_rows in plan.levels:
+        np.multiply(prefix[parents], edges[edge_rows], out=prefix[a:b])
     scores = model.scores[combo][np.ix_(plan.order, leaves)]                   # units (pattern order) x L
     by_pattern = _buffer("totals_by_pattern", (model.n, D))
-    for p, (a, b) in enumerate(plan.bounds):
-        Fp = F[p * L:(p + 1) * L]
-        np.matmul(scores[a:b], Fp, out=by_pattern[a:b])
-        for leaf, noise in leaf_noise.items():
-            base = scores[a:b, leaves.index(leaf), None]
-            shifted = np.maximum(base + noise[:, plan.order[a:b]].T, 0.0) - base
-            by_pattern[a:b] += Fp[leaves.index(leaf)][None, :] * shifted
+    per_batch = max(1, _LEAF_ROWS // L)                     # patterns per batch: bounded scratch memory
+    for first in range(0, len(plan.bounds), per_batch):
+        batch = range(first, min(first + per_batch, len(plan.bounds)))
+        rows = slice(first * L, batch.stop * L)
+        F = _buffer("leaf_weights", (rows.stop - rows.start, D))               # (patterns x L) x D
+        factor = _buffer("leaf_weights_factor", F.shape)
+        np.take(edges, plan.leaf_edge[rows], axis=0, out=F, mode="clip")       # 'raise' would buffer
+        np.take(prefix, plan.leaf_prefix[rows], axis=0, out=factor, mode="clip")
+        F *= factor
+        for p in batch:
+            a, b = plan.bounds[p]
+            Fp = F[(p - first) * L:(p - first + 1) * L]
+            np.matmul(scores[a:b], Fp, out=by_pattern[a:b])
+            for leaf, noise in leaf_noise.items():
+                base = scores[a:b, leaves.index(leaf), None]
+                shifted = np.maximum(base + noise[:, plan.order[a:b]].T, 0.0) - base
+                by_pattern[a:b] += Fp[leaves.index(leaf)][None, :] * shifted
     total = np.take(by_pattern, plan.inverse, axis=0)
     total *= model.root_points
     total += (model.bonus - model.deduction)[:, None]
@@ -480,7 +508,8 @@ def sample_inputs(model: Model, spec: UncertaintySpec, rng: np.random.Generator,
             alpha = conc * nominal / nominal.sum()
             weights[pos] = rng.dirichlet(np.maximum(alpha, 1e-9), size=draws) * nominal.sum()
         else:
-            weights[pos] = nominal * rng.uniform(1 - spread, 1 + spread, size=(draws, len(nominal)))
+            weights[pos] = rng.uniform(1 - spread, 1 + spread, size=(draws, len(nominal)))
+            weights[pos] *= nominal
     noise = {i: rng.standard_normal((draws, model.n)) * sd[None, :] for i, sd in model.noise.items()}
     combo = rng.integers(0, len(model.combos), size=draws)
     return weights, noise, combo
@@ -506,8 +535,12 @@ def run_chunk(model: Model, spec: UncertaintySpec, seed_seq: np.random.SeedSeque
         w = weights[pos]
         np.divide(w, (w @ np.ones(w.shape[1]))[:, None], out=flat[:, j:j + w.shape[1]])
         j += w.shape[1]
-    first = _buffer("first", by_unit.shape)
-    np.equal(by_unit, 1, out=first)                                 # 1.0 where a unit ranks first
-    central = first @ flat                                          # units x weights
+    winners = np.flatnonzero(by_unit.min(axis=1) == 1)              # units that ever rank first
+    first = _buffer("first", (len(winners), draws))
+    np.equal(by_unit[winners], 1, out=first)                        # 1.0 where the unit ranks first
+    central = np.zeros((n, len(names)))
+    central[winners] = first @ flat                                 # units x weights
+    first_count = np.zeros(n, dtype=np.int64)
+    first_count[winners] = first.sum(axis=1)
     return {"hist": hist, "grades": grade_counts_, "central_sum": central,
-            "first": first.sum(axis=1).astype(np.int64), "draws": draws, "weight_names": names}
+            "first": first_count, "draws": draws, "weight_names": names}

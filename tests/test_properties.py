@@ -81,3 +81,33 @@ def test_results_do_not_depend_on_row_order(world, baseline, seed):
     a = perfsim.score(baseline, world)
     b = perfsim.score(baseline, other)
     pd.testing.assert_frame_equal(a, b)
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.integers(1, 12), min_size=1, max_size=4),
+       method=st.sampled_from(["quota", "thresholds"]),
+       shares=st.tuples(st.floats(0, 0.5), st.floats(0, 0.5)),
+       rounding=st.sampled_from(["floor", "round", "ceil"]),
+       floor=st.one_of(st.none(), st.floats(40, 60)), seed=st.integers(0, 2**16))
+def test_grade_counts_equal_counting_grades_draw_by_draw(sizes, method, shares, rounding, floor, seed):
+    """The Monte Carlo reads quota grades off the rank histogram and visits only draws
+    below the floor; that must equal counting grade_index over every draw."""
+    from perfsim.engine import grade_counts, grade_index
+    from perfsim.uncertainty import ranks
+
+    grading = {"method": method, "grades": ["A", "B", "C", "D"], "floor": floor, "rounding": rounding}
+    if method == "quota":
+        grading["quota"] = {"A": shares[0], "B": shares[1]}
+    else:
+        grading["thresholds"] = {"A": 60 + 40 * shares[0], "B": 45 + 20 * shares[1], "C": 45}
+    scheme = _scheme(1, 1, 1).model_copy(update={"grading": perfsim.scheme.Grading(**grading)})
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(np.arange(len(sizes)), sizes)
+    totals = np.round(rng.normal(55, 10, size=(300, len(groups))), 0)     # ties included
+    veto = rng.random(len(groups)) < 0.1
+    r = ranks(totals, groups)
+    max_rank = max(sizes)
+    hist = np.stack([(r == k).sum(axis=0) for k in range(1, max_rank + 1)], axis=1)
+    expected = np.stack([(grade_index(scheme, totals, r, groups, veto) == k).sum(axis=0)
+                         for k in range(4)], axis=1)
+    assert np.array_equal(grade_counts(scheme, totals, r, hist, groups, veto), expected)

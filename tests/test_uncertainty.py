@@ -11,6 +11,7 @@ import pytest
 
 import perfsim
 from perfsim.data import empty_table, validate_frames
+from perfsim.engine import grade_index
 from perfsim.real import asem_dataset
 from perfsim.robustness import monte_carlo, nominal_ranks, sobol_indices, stability_intervals
 from perfsim.scheme import UncertaintySpec, parse_scheme
@@ -115,6 +116,10 @@ def test_rank_bands_recomputed_independently_and_reproducible(world, baseline):
     assert np.allclose(acc["rank_1"], (r == 1).mean(axis=0))
     grades = [c for c in stats.columns if c.startswith("p_")]
     assert np.allclose(stats[grades].sum(axis=1), 1.0)
+    index = grade_index(model.scheme, totals, r, model.groups, model.veto)     # draw by draw
+    for k, column in enumerate(grades):
+        assert np.allclose(stats[column], (index == k).mean(axis=0))
+    assert (index == len(grades) - 1).any()            # the floor or a veto is exercised
 
 
 def test_stability_intervals_contain_the_nominal_share(world, baseline):
@@ -169,3 +174,21 @@ def test_linear_and_node_by_node_paths_agree(world, baseline):
     slow = evaluate(model, weights, noise, linear=False)
     assert np.abs(fast - slow).max() <= 0.0100001     # both rounded to 2 decimals
     assert (fast == slow).mean() > 0.999
+
+
+def test_linear_plan_with_an_extra_leaf_and_missing_data_matches_the_engine(mini, mini_scheme):
+    """Extra components as a leaf and as a subtree, units missing whole components:
+    the fast path (effective leaf weights per presence pattern) must equal the engine at
+    nominal weights and the node-by-node path at drawn weights."""
+    raw = perfsim.scheme.raw_of(mini_scheme)
+    raw["tree"]["children"]["mention"] = {"points": 5, "extra": True, "applies_to": {"kind": ["district"]},
+                                          "source": "special", "facet": "contribution", "rule": "rating"}
+    scheme = parse_scheme(raw, "<test>")
+    spec = UncertaintySpec(weights=[{"level": 0, "spread": 0.5}, {"level": 1, "spread": 0.5}])
+    model = compile_model(scheme, mini, spec)
+    assert len(model.patterns) > 1 and any(model.tree.nodes[i].is_leaf for i, _ in model.extras)
+    table = perfsim.score(scheme, mini).set_index("unit_id").reindex(model.ids)
+    assert np.allclose(evaluate(model, {}, {})[0], table["total"].to_numpy())
+    weights, _, _ = sample_inputs(model, spec, np.random.default_rng(0), 200)
+    fast, slow = evaluate(model, weights, {}, linear=True), evaluate(model, weights, {}, linear=False)
+    assert np.abs(fast - slow).max() <= 0.0100001 and (fast == slow).mean() > 0.99
