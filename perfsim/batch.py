@@ -21,9 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -37,7 +35,7 @@ from typing import Any, Iterable, Sequence
 from . import __version__
 from .errors import PerfsimError
 from .paths import PACKAGE_DIR, PROJECT_DIR
-from .report import write_json
+from .report import environment, files_hash, git_commit, write_json
 
 NOTEBOOK_DIR = PROJECT_DIR / "notebooks"
 KERNEL = "python3"
@@ -212,40 +210,8 @@ def execute_job(job: Job, warm: bool = True) -> dict:
 
 # --------------------------------------------------------------------------- planning
 
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "-C", str(PROJECT_DIR), "rev-parse", "HEAD"],
-                             capture_output=True, text=True, timeout=10)
-        return out.stdout.strip() or None
-    except Exception:
-        return None
-
-
-def _environment() -> dict:
-    from importlib import metadata
-
-    versions = {}
-    for name in ("numpy", "pandas", "scipy", "matplotlib", "seaborn", "papermill", "pandera",
-                 "pydantic", "dask", "distributed"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return {"python": sys.version.split()[0], "platform": platform.platform(), "packages": versions}
-
-
 def _safe_name(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
-
-
-def files_hash(path: Path) -> str:
-    """sha256 over a dataset's files (names and bytes): cheap, and exact for a key."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-    for f in files:
-        digest.update(f.name.encode())
-        digest.update(f.read_bytes())
-    return digest.hexdigest()
 
 
 def plan(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path], data: str | None,
@@ -379,9 +345,9 @@ def run_batch(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path] |
     records: list[dict] = list(cached) + list(failed)
     manifest = {
         "batch": name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "perfsim_version": __version__, "git_commit": _git_commit(), "seed": seed, "year": year,
+        "perfsim_version": __version__, "git_commit": git_commit(), "seed": seed, "year": year,
         "jobs": records, "executor": scheduler or f"local processes ({jobs})",
-        "environment": _environment(), **facts,
+        "environment": environment(), **facts,
     }
     write_json(root / "manifest.json", manifest)
     if to_run:

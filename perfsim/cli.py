@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import __version__
 from .errors import PerfsimError
+from .report import write_run
 
 EXIT_BAD_INPUT = 2
 
@@ -108,7 +109,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(movers[["category", "unit_id", "name", "rank_base", "rank_scenario", "shift",
                       "total_base", "total_scenario", "grade_base", "grade_scenario"]]
               .to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    print(f"wrote {out / 'rank_shifts.csv'} and {out / 'summary.csv'}")
+    write_run(out, "compare", {"base": base, "scenario": scenario}, args.data, year=args.year)
+    print(f"wrote {out / 'rank_shifts.csv'}, {out / 'summary.csv'} and {out / 'run.json'}")
     return 0
 
 
@@ -169,13 +171,17 @@ def cmd_uncertainty(args: argparse.Namespace) -> int:
         if not args.no_sobol:
             write_csv_atomic(sobol_indices(model, spec, n=args.sobol_n, seed=args.seed), out / "sensitivity.csv")
         write_csv_atomic(stability_intervals(model, args.unit, args.target_rank), out / "stability.csv")
+    write_run(out, "uncertainty", {"scenario": resolved}, args.data, year=args.year, draws=args.draws,
+              seed=args.seed, chunk=args.chunk or spec.chunk, spec=spec.model_dump(mode="json"),
+              spec_file=args.spec, sobol_n=None if args.no_sobol else args.sobol_n,
+              unit=args.unit, target_rank=args.target_rank)
     wide = mc.rank_stats.assign(band=mc.rank_stats["rank_q95"] - mc.rank_stats["rank_q05"])
     print(f"'{resolved.name}': {args.draws} draws (seed {args.seed}); widest 5-95% rank bands:")
     with pd.option_context("display.width", 200):
         print(wide.sort_values("band", ascending=False).head(8)[
             ["unit_id", "category", "rank_nominal", "rank_median", "rank_q05", "rank_q95"]].to_string(index=False))
     print(f"wrote rank_stats.csv, acceptability.csv, {'' if args.no_sobol else 'sensitivity.csv, '}"
-          f"stability.csv to {out}")
+          f"stability.csv and run.json to {out}")
     return 0
 
 

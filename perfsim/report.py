@@ -1,10 +1,16 @@
-"""Writing results from notebooks and batches: atomic files, tables as CSV and Parquet."""
+"""Writing results from notebooks and batches: atomic files, tables as CSV and Parquet,
+and the provenance that travels with them."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import platform
+import subprocess
+import sys
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +79,61 @@ def save_figure(fig, name: str, out_dir: str | Path, dpi: int = 110) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+# --------------------------------------------------------------------------- provenance
+
+def git_commit() -> str | None:
+    """The project's git commit, when it runs from a checkout."""
+    from .paths import PROJECT_DIR
+
+    try:
+        out = subprocess.run(["git", "-C", str(PROJECT_DIR), "rev-parse", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or None
+    except Exception:
+        return None
+
+
+def environment() -> dict:
+    """Python, platform and the versions of the libraries results depend on."""
+    from importlib import metadata
+
+    versions = {}
+    for name in ("numpy", "pandas", "scipy", "matplotlib", "seaborn", "papermill", "pandera",
+                 "pydantic", "SALib", "dask", "distributed"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return {"python": sys.version.split()[0], "platform": platform.platform(), "packages": versions}
+
+
+def files_hash(path: Path) -> str:
+    """sha256 over a dataset's files (names and bytes): cheap, and exact for a key."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        digest.update(f.name.encode())
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
+def write_run(out_dir: str | Path, command: str, scenarios: dict, data: str | Path | None, **facts: Any) -> Path:
+    """``run.json`` beside a command's results: the scenario files with their declarative
+    diffs and resolved schemes, the data and its hash, the command's settings, the code
+    version and the environment, so that the folder can be handed on as evidence."""
+    from . import __version__
+    from .world import ensure_synthetic
+
+    data_path = Path(data) if data is not None else ensure_synthetic()
+    payload = {
+        "command": command, "argv": sys.argv,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "scenarios": {role: {"file": str(r.path), "name": r.name,
+                             "diff": r.diff, "resolved": r.raw} for role, r in scenarios.items()},
+        "data": {"path": str(data_path), "synthetic": data is None, "sha256": files_hash(data_path)},
+        **facts,
+        "perfsim_version": __version__, "git_commit": git_commit(), "environment": environment(),
+    }
+    return write_json(Path(out_dir) / "run.json", payload)

@@ -2,11 +2,16 @@
 
 The scheme and dataset are compiled once (:func:`compile_model`) into arrays: fixed leaf
 scores, presence masks, the tree's nodes bottom-up, adjustments. A block of ``D`` draws
-is then evaluated as array operations (:func:`evaluate`): every internal node's score for
-all draws and units is a weighted mean whose weights are re-normalised per unit over the
-children present, i.e. two matrix products ``(D x k) @ (k x n)`` per node; leaf inputs
-that vary per draw (leader-rater and survey sampling noise) enter as ``D x n`` arrays.
-Ranks within category are counted by pairwise comparison (ties share the best rank).
+is then evaluated as array operations (:func:`evaluate`). In an all-arithmetic tree the
+total is linear in the leaf scores, with effective leaf weights (products of the
+re-normalised weights on the path) that depend only on which nodes a unit has; a
+:class:`LinearPlan` gives them for every presence pattern with a few gathers and products
+over ``D``-long rows, and each pattern's totals are one matrix product. Trees with a
+geometric node go node by node: a weighted mean per node, re-normalised per unit over the
+children present. Leaf inputs that vary per draw (leader-rater and survey sampling
+noise) enter as ``D x n`` arrays. Ranks within category are counted by pairwise
+comparison (ties share the best rank). Arrays are unit-major (draws along the
+contiguous axis), and large temporaries are scratch arrays reused between chunks.
 There is no per-draw Python loop; draws are processed in chunks so memory is bounded by
 the chunk size, and chunks can be spread over worker processes or a Dask cluster. Each
 chunk draws from its own generator spawned from one seed, so results depend on the seed
