@@ -192,3 +192,24 @@ def test_linear_plan_with_an_extra_leaf_and_missing_data_matches_the_engine(mini
     weights, _, _ = sample_inputs(model, spec, np.random.default_rng(0), 200)
     fast, slow = evaluate(model, weights, {}, linear=True), evaluate(model, weights, {}, linear=False)
     assert np.abs(fast - slow).max() <= 0.0100001 and (fast == slow).mean() > 0.99
+
+
+def test_monte_carlo_on_a_dask_cluster_with_threaded_workers_equals_one_process(world, baseline):
+    """Chunks on a Dask cluster whose workers run two threads each (scratch arrays are
+    per thread) give exactly the single-process results."""
+    distributed = pytest.importorskip("distributed")
+    from perfsim.batch import executor_for
+
+    spec = baseline.scheme.uncertainty
+    model = compile_model(baseline, world, spec)
+    local = monte_carlo(baseline, world, spec, draws=4000, seed=3, chunk=500, model=model)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                                  dashboard_address=None) as cluster:
+        executor, client = executor_for(1, cluster.scheduler_address)
+        try:
+            remote = monte_carlo(baseline, world, spec, draws=4000, seed=3, chunk=500,
+                                 executor=executor, model=model)
+        finally:
+            client.close()
+    pd.testing.assert_frame_equal(local.rank_stats, remote.rank_stats)
+    pd.testing.assert_frame_equal(local.acceptability, remote.acceptability)
