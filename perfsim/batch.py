@@ -34,8 +34,8 @@ from typing import Any, Iterable, Sequence
 
 from . import __version__
 from .errors import PerfsimError
-from .paths import PACKAGE_DIR, PROJECT_DIR
-from .report import environment, files_hash, git_commit, write_json
+from .paths import PROJECT_DIR
+from .report import environment, files_hash, git_commit, source_hash, write_json
 
 NOTEBOOK_DIR = PROJECT_DIR / "notebooks"
 KERNEL = "python3"
@@ -64,15 +64,6 @@ def default_scenarios() -> list[Path]:
     """params/baseline.yaml first, then every file in params/scenarios/."""
     return [PROJECT_DIR / "params" / "baseline.yaml",
             *sorted((PROJECT_DIR / "params" / "scenarios").glob("*.yaml"))]
-
-
-def source_hash() -> str:
-    """Hash of the package's own code, so that a code change invalidates cached jobs."""
-    digest = hashlib.sha256(__version__.encode())
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,11 @@ SYNTH_SEED = 20250101
 REAL_DIR = DATA_DIR / "real"
 
 
+def cache_dir() -> Path:
+    """Where :mod:`perfsim.memo` keeps results (``PERFSIM_CACHE``, read at call time)."""
+    return Path(os.environ.get("PERFSIM_CACHE", PROJECT_DIR / "outputs" / ".cache"))
+
+
 def resolve(path: str | Path) -> Path:
     """A path as given if it exists from here, else relative to the project folder.
 

@@ -83,6 +83,18 @@ def save_figure(fig, name: str, out_dir: str | Path, dpi: int = 110) -> Path:
 
 # --------------------------------------------------------------------------- provenance
 
+def source_hash() -> str:
+    """Hash of the package's own code, so that a code change invalidates cached jobs."""
+    from . import __version__
+    from .paths import PACKAGE_DIR
+
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def git_commit() -> str | None:
     """The project's git commit, when it runs from a checkout."""
     from .paths import PROJECT_DIR

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,9 @@ ROOT = TESTS.parent
 MINI = TESTS / "data" / "mini"
 MINI_SCHEME = TESTS / "data" / "mini_scheme.yaml"
 BASELINE = ROOT / "params" / "baseline.yaml"
+# the disk memo (perfsim.memo) of this test session, notebooks' kernels included, stays out
+# of the project's outputs/ folder
+os.environ["PERFSIM_CACHE"] = tempfile.mkdtemp(prefix="perfsim-test-cache-")
 
 
 @pytest.fixture(scope="session")
