@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 import pandas as pd
 
 from .report import atomic_write_text
+from .scheme import Grading
 
 SCORES = ("scoring", "tables", "scores.csv")
 
@@ -35,7 +37,24 @@ def comparison_table(root: Path, manifest: dict) -> pd.DataFrame:
                 row["mean_abs_shift"] = overall["mean_abs_shift"]
                 row["grade_changes"] = overall["grade_changes"]
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    # grade counts in each scheme's grade order (best first), 0 where a grade is not given
+    order: list[str] = []
+    for facts in manifest["scenarios"]:
+        stored = root / facts["name"] / "scenario.json"
+        if stored.exists():
+            grading = (json.loads(stored.read_text(encoding="utf-8")).get("resolved") or {}).get("grading") or {}
+            grades = grading.get("grades") or Grading.model_fields["grades"].default
+            order += [g for g in grades if g not in order]
+    counts = [c for c in frame.columns if c.startswith("n_")]
+    ranked = [f"n_{g}" for g in order if f"n_{g}" in counts] + [c for c in counts if c[2:] not in order]
+    if counts:
+        scored = frame["units"].notna() if "units" in frame else slice(None)
+        frame.loc[scored, counts] = frame.loc[scored, counts].fillna(0).astype(int)
+        rest = [c for c in frame.columns if c not in counts]
+        at = rest.index("vetoes") + 1 if "vetoes" in rest else len(rest)
+        frame = frame[rest[:at] + ranked + rest[at:]]
+    return frame
 
 
 def _link(root: Path, target: Path, text: str) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import perfsim
 from perfsim.batch import run_batch
 from perfsim.cli import main
 
@@ -52,6 +53,13 @@ def test_broken_scenario_fails_alone_and_exit_is_nonzero(batch_root):
     index = (root / "index.html").read_text(encoding="utf-8")
     assert "base file &#x27;nowhere.yaml&#x27; not found" in index
     assert "mini_leader10/scoring/scoring.html" in index
+    from perfsim.index import comparison_table
+    table = comparison_table(root, manifest)
+    counts = [c for c in table.columns if c.startswith("n_")]
+    grades = perfsim.load_scenario(MINI_SCHEME).scheme.grading.grades
+    assert counts == [f"n_{g}" for g in grades if f"n_{g}" in counts] and len(counts) >= 2
+    scored = table[table["units"].notna()]
+    assert (scored[counts].sum(axis=1) == scored["units"]).all()     # no missing counts
 
 
 def test_outputs_and_manifest(batch_root):
