@@ -367,6 +367,10 @@ def _signature(path: Path) -> tuple:
 def load_dataset(path: str | Path) -> Dataset:
     """Load a dataset from a folder of CSV files or one .xlsx workbook, and validate it.
 
+    The bundled real index files are recognised as they come (see
+    :func:`perfsim.real.published_index`): COINr's ASEM folder, the 2020 EPI folder and a
+    UNDP HDR composite-indices CSV (its latest year).
+
     A dataset whose files are unchanged (same names, sizes and modification times) is
     returned from a per-process cache: its tables are shared, so treat them as read-only
     (raw data is never edited; derive new frames instead).
@@ -383,6 +387,11 @@ def load_dataset(path: str | Path) -> Dataset:
 
 
 def _load_dataset(path: Path) -> Dataset:
+    from .real import published_index
+
+    known = published_index(path)        # bundled real data (ASEM, EPI, HDI files) as they come
+    if known is not None:
+        return known
     if path.is_dir():
         frames, sources = _read_folder(path)
     elif path.suffix.lower() in (".xlsx", ".xlsm"):

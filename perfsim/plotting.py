@@ -83,3 +83,74 @@ def slope_chart(shifts, base_name: str, scenario_name: str, ncol: int = 3):
     fig.suptitle(f"Rank shifts from '{base_name}' to '{scenario_name}' (green: up, red: down)")
     fig.tight_layout()
     return fig
+
+
+def category_grid(sizes: "list[int]", ncol: int = 3, width: float = 13.0, per_unit: float = 0.14):
+    """A figure with one panel per category: up to ``ncol`` columns (fewer when there are
+    fewer categories), each row tall enough for its largest category's unit labels."""
+    import matplotlib.pyplot as plt
+
+    ncol = max(1, min(ncol, len(sizes)))
+    nrow = -(-len(sizes) // ncol)
+    heights = [max(3.8, per_unit * max(sizes[r * ncol:(r + 1) * ncol]) + 1.2) for r in range(nrow)]
+    fig, axes = plt.subplots(nrow, ncol, figsize=(width, min(sum(heights), 60)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax in axes.flat[len(sizes):]:
+        ax.set_visible(False)
+    return fig, axes
+
+
+def _finish(fig, title: str) -> None:
+    """Title above the panels (half an inch kept free for it) and a tight layout."""
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
+
+
+def _every(n: int, most: int = 60) -> int:
+    """Label every k-th of n items so that at most about ``most`` labels are drawn."""
+    return max(1, -(-n // most))
+
+
+def rank_bands(stats, title: str):
+    """Per category: each unit's 5-95 % rank band, median and nominal rank (``rank_stats``)."""
+    categories = list(dict.fromkeys(stats["category"]))
+    groups = [stats[stats["category"] == c].sort_values("rank_nominal") for c in categories]
+    fig, axes = category_grid([len(g) for g in groups])
+    for ax, category, g in zip(axes.flat, categories, groups):
+        y = list(range(len(g)))
+        ax.hlines(y, g["rank_q05"], g["rank_q95"], color="tab:blue", lw=3, alpha=0.5, label="5-95 %")
+        ax.plot(g["rank_median"], y, "x", color="tab:blue", label="median")
+        ax.plot(g["rank_nominal"], y, "o", color="black", ms=3, label="nominal")
+        k = _every(len(g))
+        ax.set_yticks(y[::k], list(g["unit_id"])[::k], fontsize=6)
+        ax.invert_yaxis()
+        ax.set_title(f"{category} ({len(g)} units)")
+        ax.set_xlabel("rank within category (1 = best)")
+        ax.set_ylabel("unit (by nominal rank)")
+    axes.flat[0].legend(fontsize=7)
+    _finish(fig, title)
+    return fig
+
+
+def acceptability_maps(acceptability):
+    """Per category: heat map of each unit's probability of each rank (SMAA)."""
+    import seaborn as sns
+
+    acc = acceptability.set_index("unit_id")
+    categories = list(dict.fromkeys(acc["category"]))
+    groups = [acc[acc["category"] == c] for c in categories]
+    fig, axes = category_grid([len(g) for g in groups])
+    for ax, category, g in zip(axes.flat, categories, groups):
+        size, k = len(g), _every(len(g))
+        sns.heatmap(g[[f"rank_{r}" for r in range(1, size + 1)]], ax=ax, cmap="Blues", vmin=0, vmax=1,
+                    xticklabels=list(range(1, size + 1)) if k == 1 else k,
+                    yticklabels=list(g.index) if k == 1 else k,
+                    cbar=ax is axes.flat[0], cbar_kws={"label": "probability", "fraction": 0.04, "pad": 0.02})
+        if k > 1:
+            ax.set_xticklabels([t.get_text().removeprefix("rank_") for t in ax.get_xticklabels()])
+        ax.set_title(f"{category} ({size} units)")
+        ax.set_xlabel("rank")
+        ax.set_ylabel("unit (by nominal rank)")
+        ax.tick_params(labelsize=6)
+    _finish(fig, "Rank acceptability indices: probability of each rank")
+    return fig

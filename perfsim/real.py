@@ -154,3 +154,113 @@ def asem_scheme_yaml(folder: str | Path = ASEM_DIR) -> str:
     for top in children["Index"]:
         emit(top, 2)
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- EPI 2020
+
+EPI_DIR = REAL_DIR / "epi2020"
+EPI_FILES = {"results": "epi2020_results_20200604.csv", "weights": "epi2020_weights.csv",
+             "countries": "epi2020_country_attributes_20200604.csv"}
+
+
+def _epi_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    folder = Path(folder)
+    missing = [name for name in EPI_FILES.values() if not (folder / name).exists()]
+    if missing:
+        raise PerfsimError(f"EPI 2020 files missing: {', '.join(missing)}", where=str(folder))
+    return tuple(pd.read_csv(folder / EPI_FILES[k]) for k in ("results", "weights", "countries"))
+
+
+def epi_dataset(folder: str | Path = EPI_DIR) -> Dataset:
+    """The 2020 Environmental Performance Index (180 countries, 32 indicators) in the data contract.
+
+    Units are the countries in the index (``include == 1``), all in one category ``EPI``;
+    their kind is ``landlocked`` or ``coastal`` (the ``SEA`` attribute), which the scheme's
+    materiality rule uses. Actuals are the published indicator scores (0-100, period
+    ``2020-12``); missing scores are left out, so the scheme averages over the indicators
+    present, as the EPI does. Published issue-category, objective and EPI scores and ranks
+    are not inputs: :func:`epi_published` returns them for comparison.
+    """
+    results, weights, countries = _epi_tables(folder)
+    ind = weights[weights["Type"] == "Indicator"]
+    sea = countries.set_index("iso")["SEA"]
+    units = pd.DataFrame({"unit_id": results["iso"], "name": results["country"], "name_en": results["country"],
+                          "kind": np.where(results["iso"].map(sea) == 1, "landlocked", "coastal"),
+                          "category": "EPI", "district_type": np.nan, "staff": np.nan, "budget": np.nan,
+                          "consumption": np.nan})
+    indicators = pd.DataFrame({
+        "indicator_id": ind["Abbreviation"], "name": ind["Variable"].str.strip(),
+        "name_en": ind["Variable"].str.strip(), "dimension": ind["NextLevel"], "direction": "higher",
+        "unit_of_measure": "score 0-100", "kind": "continuing", "frequency": "annual",
+        "visibility": "visible"})
+    long = results.melt(id_vars=["iso"], value_vars=[f"{c}.new" for c in ind["Abbreviation"]],
+                        var_name="column", value_name="value").dropna(subset=["value"])
+    actuals = pd.DataFrame({"period": "2020-12", "unit_id": long["iso"],
+                            "indicator_id": long["column"].str.removesuffix(".new"),
+                            "value": long["value"].map(repr)})
+    folder = Path(folder)
+    return validate_frames({"units": units, "indicators": indicators,
+                            "targets": empty_table("targets"), "actuals": actuals},
+                           sources={"units": str(folder / EPI_FILES["results"]),
+                                    "indicators": str(folder / EPI_FILES["weights"]),
+                                    "actuals": str(folder / EPI_FILES["results"])},
+                           origin=str(folder), kinds=("coastal", "landlocked"))
+
+
+def epi_published(folder: str | Path = EPI_DIR) -> pd.DataFrame:
+    """Published scores (``<code>``) and ranks (``<code>_rank``) of the EPI, its policy
+    objectives and issue categories, one row per country (index: iso)."""
+    results, weights, _ = _epi_tables(folder)
+    codes = weights.loc[weights["Type"] != "Indicator", "Abbreviation"].tolist()
+    out = results.set_index("iso")[[f"{c}.new" for c in codes] + [f"{c}.rnk.new" for c in codes]]
+    return out.rename(columns={**{f"{c}.new": c for c in codes}, **{f"{c}.rnk.new": f"{c}_rank" for c in codes}})
+
+
+def epi_scheme_yaml(folder: str | Path = EPI_DIR) -> str:
+    """The EPI tree of ``epi2020_weights.csv`` as the ``tree:`` block of a perfsim scheme
+    (used to write params/real/epi.yaml): weights as published, indicator scores taken as
+    they are (goalposts 0 and 100), nodes with the ``SEA`` materiality filter applying to
+    coastal countries only."""
+    _, weights, _ = _epi_tables(folder)
+    children: dict[str, list[dict]] = {}
+    for row in weights.to_dict("records"):
+        if isinstance(row["NextLevel"], str):
+            children.setdefault(row["NextLevel"], []).append(row)
+    lines = ["tree:", '  label: "Environmental Performance Index"', "  points: 100", "  basis: grounded",
+             "  children:"]
+
+    def emit(row: dict, depth: int) -> None:
+        pad = "  " * depth
+        code, label, weight = row["Abbreviation"], str(row["Variable"]).strip(), f"{row['Weight']:g}"
+        applies = ", applies_to: {kind: [coastal]}" if row["MaterialityFilter"] == "SEA" else ""
+        if code in children:
+            lines.append(f"{pad}{code}:")
+            lines.append(f'{pad}  label: "{label}"')
+            lines.append(f"{pad}  weight: {weight}")
+            if applies:
+                lines.append(f"{pad}  applies_to: {{kind: [coastal]}}")
+            lines.append(f"{pad}  children:")
+            for kid in children[code]:
+                emit(kid, depth + 2)
+        else:
+            lines.append(f'{pad}{code}: {{rule: goalpost, lo: 0, hi: 100, weight: {weight}{applies}, '
+                         f'label: "{label}"}}')
+
+    for top in children["EPI"]:
+        emit(top, 2)
+    return "\n".join(lines)
+
+
+def published_index(path: str | Path) -> Dataset | None:
+    """The dataset of a bundled real index given by its folder or file, else None: a folder
+    with ``ASEM_iData.csv`` (COINr's ASEM), a folder with the 2020 EPI files, or a UNDP HDR
+    composite-indices CSV (scored for its latest year)."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / "ASEM_iData.csv").exists() and (path / "ASEM_iMeta.csv").exists():
+            return asem_dataset(path)
+        if (path / EPI_FILES["results"]).exists():
+            return epi_dataset(path)
+    elif path.suffix.lower() == ".csv" and re.search(r"composite_indices", path.name, re.IGNORECASE):
+        return hdi_dataset(path)[0]
+    return None

@@ -213,3 +213,10 @@ def test_monte_carlo_on_a_dask_cluster_with_threaded_workers_equals_one_process(
             client.close()
     pd.testing.assert_frame_equal(local.rank_stats, remote.rank_stats)
     pd.testing.assert_frame_equal(local.acceptability, remote.acceptability)
+
+
+def test_asem_folder_loads_as_it_comes():
+    from perfsim.real import ASEM_DIR
+
+    data = perfsim.load_dataset(ASEM_DIR)
+    assert len(data.units) == 51 and data.units["unit_id"].tolist() == asem_dataset().units["unit_id"].tolist()
