@@ -157,7 +157,7 @@ def cmd_uncertainty(args: argparse.Namespace) -> int:
         executor = ProcessPoolExecutor(max_workers=args.jobs)
     try:
         mc = monte_carlo(resolved, dataset, spec, args.draws, seed=args.seed,
-                         chunk=args.chunk, executor=executor, model=model)
+                         chunk=args.chunk, executor=executor, model=model, keep_draws=args.save_draws)
     finally:
         if executor is not None:
             executor.shutdown()
@@ -166,6 +166,12 @@ def cmd_uncertainty(args: argparse.Namespace) -> int:
     out = Path(args.out)
     write_csv_atomic(mc.rank_stats, out / "rank_stats.csv")
     write_csv_atomic(mc.acceptability, out / "acceptability.csv")
+    if args.save_draws:
+        from .report import save_parquet
+
+        totals, shares = mc.draws_tables()
+        save_parquet(totals, out / "draws_totals.parquet")
+        save_parquet(shares, out / "draws_weights.parquet")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if not args.no_sobol:
@@ -174,14 +180,15 @@ def cmd_uncertainty(args: argparse.Namespace) -> int:
     write_run(out, "uncertainty", {"scenario": resolved}, args.data, year=args.year, draws=args.draws,
               seed=args.seed, chunk=args.chunk or spec.chunk, spec=spec.model_dump(mode="json"),
               spec_file=args.spec, sobol_n=None if args.no_sobol else args.sobol_n,
-              unit=args.unit, target_rank=args.target_rank)
+              unit=args.unit, target_rank=args.target_rank, saved_draws=args.save_draws)
     wide = mc.rank_stats.assign(band=mc.rank_stats["rank_q95"] - mc.rank_stats["rank_q05"])
     print(f"'{resolved.name}': {args.draws} draws (seed {args.seed}); widest 5-95% rank bands:")
     with pd.option_context("display.width", 200):
         print(wide.sort_values("band", ascending=False).head(8)[
             ["unit_id", "category", "rank_nominal", "rank_median", "rank_q05", "rank_q95"]].to_string(index=False))
     print(f"wrote rank_stats.csv, acceptability.csv, {'' if args.no_sobol else 'sensitivity.csv, '}"
-          f"stability.csv and run.json to {out}")
+          f"stability.csv, {'draws_totals.parquet, draws_weights.parquet, ' if args.save_draws else ''}"
+          f"and run.json to {out}")
     return 0
 
 
@@ -277,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unit", default=None, help="a unit for the smallest-change search")
     p.add_argument("--target-rank", type=int, default=None)
     p.add_argument("--sobol-n", type=int, default=256, help="SALib base sample size")
+    p.add_argument("--save-draws", action="store_true",
+                   help="also write every draw's totals and weight shares (draws_*.parquet)")
     p.add_argument("--no-sobol", action="store_true")
     p.set_defaults(func=cmd_uncertainty)
 

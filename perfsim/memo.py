@@ -14,7 +14,6 @@ is always safe.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -23,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .paths import cache_dir
-from .report import atomic_write_bytes, source_hash
+from .report import save_parquet, source_hash
 from .scheme import Resolved, Scheme, raw_of
 
 
@@ -62,7 +61,5 @@ def memo_call(func: Callable[..., pd.DataFrame], *args: Any, **kwargs: Any) -> p
         except Exception:          # a damaged file is recomputed and replaced
             pass
     frame = func(*args, **kwargs)
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_parquet(frame, path)
     return frame

@@ -53,16 +53,23 @@ def save_table(frame: pd.DataFrame, name: str, out_dir: str | Path) -> Path:
     """Save ``frame`` as ``out_dir/tables/NAME.csv`` and ``NAME.parquet``; return the CSV path."""
     folder = Path(out_dir) / "tables"
     csv = atomic_write_text(folder / f"{name}.csv", frame.to_csv(index=False, lineterminator="\n"))
-    parquet = folder / f"{name}.parquet"
-    fd, tmp = tempfile.mkstemp(prefix=f".{parquet.name}.", dir=folder)
+    save_parquet(frame, folder / f"{name}.parquet", index=False)
+    return csv
+
+
+def save_parquet(frame: pd.DataFrame, path: str | Path, index: bool | None = None) -> Path:
+    """Write ``frame`` to a Parquet file through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:
-        frame.to_parquet(tmp, index=False)
-        _publish(tmp, parquet)
+        frame.to_parquet(tmp, index=index)
+        _publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return csv
+    return path
 
 
 def save_figure(fig, name: str, out_dir: str | Path, dpi: int = 110) -> Path:

@@ -35,6 +35,17 @@ class MonteCarlo:
     acceptability: pd.DataFrame
     draws: int
     grades: list[str]
+    totals: np.ndarray | None = None      # draws x units, with keep_draws
+    shares: np.ndarray | None = None      # draws x uncertain weights (normalised), with keep_draws
+
+    def draws_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The kept draws as tables: totals (one column per unit) and normalised weight
+        shares (one column per uncertain weight), one row per draw."""
+        if self.totals is None:
+            raise PerfsimError("the draws were not kept: run monte_carlo(..., keep_draws=True)")
+        index = pd.RangeIndex(self.draws, name="draw")
+        return (pd.DataFrame(self.totals, index=index, columns=list(self.model.ids)),
+                pd.DataFrame(self.shares, index=index, columns=self.model.weight_names))
 
 
 def default_spec() -> UncertaintySpec:
@@ -62,16 +73,17 @@ def _chunks(draws: int, chunk: int) -> list[int]:
 
 def monte_carlo(scheme: Resolved | Scheme, dataset: Dataset, spec: UncertaintySpec, draws: int,
                 seed: int = 0, chunk: int | None = None, executor: Executor | None = None,
-                year: int | None = None, model: Model | None = None) -> MonteCarlo:
-    """Run ``draws`` draws in chunks (each from its own generator spawned from ``seed``)."""
+                year: int | None = None, model: Model | None = None, keep_draws: bool = False) -> MonteCarlo:
+    """Run ``draws`` draws in chunks (each from its own generator spawned from ``seed``);
+    ``keep_draws`` keeps every draw's totals and weight shares (memory: draws x units)."""
     model = model or compile_model(scheme, dataset, spec, year)
     grades = _grades_of(model)
     sizes = _chunks(draws, chunk or spec.chunk)
     seqs = np.random.SeedSequence(seed).spawn(len(sizes))
     if executor is None:
-        parts = [run_chunk(model, spec, s, d) for s, d in zip(seqs, sizes)]
+        parts = [run_chunk(model, spec, s, d, keep_draws) for s, d in zip(seqs, sizes)]
     else:
-        futures = [executor.submit(run_chunk, model, spec, s, d) for s, d in zip(seqs, sizes)]
+        futures = [executor.submit(run_chunk, model, spec, s, d, keep_draws) for s, d in zip(seqs, sizes)]
         parts = [f.result() for f in futures]
     hist = sum(p["hist"] for p in parts)
     grade_counts = sum(p["grades"] for p in parts)
@@ -104,8 +116,10 @@ def monte_carlo(scheme: Resolved | Scheme, dataset: Dataset, spec: UncertaintySp
         accept[f"central_weight:{name}"] = np.where(first > 0, cw[:, j], np.nan)
     accept["confidence_factor"] = confidence_factors(model, spec, cw, first, seed)
     order = np.lexsort((stats["rank_nominal"], stats["category"]))
+    kept = ({"totals": np.vstack([p["totals"] for p in parts]), "shares": np.vstack([p["shares"] for p in parts])}
+            if keep_draws else {})
     return MonteCarlo(model, stats.iloc[order].reset_index(drop=True),
-                      accept.iloc[order].reset_index(drop=True), draws, grades)
+                      accept.iloc[order].reset_index(drop=True), draws, grades, **kept)
 
 
 def _weights_from_shares(model: Model, shares: np.ndarray, draws: int) -> dict[int, np.ndarray]:

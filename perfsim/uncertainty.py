@@ -520,8 +520,10 @@ def sample_inputs(model: Model, spec: UncertaintySpec, rng: np.random.Generator,
     return weights, noise, combo
 
 
-def run_chunk(model: Model, spec: UncertaintySpec, seed_seq: np.random.SeedSequence, draws: int) -> dict:
-    """Draw, evaluate and summarise one chunk: rank histograms, grade counts, weight sums."""
+def run_chunk(model: Model, spec: UncertaintySpec, seed_seq: np.random.SeedSequence, draws: int,
+              keep: bool = False) -> dict:
+    """Draw, evaluate and summarise one chunk: rank histograms, grade counts, weight sums
+    (and, with ``keep``, the draws' totals and normalised weight shares themselves)."""
     rng = np.random.default_rng(seed_seq)
     weights, noise, combo = sample_inputs(model, spec, rng, draws)
     totals = evaluate_draws(model, weights, noise, combo)
@@ -547,5 +549,8 @@ def run_chunk(model: Model, spec: UncertaintySpec, seed_seq: np.random.SeedSeque
     central[winners] = first @ flat                                 # units x weights
     first_count = np.zeros(n, dtype=np.int64)
     first_count[winners] = first.sum(axis=1)
-    return {"hist": hist, "grades": grade_counts_, "central_sum": central,
-            "first": first_count, "draws": draws, "weight_names": names}
+    out = {"hist": hist, "grades": grade_counts_, "central_sum": central,
+           "first": first_count, "draws": draws, "weight_names": names}
+    if keep:
+        out.update(totals=np.ascontiguousarray(totals), shares=flat.copy())
+    return out

@@ -84,3 +84,44 @@ def test_compare_command_stores_the_scenario_diff_beside_the_results(tmp_path, c
     assert run["scenarios"]["scenario"]["diff"]["reallocate"] == [
         {"component": "leader", "points": 5.0, "to": "proportional"}]
     assert run["scenarios"]["base"]["diff"] == {}
+
+
+def test_saved_draws_reproduce_rank_bands_acceptability_and_grades(tmp_path):
+    """Recompute the published tables from the saved draws alone (scipy ranks, numpy
+    quantiles, the engine's grading): they must agree with what perfsim wrote."""
+    from scipy.stats import rankdata
+
+    from perfsim.engine import grade_index
+
+    out = tmp_path / "mc"
+    assert main(["uncertainty", str(BASELINE), "--draws", "2000", "--chunk", "700", "--seed", "3",
+                 "--no-sobol", "--save-draws", "--out", str(out)]) == 0
+    totals = pd.read_parquet(out / "draws_totals.parquet")
+    shares = pd.read_parquet(out / "draws_weights.parquet")
+    stats = pd.read_csv(out / "rank_stats.csv").set_index("unit_id")
+    accept = pd.read_csv(out / "acceptability.csv").set_index("unit_id")
+    assert totals.shape == (2000, 108) and len(shares) == 2000
+    assert np.allclose(shares.T.groupby(lambda w: w.rsplit(".", 1)[0]).sum(), 1.0)   # shares per parent
+    category = stats["category"].reindex(totals.columns)
+    r = pd.DataFrame(index=totals.index, columns=totals.columns, dtype=float)
+    for cat in category.unique():
+        cols = category.index[category == cat]
+        r[cols] = rankdata(-totals[cols].to_numpy(), method="min", axis=1)
+    for q, column in ((0.05, "rank_q05"), (0.5, "rank_median"), (0.95, "rank_q95")):
+        expected = np.quantile(r.to_numpy(), q, axis=0, method="inverted_cdf")
+        assert np.array_equal(stats.loc[totals.columns, column].to_numpy(), expected), column
+    assert np.allclose(stats.loc[totals.columns, "rank_mean"], r.mean())
+    assert np.allclose(accept.loc[totals.columns, "rank_1"], (r == 1).mean())
+    assert np.allclose(accept.loc[totals.columns, "rank_2"].fillna(0), (r == 2).mean())
+    scheme = perfsim.load_scenario(BASELINE)
+    groups = pd.factorize(category, sort=True)[0]
+    veto = perfsim.score(scheme, perfsim.bundled_dataset()).set_index("unit_id")["veto"].reindex(totals.columns)
+    veto = veto.to_numpy(bool)
+    index = grade_index(scheme.scheme, totals.to_numpy(), r.to_numpy().astype(int), groups, veto)
+    for k, grade in enumerate(scheme.scheme.grading.grades):
+        assert np.allclose(stats.loc[totals.columns, f"p_{grade}"], (index == k).mean(axis=0)), grade
+    # central weights: mean weight shares over the draws where the unit ranks first
+    winner = accept["rank_1"].idxmax()
+    first = (r[winner] == 1).to_numpy()
+    central = accept.loc[winner, [f"central_weight:{w}" for w in shares.columns]].to_numpy(float)
+    assert np.allclose(central, shares[first].mean().to_numpy())
