@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -23,6 +24,7 @@ BASELINE = ROOT / "params" / "baseline.yaml"
 # the disk memo (perfsim.memo) of this test session, notebooks' kernels included, stays out
 # of the project's outputs/ folder
 os.environ["PERFSIM_CACHE"] = tempfile.mkdtemp(prefix="perfsim-test-cache-")
+atexit.register(shutil.rmtree, os.environ["PERFSIM_CACHE"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
