@@ -2,7 +2,7 @@
 
 Measured in one run, on the same weight draws (weights vary at every level of the tree):
   * perfsim Monte Carlo (monte_carlo: draws in chunks through the tree, ranks within
-    category, rank histograms, grades, SMAA) on the bundled world: 108 units x 39 indicators;
+    category, rank histograms, grades, SMAA) on the bundled world: 108 units x 45 leaf indicators;
   * a scikit-criteria weighted-sum loop (one DecisionMatrix evaluation per draw) on the
     same leaf scores with each draw's flattened leaf weights;
   * perfsim's own one-draw-at-a-time evaluation (the same code called with one draw);
