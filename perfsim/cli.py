@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import __version__
 from .errors import PerfsimError
-from .report import write_run
+from .report import save_parquet, write_run
 
 EXIT_BAD_INPUT = 2
 
@@ -167,8 +167,6 @@ def cmd_uncertainty(args: argparse.Namespace) -> int:
     write_csv_atomic(mc.rank_stats, out / "rank_stats.csv")
     write_csv_atomic(mc.acceptability, out / "acceptability.csv")
     if args.save_draws:
-        from .report import save_parquet
-
         totals, shares = mc.draws_tables()
         save_parquet(totals, out / "draws_totals.parquet")
         save_parquet(shares, out / "draws_weights.parquet")

@@ -49,7 +49,7 @@ def comparison_table(root: Path, manifest: dict) -> pd.DataFrame:
     counts = [c for c in frame.columns if c.startswith("n_")]
     ranked = [f"n_{g}" for g in order if f"n_{g}" in counts] + [c for c in counts if c[2:] not in order]
     if counts:
-        scored = frame["units"].notna() if "units" in frame else slice(None)
+        scored = frame["units"].notna()             # counts exist only beside a scores table
         frame.loc[scored, counts] = frame.loc[scored, counts].fillna(0).astype(int)
         rest = [c for c in frame.columns if c not in counts]
         at = rest.index("vetoes") + 1 if "vetoes" in rest else len(rest)

@@ -376,10 +376,8 @@ def linear_plan(model: Model) -> LinearPlan:
         j = int(np.flatnonzero(model.nodes[pos].children == c)[0])
         return first_row[pos] + int(mask_of[pos][p]) * len(model.nodes[pos].children) + j
 
-    depth = [0] * len(tree.nodes)
-    for i in range(1, len(tree.nodes)):                      # parents come before children
-        depth[i] = depth[tree.parent[i]] + 1
-    internal = [node.index for node in model.nodes] + [i for i, _ in model.extras if i not in tree.leaves]
+    depth = [path.count(".") for path in tree.paths]
+    internal = [node.index for node in model.nodes]          # extra components with children included
     prefix: dict[tuple[int, int], int] = {(p, 0): 0 for p in range(len(model.patterns))}
     levels, count = [], 1
     for d in range(1, max(depth) + 1):
