@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import perfsim
-from perfsim.engine import year_end_actuals
+from perfsim.core.engine import year_end_actuals
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_MS = 50.0

@@ -11,6 +11,12 @@ Measured in one run, on the same weight draws (weights vary at every level of th
 Targets (issue 6): >= 300x faster than the scikit-criteria loop; within 3x of the bare
 numpy bound; 100,000 draws within 2 s and 1 GB; 10,000 ASEM draws within 1 s.
 
+Scale (issue 11): the whole analysis of ``perfsim uncertainty --draws 2000`` (compile,
+Monte Carlo with SMAA confidence factors, Sobol indices, stability intervals) on synthetic
+cities of 108, 540 and 1,080 units (every unit count of params/synth.yaml times 1, 5
+and 10, so categories grow too); the cost per unit-draw must not grow with size, and
+1,080 units must take at most 10 s.
+
 Timings on a shared machine move by tens of per cent from run to run, so each timed
 variant (the Monte Carlo, the bound, the core, ASEM) runs ``--repeat`` times, interleaved,
 and the best time of each is used; the ratios compare like with like. Memory is traced
@@ -31,10 +37,11 @@ from pathlib import Path
 import numpy as np
 
 import perfsim
-from perfsim.real import asem_dataset
-from perfsim.robustness import monte_carlo
-from perfsim.scheme import UncertaintySpec
-from perfsim.uncertainty import compile_model, evaluate, ranks, release_scratch, sample_inputs
+from perfsim.sources.real import asem_dataset
+from perfsim.uncertainty.robustness import monte_carlo
+from perfsim.core.scheme import UncertaintySpec
+from perfsim.uncertainty.model import compile_model
+from perfsim.uncertainty.montecarlo import evaluate, ranks, release_scratch, sample_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL_LEVELS = UncertaintySpec(weights=[{"level": 0, "spread": 0.2}, {"level": 1, "spread": 0.3},
@@ -56,12 +63,63 @@ def flat_leaf_weights(model, weights: dict) -> np.ndarray:
     return np.stack([share[i] for i in model.tree.leaves], axis=1)
 
 
+def scaled_world(k: int):
+    """The synthetic city with every unit count multiplied by k (validated in memory)."""
+    import copy
+
+    from perfsim.core.contract import validate_frames
+    from perfsim.sources.synth import generate_world, synth_params
+
+    p = synth_params()
+    units = copy.deepcopy(p["units"])
+    units["central_districts"] *= k
+    units["outer_districts"] *= k
+    for spec in units["department_categories"].values():
+        spec["count"] *= k
+    p["units"] = units
+    return validate_frames(generate_world(1, p), origin=f"<synthetic x{k}>")
+
+
+def scale(draws: int = 2000, factors=(1, 5, 10)) -> None:
+    """Time the uncertainty command's analysis at growing numbers of units."""
+    from perfsim.uncertainty.robustness import sobol_indices, stability_intervals
+
+    scheme = perfsim.load_scenario(ROOT / "params" / "baseline.yaml")
+    spec = scheme.scheme.uncertainty
+    base = None
+    print(f"scale: the analysis of `perfsim uncertainty --draws {draws}` (compile, Monte Carlo + SMAA, "
+          "Sobol n=256, stability)")
+    for k in factors:
+        data = scaled_world(k)
+        t0 = time.perf_counter()
+        model = compile_model(scheme, data, spec)
+        t1 = time.perf_counter()
+        monte_carlo(model, draws=draws, seed=1)
+        t2 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sobol_indices(model, n=256, seed=1)
+        t3 = time.perf_counter()
+        stability_intervals(model)
+        t4 = time.perf_counter()
+        total = t4 - t0
+        per = total / (model.n * draws) * 1e9
+        base = base or per
+        print(f"  {model.n:5d} units: {total:6.2f} s (compile {t1 - t0:.2f}, Monte Carlo {t2 - t1:.2f}, "
+              f"Sobol {t3 - t2:.2f}, stability {t4 - t3:.2f}); {per:6.1f} ns per unit-draw = "
+              f"{per / base:4.2f}x the smallest" + ("  (target <= 10 s)" if model.n >= 1000 else ""))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=100_000)
     parser.add_argument("--loop", type=int, default=300, help="draws for the per-draw loops")
     parser.add_argument("--repeat", type=int, default=3, help="best of this many timed runs")
+    parser.add_argument("--scale-only", action="store_true", help="only the scale measurements")
     args = parser.parse_args()
+    scale()
+    if args.scale_only:
+        return
     scheme = perfsim.load_scenario(ROOT / "params" / "baseline.yaml")
     data = perfsim.bundled_dataset()
     model = compile_model(scheme, data, ALL_LEVELS)
@@ -69,13 +127,13 @@ def main() -> None:
 
     release_scratch()
     tracemalloc.start()
-    monte_carlo(scheme, data, ALL_LEVELS, draws=args.draws, seed=1, model=model)
+    monte_carlo(model, draws=args.draws, seed=1)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     rng = np.random.default_rng(2)
-    weights, _, _ = sample_inputs(model, ALL_LEVELS, rng, args.loop)
+    weights, _, _ = sample_inputs(model, rng, args.loop)
     flat = flat_leaf_weights(model, weights)
     S = model.scores[0][:, list(model.tree.leaves)] * model.present[:, list(model.tree.leaves)]
 
@@ -104,7 +162,7 @@ def main() -> None:
     big = np.repeat(flat, -(-args.draws // args.loop), axis=0)[:args.draws]
 
     def full() -> None:
-        monte_carlo(scheme, data, ALL_LEVELS, draws=args.draws, seed=1, model=model)
+        monte_carlo(model, draws=args.draws, seed=1)
 
     def bound() -> None:
         for start in range(0, args.draws, 10_000):
@@ -114,7 +172,7 @@ def main() -> None:
         """The part of a Monte Carlo draw that the bound also does: totals through the tree + ranks."""
         core_rng = np.random.default_rng(4)
         for start in range(0, args.draws, 10_000):
-            w_chunk, _, _ = sample_inputs(model, ALL_LEVELS, core_rng, min(10_000, args.draws - start))
+            w_chunk, _, _ = sample_inputs(model, core_rng, min(10_000, args.draws - start))
             ranks(evaluate(model, w_chunk, {}), model.groups)
 
     asem = asem_dataset()
@@ -123,7 +181,7 @@ def main() -> None:
     asem_model = compile_model(asem_scheme, asem, asem_spec)
 
     def asem_run() -> None:
-        monte_carlo(asem_scheme, asem, asem_spec, draws=10_000, seed=3, model=asem_model)
+        monte_carlo(asem_model, draws=10_000, seed=3)
 
     asem_run()                                                    # warm up (builds its plan)
     runs = {"mc": full, "bound": bound, "core": core, "asem": asem_run}

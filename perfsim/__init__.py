@@ -3,11 +3,24 @@
 The Python API mirrors the command line::
 
     import perfsim
-    data = perfsim.load_dataset("data/synthetic")      # or perfsim.bundled_dataset()
+    data = perfsim.open_dataset("my_city/")             # None: the bundled synthetic world
     scenario = perfsim.load_scenario("params/baseline.yaml")
-    table = perfsim.score(scenario, data)              # a DataFrame
+    table = perfsim.score(scenario, data)               # a DataFrame
 
-Names are imported on first use, so ``import perfsim`` stays light.
+Every public name is importable from ``perfsim`` itself (notebooks use only these, so a
+move inside the package does not break them). Names are imported on first use, so
+``import perfsim`` stays light and has no side effects.
+
+The package is built in floors, each importing only from the floors below it (checked by
+``tests/test_layers.py``)::
+
+    cli          the command line
+    runners      batches, executors, the disk memo, the notebook helper
+    report       figures, saved tables, HTML pages, provenance
+    analyses     comparisons, attribution, validity, levers, survey, tracking, gaming
+    uncertainty  the compiled model, Monte Carlo, robustness
+    sources      dataset files and workbooks, real indices, the synthetic world
+    core         contract, schemes and scenarios, rules, engine, safe YAML and files
 """
 
 from __future__ import annotations
@@ -15,27 +28,59 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _EXPORTS = {
-    "Dataset": "perfsim.data", "load_dataset": "perfsim.data", "write_dataset": "perfsim.data",
-    "check_fit": "perfsim.engine", "score": "perfsim.engine", "score_detail": "perfsim.engine",
-    "PerfsimError": "perfsim.errors", "Resolved": "perfsim.scheme", "Scheme": "perfsim.scheme",
-    "bundled_dataset": "perfsim.world",
+    # core
+    "PerfsimError": "core.errors", "PerfsimWarning": "core.errors",
+    "Dataset": "core.contract", "validate_frames": "core.contract",
+    "Scheme": "core.scheme", "Resolved": "core.scheme", "load_scenario": "core.scheme",
+    "tree_table": "core.scheme", "parse_scheme": "core.scheme",
+    "score": "core.engine", "score_detail": "core.engine", "check_fit": "core.engine",
+    "component_columns": "core.engine", "effective_weights": "core.engine",
+    "resolve_path": "core.paths", "DEFAULT_SEED": "core.paths",
+    # sources
+    "open_dataset": "sources.readers", "load_dataset": "sources.readers",
+    "write_dataset": "sources.readers", "bundled_dataset": "sources.world",
+    "synth_params": "sources.synth", "generate_world": "sources.synth",
+    # uncertainty
+    "compile_model": "uncertainty.model", "load_spec": "uncertainty.model",
+    "monte_carlo": "uncertainty.robustness", "sobol_indices": "uncertainty.robustness",
+    "stability_intervals": "uncertainty.robustness", "default_spec": "uncertainty.robustness",
+    # analyses
+    "rank_shifts": "analyses.compare", "summarise": "analyses.compare",
+    "biggest_movers": "analyses.compare", "attribute": "analyses.attribution",
+    "truth_tau": "analyses.validity", "variance_shares": "analyses.validity",
+    "rater_sweep": "analyses.validity", "sweep_effect": "analyses.validity",
+    "lever_sweep": "analyses.levers", "sweep_grade_changes": "analyses.levers",
+    "group_gap": "analyses.levers",
+    "sampling_error": "analyses.survey", "swap_table": "analyses.survey",
+    "swap_by_sample_size": "analyses.survey", "sample_size_needed": "analyses.survey",
+    "simulate_swaps": "analyses.survey",
+    "progress": "analyses.tracking", "dynamic_ranking": "analyses.tracking",
+    "feedback": "analyses.tracking", "peer_position": "analyses.tracking",
+    "efficiency": "analyses.tracking", "award_allocation": "analyses.tracking",
+    "load_tracking": "analyses.tracking",
+    "simulate_regimes": "analyses.gaming", "summarise_regimes": "analyses.gaming",
+    "load_gaming": "analyses.gaming",
+    # report
+    "save_table": "report.outputs", "save_figure": "report.outputs",
+    "setup_fonts": "report.plotting", "label": "report.plotting", "unit_names": "report.plotting",
+    "slope_chart": "report.plotting", "rank_bands": "report.plotting",
+    "acceptability_maps": "report.plotting",
+    # runners
+    "memo_call": "runners.memo", "setup_notebook": "runners.notebook",
 }
-
-
-def load_scenario(path):
-    """Load a scheme or scenario file and resolve it (see :func:`perfsim.scheme.load`)."""
-    from .scheme import load
-
-    return load(path)
 
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
+        return getattr(importlib.import_module(f"perfsim.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module 'perfsim' has no attribute {name!r}")
 
 
-__all__ = [*_EXPORTS, "load_scenario", "__version__"]
+def __dir__() -> list[str]:
+    return sorted([*_EXPORTS, "__version__"])
+
+
+__all__ = [*_EXPORTS, "__version__"]

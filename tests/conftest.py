@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import perfsim
-from perfsim import synth
-from perfsim.data import validate_frames
+from perfsim.sources import synth
+from perfsim.core.contract import validate_frames
 
 TESTS = Path(__file__).resolve().parent
 # test inputs, not tests: keep nbval from collecting the notebooks under tests/data
@@ -47,7 +47,7 @@ def mini_copy(tmp_path):
 
 @pytest.fixture(scope="session")
 def world_tables():
-    return synth.generate(seed=7)
+    return synth.generate_world(seed=7)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import perfsim
-from perfsim.batch import run_batch
+from perfsim.runners.batch import run_batch
 from perfsim.cli import main
 
 from .conftest import MINI, MINI_SCHEME, ROOT, TESTS
@@ -53,7 +53,7 @@ def test_broken_scenario_fails_alone_and_exit_is_nonzero(batch_root):
     index = (root / "index.html").read_text(encoding="utf-8")
     assert "base file &#x27;nowhere.yaml&#x27; not found" in index
     assert "mini_leader10/scoring/scoring.html" in index
-    from perfsim.index import comparison_table
+    from perfsim.report.pages import comparison_table
     table = comparison_table(root, manifest)
     counts = [c for c in table.columns if c.startswith("n_")]
     grades = perfsim.load_scenario(MINI_SCHEME).scheme.grading.grades
@@ -165,3 +165,50 @@ def test_killed_batch_resumes_to_the_same_tables(tmp_path):
                       data=str(MINI), jobs=1, progress=False)
     assert all(j["status"] == "done" for j in clean["jobs"])
     assert table_hashes(root) == table_hashes(tmp_path / "clean")
+
+
+def _dead(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status
+
+
+def test_dead_kernel_and_endless_loop_fail_alone(tmp_path):
+    started = time.perf_counter()
+    manifest = run_batch([MINI_SCHEME], [TEST_NB / "dies.ipynb", TEST_NB / "loops.ipynb", NOTEBOOKS[0]],
+                         out=tmp_path, name="d", data=str(MINI), jobs=1, progress=False, timeout=8)
+    by_nb = {j["notebook"]: j for j in manifest["jobs"]}
+    assert by_nb["dies"]["status"] == "failed" and "kernel died" in by_nb["dies"]["error"]
+    assert by_nb["loops"]["status"] == "failed" and "TimeoutError" in by_nb["loops"]["error"]
+    assert by_nb["scoring"]["status"] == "done"        # a fresh kernel after the dead one
+    assert time.perf_counter() - started < 90
+
+
+def test_killed_batch_leaves_no_workers_or_kernels(tmp_path):
+    pids = tmp_path / "pids"
+    env = dict(os.environ, PERFSIM_TEST_PIDS=str(pids))
+    proc = subprocess.Popen([sys.executable, "-m", "perfsim.cli", "batch", str(MINI_SCHEME), str(SCENARIO),
+                             "--notebook", str(TEST_NB / "sleeps.ipynb"), "--data", str(MINI), "--jobs", "2",
+                             "--out", str(tmp_path), "--name", "k", "--no-progress"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 90
+    while not (pids.exists() and pids.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.5)
+    kernel, worker = map(int, pids.read_text().split())
+    assert not _dead(kernel) and not _dead(worker)
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 15
+    while not (_dead(kernel) and _dead(worker)) and time.time() < deadline:
+        time.sleep(0.5)
+    assert _dead(worker), "a worker process outlived the killed batch"
+    assert _dead(kernel), "a kernel outlived the killed batch"
+
+
+def test_more_jobs_than_work_start_one_worker_per_job(tmp_path):
+    manifest = run_batch([MINI_SCHEME], NOTEBOOKS[:1], out=tmp_path, name="j", data=str(MINI), jobs=200,
+                         progress=False)
+    assert manifest["executor"] == "local processes (1)"
+    assert [j["status"] for j in manifest["jobs"]] == ["done"]

@@ -54,8 +54,8 @@ def test_uncertainty_command_writes_results_with_their_provenance(tmp_path, caps
     processes give the same files as one process."""
     import json
 
-    from perfsim.report import files_hash
-    from perfsim.world import ensure_synthetic
+    from perfsim.report.provenance import files_hash
+    from perfsim.sources.world import ensure_synthetic
 
     args = ["uncertainty", str(BASELINE), "--draws", "3000", "--chunk", "1000", "--seed", "7",
             "--sobol-n", "16", "--unit", "URB17", "--target-rank", "1"]
@@ -91,7 +91,7 @@ def test_saved_draws_reproduce_rank_bands_acceptability_and_grades(tmp_path):
     quantiles, the engine's grading): they must agree with what perfsim wrote."""
     from scipy.stats import rankdata
 
-    from perfsim.engine import grade_index
+    from perfsim.core.engine import grade_index
 
     out = tmp_path / "mc"
     assert main(["uncertainty", str(BASELINE), "--draws", "2000", "--chunk", "700", "--seed", "3",

@@ -24,8 +24,8 @@ import pandas as pd
 import pytest
 
 import perfsim
-from perfsim.engine import score_detail
-from perfsim.scheme import parse_scheme
+from perfsim.core.engine import score_detail
+from perfsim.core.scheme import parse_scheme
 
 EXPECTED = {
     #      total   rank grade   targets leader sat   special bonus ded  veto

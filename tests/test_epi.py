@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import perfsim
-from perfsim.engine import score_detail
-from perfsim.errors import PerfsimError
-from perfsim.real import EPI_DIR, EPI_FILES, epi_dataset, epi_published, epi_scheme_yaml
-from perfsim.yamlio import load_yaml
+from perfsim.core.engine import score_detail
+from perfsim.core.errors import PerfsimError
+from perfsim.sources.real import EPI_DIR, EPI_FILES, epi_dataset, epi_published, epi_scheme_yaml
+from perfsim.core.yamlio import load_yaml
 
 from .conftest import ROOT
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import perfsim
-from perfsim.real import HDI_FILES, hdi_dataset
+from perfsim.sources.real import HDI_FILES, hdi_dataset
 
 from .conftest import ROOT
 

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 import perfsim
-from perfsim.levers import grade_changes, group_gap, sweep
-from perfsim.scheme import apply_diff, load, parse_scheme
-from perfsim.survey import sample_size_needed, sampling_error, simulate_swaps, swap_by_sample_size
+from perfsim.analyses.levers import group_gap, lever_sweep as sweep, sweep_grade_changes as grade_changes
+from perfsim.core.scheme import apply_diff, load_scenario as load, parse_scheme
+from perfsim.analyses.survey import sample_size_needed, sampling_error, simulate_swaps, swap_by_sample_size
 
 from .conftest import ROOT
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 import perfsim
-from perfsim.memo import call_key, memo_call
-from perfsim.scheme import parse_scheme, raw_of
+from perfsim.runners.memo import call_key, memo_call
+from perfsim.core.scheme import parse_scheme, raw_of
 
 from .conftest import MINI_SCHEME
 

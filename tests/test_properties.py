@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import perfsim
-from perfsim.data import Dataset
-from perfsim.scheme import parse_scheme
+from perfsim.core.contract import Dataset
+from perfsim.core.scheme import parse_scheme
 
 SETTINGS = settings(max_examples=25, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -41,7 +41,7 @@ def test_scaling_sibling_weights_changes_nothing(mini, w, c, agg):
 @given(c=st.floats(min_value=0.1, max_value=10))
 def test_scaling_dimension_weights_of_baseline_changes_nothing(world, baseline, c):
     raw = dict(baseline.raw)
-    raw = perfsim.scheme.apply_diff(raw, {
+    raw = perfsim.core.scheme.apply_diff(raw, {
         f"tree.targets.{d}.weight": c * baseline.scheme.components["targets"].children[d].weight
         for d in baseline.scheme.components["targets"].children}, [], "<p>")
     a = perfsim.score(baseline, world)
@@ -92,15 +92,15 @@ def test_results_do_not_depend_on_row_order(world, baseline, seed):
 def test_grade_counts_equal_counting_grades_draw_by_draw(sizes, method, shares, rounding, floor, seed):
     """The Monte Carlo reads quota grades off the rank histogram and visits only draws
     below the floor; that must equal counting grade_index over every draw."""
-    from perfsim.engine import grade_counts, grade_index
-    from perfsim.uncertainty import ranks
+    from perfsim.core.engine import grade_counts, grade_index
+    from perfsim.uncertainty.montecarlo import ranks
 
     grading = {"method": method, "grades": ["A", "B", "C", "D"], "floor": floor, "rounding": rounding}
     if method == "quota":
         grading["quota"] = {"A": shares[0], "B": shares[1]}
     else:
         grading["thresholds"] = {"A": 60 + 40 * shares[0], "B": 45 + 20 * shares[1], "C": 45}
-    scheme = _scheme(1, 1, 1).model_copy(update={"grading": perfsim.scheme.Grading(**grading)})
+    scheme = _scheme(1, 1, 1).model_copy(update={"grading": perfsim.core.scheme.Grading(**grading)})
     rng = np.random.default_rng(seed)
     groups = np.repeat(np.arange(len(sizes)), sizes)
     totals = np.round(rng.normal(55, 10, size=(300, len(groups))), 0)     # ties included

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 import perfsim
-from perfsim.attribution import attribute
-from perfsim.compare import rank_shifts, summarise
-from perfsim.data import Dataset, empty_table
-from perfsim.engine import component_columns
-from perfsim.scheme import apply_diff, load, parse_scheme
-from perfsim.validity import rater_sweep, sweep_effect, truth_tau, variance_shares
+from perfsim.analyses.attribution import attribute
+from perfsim.analyses.compare import rank_shifts, summarise
+from perfsim.core.contract import Dataset, empty_table
+from perfsim.core.engine import component_columns
+from perfsim.core.scheme import apply_diff, load_scenario as load, parse_scheme
+from perfsim.analyses.validity import rater_sweep, sweep_effect, truth_tau, variance_shares
 
 from .conftest import ROOT
 

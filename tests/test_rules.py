@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from perfsim import rules
+from perfsim.core import rules
 
 
 def test_ratio_higher_and_lower_with_cap():

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 import perfsim
-from perfsim.scheme import apply_diff, load
+from perfsim.core.scheme import apply_diff, load_scenario as load
 
 from .conftest import BASELINE, ROOT
 
@@ -90,7 +90,7 @@ def test_every_shipped_scheme_and_scenario_validates(world):
     ("none", {"targets": 70, "leader": 5, "satisfaction": 20}),
 ])
 def test_reallocate(baseline, to, expected):
-    from perfsim.scheme import parse_scheme, reallocate
+    from perfsim.core.scheme import parse_scheme, reallocate
 
     raw_before = copy.deepcopy(dict(baseline.raw))
     scheme = parse_scheme(reallocate(baseline.raw, "leader", 5, to), "<t>")

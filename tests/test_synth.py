@@ -10,7 +10,7 @@ import yaml
 from scipy import stats
 
 import perfsim
-from perfsim import synth
+from perfsim.sources import synth
 from perfsim.cli import main
 
 from .conftest import ROOT
@@ -106,14 +106,14 @@ def test_every_knob_has_a_basis():
         assert knob.get("basis") in ("grounded", "assumption"), path
         if knob["basis"] == "grounded":
             assert knob.get("source"), f"{path} is grounded but names no source"
-    synth.load_params()   # the loader agrees
+    synth.synth_params()   # the loader agrees
 
 
 def test_knob_file_errors(tmp_path):
     bad = tmp_path / "synth.yaml"
     bad.write_text("year: {value: 2025, basis: guess}\n", encoding="utf-8")
     with pytest.raises(perfsim.PerfsimError, match="key 'year.basis': must be grounded or assumption"):
-        synth.load_params(bad)
+        synth.synth_params(bad)
 
 
 def test_xlsx_world_equals_csv_world(tmp_path, baseline):
@@ -125,7 +125,7 @@ def test_xlsx_world_equals_csv_world(tmp_path, baseline):
 
 
 def test_bundled_world_is_regenerated_when_stale(tmp_path):
-    from perfsim.world import STAMP, ensure_synthetic
+    from perfsim.sources.world import STAMP, ensure_synthetic
 
     folder = ensure_synthetic(tmp_path / "w", seed=5)
     before = (folder / "actuals.csv").read_bytes()

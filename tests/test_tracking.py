@@ -7,9 +7,9 @@ import pytest
 
 import perfsim
 from perfsim.cli import main
-from perfsim.data import Dataset
-from perfsim.gaming import load_gaming, simulate, summarise_regimes
-from perfsim.tracking import (award_allocation, dynamic_ranking, efficiency, expected_share, feedback,
+from perfsim.core.contract import Dataset
+from perfsim.analyses.gaming import load_gaming, simulate_regimes as simulate, summarise_regimes
+from perfsim.analyses.tracking import (award_allocation, dynamic_ranking, efficiency, expected_share, feedback,
                               load_tracking, peer_position, progress)
 
 from .conftest import ROOT
@@ -114,13 +114,13 @@ def test_track_cli(tmp_path, capsys):
     for name in ("progress.csv", "ranking.csv", "feedback.csv"):
         assert (tmp_path / name).exists()
     assert main(["track", str(ROOT / "params" / "baseline.yaml"), "--period", "2025-13"]) == 2
-    assert "period '2025-13' is not YYYY-MM" in capsys.readouterr().err
+    assert "'2025-13' is not a period YYYY-MM" in capsys.readouterr().err
 
 
 def test_units_source_ranks_cost_per_staff_by_hand(mini):
     # consumption per staff: U1 7000/3000 = 2.33, U2 6000/2500 = 2.4 (districts); U3 200/120 = 1.67,
     # U4 300/150 = 2 (category A); U5 alone in B. Lower is better, rank rule: best 1, worst 0.
-    from perfsim.scheme import parse_scheme
+    from perfsim.core.scheme import parse_scheme
 
     scheme = parse_scheme({"name": "c", "tree": {"points": 10, "children": {"cost": {"points": 10, "children": {
         "x": {"source": "units", "field": "consumption", "per": "staff", "rule": "rank",
@@ -130,8 +130,8 @@ def test_units_source_ranks_cost_per_staff_by_hand(mini):
 
 
 def test_peer_quantile_scales_targets_to_the_peers(world):
-    from perfsim.engine import leaf_inputs
-    from perfsim.scheme import load
+    from perfsim.core.engine import leaf_inputs
+    from perfsim.core.scheme import load_scenario as load
 
     scenario = load(ROOT / "params" / "scenarios" / "levers" / "peer_targets.yaml")
     base = perfsim.load_scenario(ROOT / "params" / "baseline.yaml")

@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 
 import perfsim
-from perfsim.data import empty_table, validate_frames
-from perfsim.engine import grade_index
-from perfsim.real import asem_dataset
-from perfsim.robustness import monte_carlo, nominal_ranks, sobol_indices, stability_intervals
-from perfsim.scheme import UncertaintySpec, parse_scheme
-from perfsim.uncertainty import compile_model, evaluate, ranks, sample_inputs
+from perfsim.core.contract import empty_table, validate_frames
+from perfsim.core.engine import grade_index
+from perfsim.sources.real import asem_dataset
+from perfsim.uncertainty.robustness import monte_carlo, nominal_ranks, sobol_indices, stability_intervals
+from perfsim.core.scheme import UncertaintySpec, parse_scheme
+from perfsim.uncertainty.model import compile_model
+from perfsim.uncertainty.montecarlo import evaluate, ranks, sample_inputs
 
 from .conftest import ROOT
 
@@ -44,7 +45,7 @@ def test_smaa_two_units_two_criteria_closed_form():
     data = _dataset({"A": {"I1": 0.9, "I2": 0.2}, "B": {"I1": 0.3, "I2": 0.6}})
     scheme = parse_scheme({"name": "s", "tree": {"points": 1, "children": {**_leaf("I1"), **_leaf("I2")}}}, "<t>")
     spec = UncertaintySpec(weights=[{"level": 0, "method": "dirichlet", "concentration": 2.0}])
-    mc = monte_carlo(scheme, data, spec, draws=40_000, seed=3, chunk=10_000)
+    mc = monte_carlo(compile_model(scheme, data, spec), draws=40_000, seed=3, chunk=10_000)
     acc = mc.acceptability.set_index("unit_id")
     assert acc.loc["A", "rank_1"] == pytest.approx(0.6, abs=0.01)
     assert acc.loc["B", "rank_1"] == pytest.approx(0.4, abs=0.01)
@@ -59,7 +60,7 @@ def test_dominant_unit_has_rank_one_acceptability_one():
                      "C": {"I1": 0.95, "I2": 0.7}})
     scheme = parse_scheme({"name": "s", "tree": {"points": 100, "children": {**_leaf("I1"), **_leaf("I2")}}}, "<t>")
     spec = UncertaintySpec(weights=[{"level": 0, "method": "uniform", "spread": 0.9}])
-    acc = monte_carlo(scheme, data, spec, draws=5000, seed=1).acceptability.set_index("unit_id")
+    acc = monte_carlo(compile_model(scheme, data, spec), draws=5000, seed=1).acceptability.set_index("unit_id")
     assert acc.loc["C", "rank_1"] == 1.0 and acc.loc["A", "rank_1"] == 0.0
 
 
@@ -74,7 +75,7 @@ def test_weight_group_that_no_unit_differs_on_has_zero_sobol():
     model = compile_model(scheme, data, spec)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        s = sobol_indices(model, spec, n=512, seed=2)
+        s = sobol_indices(model, n=512, seed=2)
     moving = s[(s["group"] == "weights tree.g1") & (s["ST"] > 0.5)]["target"]
     assert len(moving) >= 2
     for target in moving:
@@ -94,13 +95,13 @@ def test_nominal_model_equals_the_engine(world, baseline):
 def test_rank_bands_recomputed_independently_and_reproducible(world, baseline):
     spec = baseline.scheme.uncertainty
     model = compile_model(baseline, world, spec)
-    mc = monte_carlo(baseline, world, spec, draws=3000, seed=11, chunk=3000, model=model)
-    again = monte_carlo(baseline, world, spec, draws=3000, seed=11, chunk=3000, model=model)
+    mc = monte_carlo(model, draws=3000, seed=11, chunk=3000)
+    again = monte_carlo(model, draws=3000, seed=11, chunk=3000)
     pd.testing.assert_frame_equal(mc.rank_stats, again.rank_stats)
     pd.testing.assert_frame_equal(mc.acceptability, again.acceptability)
     # redo the single chunk by hand from the same seed stream
     rng = np.random.default_rng(np.random.SeedSequence(11).spawn(1)[0])
-    weights, noise, combo = sample_inputs(model, spec, rng, 3000)
+    weights, noise, combo = sample_inputs(model, rng, 3000)
     totals = np.empty((3000, model.n))
     for c in np.unique(combo):
         rows = combo == c
@@ -128,16 +129,29 @@ def test_stability_intervals_contain_the_nominal_share(world, baseline):
     assert ((st["share_lo"] <= st["share_nominal"] + 1e-12) & (st["share_nominal"] <= st["share_hi"] + 1e-12)).all()
     # just outside an interval edge the category ranking really changes
     row = st[(st["share_hi"] < 0.99) & (st["weight"] == "tree.targets.economic")].iloc[0]
-    from perfsim.robustness import _ranks_for
-    pos = next(k for k, n in enumerate(model.nodes) if model.tree.paths[n.index] == row["parent"])
-    j = [model.tree.paths[c] for c in model.nodes[pos].children].index(row["weight"])
-    cols = np.flatnonzero(np.array(model.category_labels)[model.categories] == row["category"])
-    nominal = nominal_ranks(model)
-    inside = _ranks_for(model, pos, j, np.linspace(row["share_nominal"], row["share_hi"] - 1e-6, 50))
-    assert (inside[:, cols] == nominal[cols]).all()
-    # (rounded totals can tie in a narrow window, so look at a fine grid just past the edge)
-    past = _ranks_for(model, pos, j, np.linspace(row["share_hi"] + 1e-7, row["share_hi"] + 2e-3, 200))
-    assert not (past[:, cols] == nominal[cols]).all()
+    # oracle outside the Monte Carlo: the scheme rebuilt with the weight at that share
+    # through a scenario diff, scored by the engine
+    parent = model.nodes[next(k for k, n in enumerate(model.nodes) if model.tree.paths[n.index] == row["parent"])]
+    siblings = [model.tree.paths[c] for c in parent.children]
+    nominal_w = dict(zip(siblings, parent.weights))
+    rest = sum(w for p, w in nominal_w.items() if p != row["weight"])
+    raw = perfsim.core.scheme.raw_of(baseline)
+
+    def ranks_at(share: float) -> pd.Series:
+        diff = {f"{p}.weight": (share if p == row["weight"] else (1 - share) * w / rest)
+                for p, w in nominal_w.items()}
+        variant = perfsim.parse_scheme(perfsim.core.scheme.apply_diff(raw, diff, [], "t"), "t")
+        table = perfsim.score(variant, world)
+        return table[table["category"] == row["category"]].set_index("unit_id")["rank"].sort_index()
+
+    nominal = ranks_at(row["share_nominal"])
+    assert (nominal == perfsim.score(baseline, world).query("category == @row.category")
+            .set_index("unit_id")["rank"].sort_index()).all()
+    for share in np.linspace(row["share_nominal"], row["share_hi"] - 1e-6, 8):
+        assert ranks_at(share).equals(nominal), share
+    # (rounded totals can tie in a narrow window, so look at a few shares just past the edge)
+    assert any(not ranks_at(share).equals(nominal)
+               for share in np.linspace(row["share_hi"] + 1e-7, row["share_hi"] + 2e-3, 12))
 
 
 def test_asem_matches_an_independent_coinr_style_computation():
@@ -160,7 +174,7 @@ def test_asem_matches_an_independent_coinr_style_computation():
 def test_asem_ten_thousand_draws():
     data = asem_dataset()
     scheme = perfsim.load_scenario(ROOT / "params" / "real" / "asem.yaml")
-    mc = monte_carlo(scheme, data, scheme.scheme.uncertainty, draws=10_000, seed=5)
+    mc = monte_carlo(compile_model(scheme, data, scheme.scheme.uncertainty), draws=10_000, seed=5)
     assert len(mc.rank_stats) == 51
     assert (mc.rank_stats["rank_q05"] <= mc.rank_stats["rank_q95"]).all()
 
@@ -169,7 +183,7 @@ def test_linear_and_node_by_node_paths_agree(world, baseline):
     spec = UncertaintySpec(weights=[{"level": 0, "spread": 0.3}, {"level": 1, "spread": 0.5},
                                     {"level": 2, "spread": 0.5}], leader_noise=True, survey_noise=True)
     model = compile_model(baseline, world, spec)
-    weights, noise, _ = sample_inputs(model, spec, np.random.default_rng(4), 500)
+    weights, noise, _ = sample_inputs(model, np.random.default_rng(4), 500)
     fast = evaluate(model, weights, noise, linear=True)
     slow = evaluate(model, weights, noise, linear=False)
     assert np.abs(fast - slow).max() <= 0.0100001     # both rounded to 2 decimals
@@ -180,7 +194,7 @@ def test_linear_plan_with_an_extra_leaf_and_missing_data_matches_the_engine(mini
     """Extra components as a leaf and as a subtree, units missing whole components:
     the fast path (effective leaf weights per presence pattern) must equal the engine at
     nominal weights and the node-by-node path at drawn weights."""
-    raw = perfsim.scheme.raw_of(mini_scheme)
+    raw = perfsim.core.scheme.raw_of(mini_scheme)
     raw["tree"]["children"]["mention"] = {"points": 5, "extra": True, "applies_to": {"kind": ["district"]},
                                           "source": "special", "facet": "contribution", "rule": "rating"}
     scheme = parse_scheme(raw, "<test>")
@@ -189,7 +203,7 @@ def test_linear_plan_with_an_extra_leaf_and_missing_data_matches_the_engine(mini
     assert len(model.patterns) > 1 and any(model.tree.nodes[i].is_leaf for i, _ in model.extras)
     table = perfsim.score(scheme, mini).set_index("unit_id").reindex(model.ids)
     assert np.allclose(evaluate(model, {}, {})[0], table["total"].to_numpy())
-    weights, _, _ = sample_inputs(model, spec, np.random.default_rng(0), 200)
+    weights, _, _ = sample_inputs(model, np.random.default_rng(0), 200)
     fast, slow = evaluate(model, weights, {}, linear=True), evaluate(model, weights, {}, linear=False)
     assert np.abs(fast - slow).max() <= 0.0100001 and (fast == slow).mean() > 0.99
 
@@ -198,25 +212,21 @@ def test_monte_carlo_on_a_dask_cluster_with_threaded_workers_equals_one_process(
     """Chunks on a Dask cluster whose workers run two threads each (scratch arrays are
     per thread) give exactly the single-process results."""
     distributed = pytest.importorskip("distributed")
-    from perfsim.batch import executor_for
+    from perfsim.runners.executors import executor_for
 
     spec = baseline.scheme.uncertainty
     model = compile_model(baseline, world, spec)
-    local = monte_carlo(baseline, world, spec, draws=4000, seed=3, chunk=500, model=model)
+    local = monte_carlo(model, draws=4000, seed=3, chunk=500)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
                                   dashboard_address=None) as cluster:
-        executor, client = executor_for(1, cluster.scheduler_address)
-        try:
-            remote = monte_carlo(baseline, world, spec, draws=4000, seed=3, chunk=500,
-                                 executor=executor, model=model)
-        finally:
-            client.close()
+        with executor_for(1, cluster.scheduler_address, 8) as executor:
+            remote = monte_carlo(model, draws=4000, seed=3, chunk=500, executor=executor)
     pd.testing.assert_frame_equal(local.rank_stats, remote.rank_stats)
     pd.testing.assert_frame_equal(local.acceptability, remote.acceptability)
 
 
 def test_asem_folder_loads_as_it_comes():
-    from perfsim.real import ASEM_DIR
+    from perfsim.sources.real import ASEM_DIR
 
     data = perfsim.load_dataset(ASEM_DIR)
     assert len(data.units) == 51 and data.units["unit_id"].tolist() == asem_dataset().units["unit_id"].tolist()

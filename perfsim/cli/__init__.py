@@ -1,0 +1,396 @@
+"""Command line: ``perfsim synth | validate | score | compare | batch | uncertainty | track``.
+
+Every bad input ends in one line ``perfsim: error: <where>: <what>`` on stderr and exit
+code 2, with no traceback; Ctrl-C ends in ``perfsim: interrupted`` and exit code 130.
+A command writes all its output files or none. Warnings (a unit without data, a
+fallback) are printed as ``perfsim: warning: ...`` and recorded in ``run.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+from .. import __version__
+from ..core.errors import PerfsimError, PerfsimWarning
+from ..core.paths import DEFAULT_SEED
+from . import options
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+#: warnings seen by this command (recorded in run.json)
+SEEN: list[str] = []
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    if issubclass(category, PerfsimWarning):
+        text = " ".join(str(message).split())
+        SEEN.append(text)
+        print(f"perfsim: warning: {text}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _load(path: str):
+    from ..core.scheme import load_scenario
+
+    return load_scenario(path)
+
+
+def format_ranked(table, components: Sequence[str]) -> str:
+    """A readable ranked table per category."""
+    import pandas as pd
+
+    lines = []
+    show = ["rank", "unit_id", "name", "total", "grade", *components, "bonus", "deduction"]
+    with pd.option_context("display.unicode.east_asian_width", True, "display.width", 200,
+                           "display.max_rows", 1000, "display.max_columns", 50):
+        for category, group in table.groupby("category", sort=True):
+            frame = group[show].copy()
+            frame["veto"] = group["veto"].map({True: "VETO", False: ""})
+            lines.append(f"== {category} ({len(group)} units) ==")
+            lines.append(frame.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _origin(data: str | None) -> str:
+    return "the bundled SYNTHETIC world" if not data else str(data)
+
+
+def _run_facts(command: str, scenarios: dict, data: str | None, **facts) -> dict:
+    from ..report.provenance import run_facts
+    from ..sources.readers import data_path, is_bundled
+
+    return run_facts(command, scenarios, data_path(data), is_bundled(data), warnings=list(SEEN), **facts)
+
+
+# --------------------------------------------------------------------------- commands
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from ..sources import synth
+
+    out = synth.write(args.out, args.seed, args.params, fmt=args.format)
+    print(f"wrote a SYNTHETIC dataset (seed {args.seed}) to {out}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from ..core.engine import check_fit
+    from ..sources.readers import open_dataset
+
+    resolved = _load(args.file)
+    kind = "scenario" if resolved.diffs else "scheme"
+    print(f"{args.file}: valid {kind} '{resolved.name}'"
+          + (f" (base chain: {' <- '.join(d['base'] for d in resolved.diffs)})" if resolved.diffs else ""))
+    if args.data is not None:
+        dataset = open_dataset(args.data)
+        year = check_fit(resolved, dataset, args.year)
+        print(f"{args.data}: fits the {kind} for year {year} ({len(dataset.units)} units)")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from ..core.engine import component_columns, score
+    from ..core.files import check_file_target, write_csv
+    from ..sources.readers import open_dataset
+
+    out = check_file_target(args.out) if args.out is not None else None
+    resolved = _load(args.scenario)
+    dataset = open_dataset(args.data)
+    table = score(resolved, dataset, args.year)
+    if not args.quiet:
+        print(f"scheme '{resolved.name}' on {_origin(args.data)}")
+        print(format_ranked(table, component_columns(resolved)))
+    if out is not None:
+        write_csv(table, out)
+        print(f"wrote {out}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ..analyses.compare import biggest_movers, rank_shifts, summarise
+    from ..core.engine import score
+    from ..core.files import OutputSet, check_dir_target
+    from ..sources.readers import open_dataset
+
+    out = check_dir_target(args.out)
+    base, scenario = _load(args.base), _load(args.scenario)
+    dataset = open_dataset(args.data)
+    shifts = rank_shifts(score(base, dataset, args.year), score(scenario, dataset, args.year))
+    summary = summarise(shifts)
+    with pd.option_context("display.unicode.east_asian_width", True, "display.width", 200):
+        print(f"'{scenario.name}' against '{base.name}' ({len(shifts)} units)")
+        print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        movers = biggest_movers(shifts, args.top)
+        print("\nbiggest movers (shift < 0 is a move up):")
+        print(movers[["category", "unit_id", "name", "rank_base", "rank_scenario", "shift",
+                      "total_base", "total_scenario", "grade_base", "grade_scenario"]]
+              .to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    with OutputSet(out) as outputs:
+        outputs.csv(shifts, "rank_shifts.csv")
+        outputs.csv(summary, "summary.csv")
+        outputs.json(_run_facts("compare", {"base": base, "scenario": scenario}, args.data,
+                                year=args.year), "run.json")
+    print(f"wrote {out / 'rank_shifts.csv'}, {out / 'summary.csv'} and {out / 'run.json'}")
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from ..runners.batch import default_scenarios, run_batch, summary_table
+
+    scenarios = args.scenarios or default_scenarios()
+    manifest = run_batch(scenarios, args.notebook or None, out=args.out, name=args.name,
+                         jobs=args.jobs, scheduler=args.scheduler, data=args.data, year=args.year,
+                         seed=args.seed, force=args.force, progress=not args.no_progress,
+                         timeout=args.timeout)
+    print(summary_table(manifest))
+    print(f"open {Path(args.out) / args.name / 'index.html'}")
+    failed = sum(1 for j in manifest["jobs"] if j["status"] == "failed")
+    return 1 if failed else 0
+
+
+def cmd_uncertainty(args: argparse.Namespace) -> int:
+    from ..core.files import OutputSet, check_dir_target
+    from ..runners.executors import executor_for, progress_bar
+    from ..sources.readers import open_dataset
+    from ..uncertainty.model import compile_model, load_spec
+    from ..uncertainty.robustness import monte_carlo, sobol_indices, stability_intervals
+
+    out = check_dir_target(args.out)
+    if (args.unit is None) != (args.target_rank is None):
+        raise PerfsimError("--unit and --target-rank go together (the unit and the rank it should reach)")
+    resolved = _load(args.scenario)
+    if args.spec:
+        spec = load_spec(args.spec)
+    elif resolved.scheme.uncertainty is not None:
+        spec = resolved.scheme.uncertainty
+    else:
+        raise PerfsimError("no uncertainty spec: add an 'uncertainty' section to the scheme or "
+                           "give --spec FILE", where=args.scenario)
+    dataset = open_dataset(args.data)
+    model = compile_model(resolved, dataset, spec, args.year)
+    if args.unit is not None and args.unit not in set(model.ids):
+        raise PerfsimError(f"--unit {args.unit!r} is not a unit of the dataset", where=dataset.origin)
+    chunk = args.chunk or spec.chunk
+    if chunk * model.n > options.MAX_CELLS:
+        if args.chunk:
+            raise PerfsimError(f"--chunk {args.chunk:,} x {model.n:,} units needs more than "
+                               f"{options.MAX_CELLS * 8 // 10**6:,} MB a block; use --chunk "
+                               f"{options.MAX_CELLS // model.n:,} or less")
+        chunk = max(1, options.MAX_CELLS // model.n)
+        warnings.warn(f"chunk reduced from {spec.chunk:,} to {chunk:,} draws to bound memory "
+                      f"({model.n:,} units)", PerfsimWarning, stacklevel=1)
+    if args.save_draws and args.draws * model.n > options.MAX_CELLS * 4:
+        raise PerfsimError(f"--save-draws with {args.draws:,} draws x {model.n:,} units would hold "
+                           f"{args.draws * model.n * 8 / 1e9:.1f} GB; use fewer draws")
+    tasks = -(-args.draws // chunk)
+    with executor_for(args.jobs, args.scheduler, tasks) as executor, \
+            progress_bar(args.draws, "draws", not args.no_progress) as bar:
+        mc = monte_carlo(model, args.draws, seed=args.seed, chunk=chunk, executor=executor,
+                         keep_draws=args.save_draws, progress=bar.update)
+    sensitivity = None if args.no_sobol else sobol_indices(model, n=args.sobol_n, seed=args.seed)
+    stability = stability_intervals(model, args.unit, args.target_rank)
+    with OutputSet(out) as outputs:
+        outputs.csv(mc.rank_stats, "rank_stats.csv")
+        outputs.csv(mc.acceptability, "acceptability.csv")
+        if sensitivity is not None:
+            outputs.csv(sensitivity, "sensitivity.csv")
+        outputs.csv(stability, "stability.csv")
+        if args.save_draws:
+            totals, shares = mc.draws_tables()
+            outputs.parquet(totals, "draws_totals.parquet")
+            outputs.parquet(shares, "draws_weights.parquet")
+        outputs.json(_run_facts("uncertainty", {"scenario": resolved}, args.data, year=args.year,
+                                draws=args.draws, seed=args.seed, chunk=chunk,
+                                spec=spec.model_dump(mode="json"), spec_file=args.spec,
+                                sobol_n=None if args.no_sobol else args.sobol_n, unit=args.unit,
+                                target_rank=args.target_rank, saved_draws=args.save_draws),
+                     "run.json")
+    import pandas as pd
+
+    wide = mc.rank_stats.assign(band=mc.rank_stats["rank_q95"] - mc.rank_stats["rank_q05"])
+    print(f"'{resolved.name}': {args.draws} draws (seed {args.seed}); widest 5-95% rank bands:")
+    with pd.option_context("display.width", 200):
+        print(wide.sort_values("band", ascending=False).head(8)[
+            ["unit_id", "category", "rank_nominal", "rank_median", "rank_q05", "rank_q95"]].to_string(index=False))
+    print(f"wrote {', '.join(outputs.names)} to {out}")
+    return 0
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    from ..analyses.tracking import dynamic_ranking, feedback, load_tracking, progress
+    from ..core.files import OutputSet, check_dir_target
+    from ..sources.readers import open_dataset
+
+    out = check_dir_target(args.out)
+    resolved = _load(args.scenario)
+    dataset = open_dataset(args.data)
+    params = load_tracking(args.params)
+    table = progress(dataset, args.period, params)
+    if table["actual"].isna().all():
+        raise PerfsimError(f"no actuals for period {args.period}", where=dataset.where("actuals"))
+    ranking = dynamic_ranking(resolved, dataset, args.period, params=params)
+    notes = feedback(table, dataset)
+    with OutputSet(out) as outputs:
+        outputs.csv(table, "progress.csv")
+        outputs.csv(ranking, "ranking.csv")
+        outputs.csv(notes, "feedback.csv")
+    lights = table["light"].value_counts().reindex(["green", "amber", "red"], fill_value=0)
+    print(f"'{resolved.name}' at {args.period}: {len(table)} unit-indicator targets; "
+          f"green {lights['green']}, amber {lights['amber']}, red {lights['red']}")
+    worst = notes.groupby("unit_id").size().sort_values(ascending=False).head(5)
+    print("units with most indicators behind schedule: " + ", ".join(f"{u} ({k})" for u, k in worst.items()))
+    print(f"wrote progress.csv, ranking.csv, feedback.csv to {out}")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+class _Parser(argparse.ArgumentParser):
+    """Bad options end in one line, like every other bad input."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"perfsim: error: {' '.join(message.split())} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _sub(sub, name: str, help_: str, example: str, func) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help_, description=help_, formatter_class=_Help,
+                       epilog=f"example:\n  {example}")
+    p.set_defaults(func=func)
+    return p
+
+
+def _data(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default=None,
+                   help="dataset folder of CSV files or one .xlsx workbook (default: the bundled SYNTHETIC world)")
+    p.add_argument("--year", type=options.year, default=None, help="year to score (default: the latest in the data)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="perfsim", formatter_class=_Help,
+                     description="Simulate and compare municipal government performance-management schemes "
+                                 "(政府绩效管理).",
+                     epilog="examples:\n"
+                            "  perfsim score params/baseline.yaml\n"
+                            "  perfsim compare params/baseline.yaml params/scenarios/leader5_proportional.yaml\n"
+                            "  perfsim batch --name default\n"
+                            "run 'perfsim COMMAND --help' for a command's options")
+    parser.add_argument("--version", action="version", version=f"perfsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    p = _sub(sub, "synth", "write the SYNTHETIC world (a folder of CSV files or one .xlsx workbook)",
+             "perfsim synth --out my_world --seed 7", cmd_synth)
+    p.add_argument("--out", required=True, help="output folder (with --format xlsx: workbook, .xlsx added)")
+    p.add_argument("--seed", type=options.seed, default=DEFAULT_SEED, help="random seed")
+    p.add_argument("--params", default=None, help="generator knob file (default: params/synth.yaml)")
+    p.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="file format")
+
+    p = _sub(sub, "validate", "check a scheme or scenario (and, with --data, that it fits a dataset)",
+             "perfsim validate params/scenarios/leader5_proportional.yaml --data my_city/", cmd_validate)
+    p.add_argument("file", help="scheme or scenario YAML file")
+    p.add_argument("--data", default=None, help="dataset folder or .xlsx to check against (default: none)")
+    p.add_argument("--year", type=options.year, default=None, help="year to check (default: the latest)")
+
+    p = _sub(sub, "score", "score every unit under a scheme or scenario and print the ranked tables",
+             "perfsim score params/baseline.yaml --out outputs/scores.csv", cmd_score)
+    p.add_argument("scenario", help="scheme or scenario YAML file")
+    _data(p)
+    p.add_argument("--out", default=None, help="write the result table to this CSV file (default: print only)")
+    p.add_argument("--quiet", action="store_true", help="do not print the ranked tables")
+
+    p = _sub(sub, "compare", "rank shifts of a scenario against a base scheme",
+             "perfsim compare params/baseline.yaml params/scenarios/leader5_proportional.yaml --out outputs/cmp",
+             cmd_compare)
+    p.add_argument("base", help="base scheme or scenario file")
+    p.add_argument("scenario", help="scenario file compared with the base")
+    _data(p)
+    p.add_argument("--out", default="outputs/compare", help="folder for rank_shifts.csv, summary.csv, run.json")
+    p.add_argument("--top", type=options.top, default=5, help="how many movers up and down to print")
+
+    p = _sub(sub, "batch", "run scenarios through notebooks (parallel, cached, resumable)",
+             "perfsim batch params/scenarios/levers/*.yaml --name levers --jobs 2", cmd_batch)
+    p.add_argument("scenarios", nargs="*",
+                   help="scheme or scenario files (default: params/baseline.yaml and params/scenarios/*.yaml)")
+    p.add_argument("--notebook", action="append", default=[],
+                   help="a notebook to run (repeatable; default: notebooks/*.ipynb except the 00_ template)")
+    p.add_argument("--jobs", type=options.jobs, default=2, help="local worker processes")
+    p.add_argument("--scheduler", type=options.scheduler, default=None,
+                   help="tcp://HOST:PORT of a Dask distributed scheduler (instead of local workers)")
+    p.add_argument("--out", default="outputs", help="results go to OUT/NAME/")
+    p.add_argument("--name", type=options.batch_name, default="default", help="batch name (a folder name)")
+    _data(p)
+    p.add_argument("--seed", type=options.seed, default=DEFAULT_SEED, help="seed passed to every notebook")
+    p.add_argument("--timeout", type=options.timeout, default=1800,
+                   help="seconds a job may run (and a cell may run) before it is stopped and recorded as failed")
+    p.add_argument("--force", action="store_true", help="rerun jobs even when cached")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = _sub(sub, "uncertainty", "Monte Carlo rank bands, SMAA acceptability, Sobol indices and stability",
+             "perfsim uncertainty params/baseline.yaml --draws 20000 --out outputs/robust", cmd_uncertainty)
+    p.add_argument("scenario", help="scheme or scenario file (its 'uncertainty:' section is the spec)")
+    _data(p)
+    p.add_argument("--draws", type=options.draws, default=10_000, help="Monte Carlo draws")
+    p.add_argument("--seed", type=options.seed, default=DEFAULT_SEED, help="random seed")
+    p.add_argument("--chunk", type=options.chunk, default=None, help="draws per chunk (default: the spec's)")
+    p.add_argument("--spec", default=None, help="uncertainty spec file (default: the scheme's section)")
+    p.add_argument("--jobs", type=options.jobs, default=1, help="worker processes for the chunks")
+    p.add_argument("--scheduler", type=options.scheduler, default=None, help="tcp://HOST:PORT of a Dask scheduler")
+    p.add_argument("--out", default="outputs/uncertainty", help="folder for the result tables")
+    p.add_argument("--unit", default=None, help="a unit for the smallest-change search (with --target-rank)")
+    p.add_argument("--target-rank", type=options.rank, default=None, help="the rank --unit should reach")
+    p.add_argument("--sobol-n", type=options.sobol_n, default=256, help="SALib base sample size (power of two)")
+    p.add_argument("--no-sobol", action="store_true", help="skip the Sobol indices")
+    p.add_argument("--save-draws", action="store_true",
+                   help="also write every draw's totals and weight shares (draws_*.parquet)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = _sub(sub, "track", "monthly progress, warnings, dynamic ranking and feedback",
+             "perfsim track params/baseline.yaml --period 2025-06 --out outputs/track", cmd_track)
+    p.add_argument("scenario", help="scheme or scenario file")
+    p.add_argument("--period", type=options.period, required=True, help="the month, YYYY-MM")
+    p.add_argument("--data", default=None, help="dataset folder or .xlsx (default: the bundled SYNTHETIC world)")
+    p.add_argument("--params", default=None, help="tracking knobs (default: params/tracking.yaml)")
+    p.add_argument("--out", default="outputs/track", help="folder for progress.csv, ranking.csv, feedback.csv")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    SEEN.clear()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", PerfsimWarning)
+            warnings.showwarning = _show_warning
+            return args.func(args)
+    except PerfsimError as exc:
+        print("perfsim: error: " + " ".join(str(exc).split()), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("perfsim: interrupted; no results were written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:          # output piped into `head` and the like
+        return 0
+    except OSError as exc:
+        print(f"perfsim: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except RecursionError:
+        print("perfsim: error: input nested too deeply", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except MemoryError:
+        print("perfsim: error: out of memory; use fewer draws or a smaller --chunk", file=sys.stderr)
+        return EXIT_BAD_INPUT

@@ -1,0 +1,692 @@
+"""The scheme engine: one dataset + one scheme -> totals, ranks and grades.
+
+Three steps, each a pure function:
+
+1. :func:`leaf_inputs` turns the data of one year into arrays ``x`` (actual or mean
+   rating), ``t`` (target) and ``present`` of shape ``(units, leaves)``;
+2. :func:`leaf_scores` applies each leaf's scoring rule (:mod:`perfsim.rules`);
+3. :func:`aggregate_tree` walks the tree bottom-up (weights re-normalised over the
+   children present for each unit), allocates points top-down, then
+   :func:`finish` adds capped bonus and deduction, applies the veto, ranks within
+   category (ties share the best rank) and grades.
+
+:func:`score` runs them all and returns the result table; :func:`check_fit` is the part
+that checks a scheme against a dataset and is also what ``perfsim validate --data`` runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import rules
+from .contract import Dataset
+from .errors import PerfsimError
+from .scheme import Node, Resolved, Scheme, iter_nodes
+
+TARGET_RULES = ("ratio", "band", "binary")
+
+
+_TREES: dict[int, tuple[Scheme, "Tree"]] = {}
+
+
+@dataclass(frozen=True)
+class Tree:
+    """The scheme tree flattened depth-first (parents before children)."""
+
+    paths: tuple[str, ...]
+    nodes: tuple[Node, ...]
+    parent: tuple[int, ...]            # -1 for the root
+    children: tuple[tuple[int, ...], ...]
+    leaves: tuple[int, ...]            # node indices of the leaves, in tree order
+
+    @classmethod
+    def of(cls, scheme: Scheme) -> "Tree":
+        """The flattened tree of a scheme (memoised: schemes are immutable)."""
+        hit = _TREES.get(id(scheme))
+        if hit is not None and hit[0] is scheme:
+            return hit[1]
+        tree = cls._build(scheme)
+        if len(_TREES) > 256:
+            _TREES.clear()
+        _TREES[id(scheme)] = (scheme, tree)   # holding the scheme keeps its id unique
+        return tree
+
+    @classmethod
+    def _build(cls, scheme: Scheme) -> "Tree":
+        paths, nodes = zip(*iter_nodes(scheme.tree))
+        index = {p: i for i, p in enumerate(paths)}
+        parent = tuple(index[p.rsplit(".", 1)[0]] if "." in p else -1 for p in paths)
+        children = tuple(tuple(j for j, q in enumerate(parent) if q == i) for i in range(len(paths)))
+        leaves = tuple(i for i, n in enumerate(nodes) if n.is_leaf)
+        return cls(paths, nodes, parent, children, leaves)
+
+    def leaf_source(self, i: int) -> str:
+        node = self.nodes[i]
+        return node.source or "indicator"
+
+    def indicator_of(self, i: int) -> str:
+        node = self.nodes[i]
+        return node.indicator or self.paths[i].rsplit(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Per-leaf inputs for one year, rows aligned with ``units`` (sorted by unit_id)."""
+
+    units: pd.DataFrame
+    x: np.ndarray
+    t: np.ndarray
+    present: np.ndarray
+    lower: np.ndarray
+    categories: np.ndarray    # category code per unit (minmax and rank compare within it)
+    groups: np.ndarray        # ranking group per unit (category, or one group for all)
+    year: int
+
+
+@dataclass(frozen=True)
+class Result:
+    """Everything :func:`score` computed: the table plus per-node detail."""
+
+    table: pd.DataFrame
+    node_scores: pd.DataFrame   # units x node paths, fraction of full marks
+    node_points: pd.DataFrame   # units x node paths, points earned
+    node_held: pd.DataFrame     # units x node paths, points at stake (the effective weight)
+    year: int
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _scheme(scheme: Scheme | Resolved) -> tuple[Scheme, str]:
+    if isinstance(scheme, Resolved):
+        return scheme.scheme, str(scheme.path)
+    return scheme, f"scheme '{scheme.name}'"
+
+
+def _applies(node: Node, units: pd.DataFrame) -> np.ndarray:
+    mask = np.ones(len(units), dtype=bool)
+    rule = node.applies_to
+    if rule is None:
+        return mask
+    for column in ("kind", "district_type", "category"):
+        allowed = getattr(rule, column)
+        if allowed is not None:
+            mask &= units[column].isin(allowed).to_numpy()
+    return mask
+
+
+def recut_categories(scheme: Scheme, units: pd.DataFrame, where: str = "<scheme>") -> pd.Series:
+    """Each unit's category after the scheme's ``categories`` re-cut (indexed like ``units``)."""
+    cats = units["category"].astype(str).copy()
+    spec = scheme.categories
+    if spec is None:
+        return cats
+    known_units = set(units["unit_id"])
+    for new, old in spec.merge.items():
+        missing = [c for c in old if c not in set(cats)]
+        if missing:
+            raise PerfsimError(f"key 'categories.merge.{new}': no category {missing[0]!r} in the data",
+                               where=where)
+        cats[cats.isin(old)] = new
+    for old, parts in spec.split.items():
+        if old not in set(cats):
+            raise PerfsimError(f"key 'categories.split.{old}': no category {old!r} in the data", where=where)
+        for new, members in parts.items():
+            for unit in members:
+                row = units.index[units["unit_id"] == unit]
+                if not len(row):
+                    raise PerfsimError(f"key 'categories.split.{old}.{new}': unknown unit {unit!r}", where=where)
+                if cats[row[0]] != old:
+                    raise PerfsimError(f"key 'categories.split.{old}.{new}': unit {unit!r} is in "
+                                       f"category {cats[row[0]]!r}, not {old!r}", where=where)
+                cats[row[0]] = new
+    for unit, new in spec.move.items():
+        if unit not in known_units:
+            raise PerfsimError(f"key 'categories.move.{unit}': unknown unit", where=where)
+        cats[units.index[units["unit_id"] == unit][0]] = new
+    return cats
+
+
+def resolve_year(dataset: Dataset, year: int | None) -> int:
+    years = dataset.years
+    if not years:
+        raise PerfsimError("the dataset has no targets or actuals, so no year to score",
+                           where=dataset.origin)
+    if year is None:
+        return years[-1]
+    if year not in years:
+        raise PerfsimError(f"no targets or actuals for year {year} (years present: "
+                           f"{', '.join(map(str, years))})", where=dataset.origin)
+    return year
+
+
+def _of_year(frame: pd.DataFrame, year: int) -> pd.DataFrame:
+    return frame[frame["year"].astype(int) == year] if len(frame) else frame
+
+
+def year_end_actuals(dataset: Dataset, year: int) -> pd.DataFrame:
+    """The latest year-to-date actual of each (unit, indicator) within ``year``."""
+    actuals = dataset.actuals
+    actuals = actuals[actuals["period"].str.startswith(f"{year}-")]
+    return actuals.sort_values("period").drop_duplicates(["unit_id", "indicator_id"], keep="last")
+
+
+@dataclass(frozen=True)
+class YearView:
+    """One year of a dataset as arrays aligned with the sorted unit ids.
+
+    Built once per (dataset, year) and cached on the dataset, so that scoring many
+    scenarios on the same data does the pandas work once. Every matrix is
+    ``units x keys`` with NaN where the data has no row.
+    """
+
+    ids: pd.Index                       # unit ids, sorted
+    units: pd.DataFrame                 # sorted by unit_id, 0..n-1 index
+    tables: dict                        # name -> rows of that year
+    matrices: dict                      # name -> (array units x keys, {key: column})
+
+    def column(self, name: str, key: str) -> np.ndarray:
+        values, where = self.matrices[name]
+        j = where.get(key)
+        return values[:, j] if j is not None else np.full(len(self.ids), np.nan)
+
+    def matrix(self, name: str) -> tuple[np.ndarray, dict]:
+        return self.matrices[name]
+
+
+def _matrix(frame: pd.DataFrame, ids: pd.Index, key: str, value: str,
+            keys: list | None = None) -> tuple[np.ndarray, dict]:
+    """Pivot rows of (unit_id, key, value) into units x keys, summing duplicates."""
+    if keys is None:
+        keys = sorted(frame[key].unique()) if len(frame) else []
+    if len(frame):
+        table = frame.pivot_table(index="unit_id", columns=key, values=value, aggfunc="sum")
+        values = table.reindex(index=ids, columns=keys).to_numpy(dtype=float)
+    else:
+        values = np.full((len(ids), len(keys)), np.nan)
+    return values, {k: j for j, k in enumerate(keys)}
+
+
+def year_view(dataset: Dataset, year: int) -> YearView:
+    key = ("year_view", year)
+    if key in dataset.cache:
+        return dataset.cache[key]
+    units = dataset.units.sort_values("unit_id", kind="stable").reset_index(drop=True)
+    ids = pd.Index(units["unit_id"])
+    indicators = list(dataset.indicators["indicator_id"])
+    tables = {name: _of_year(dataset.tables[name], year)
+              for name in ("targets", "leader_ratings", "satisfaction", "special", "adjustments")}
+    adj = tables["adjustments"]
+    sat = tables["satisfaction"]
+    matrices = {
+        "target": _matrix(tables["targets"], ids, "indicator_id", "target", indicators),
+        "actual": _matrix(year_end_actuals(dataset, year), ids, "indicator_id", "value", indicators),
+        "leader": _matrix(tables["leader_ratings"], ids, "rater_id", "rating"),
+        "sat_score": _matrix(sat, ids, "group", "score"),
+        "sat_respondents": _matrix(sat, ids, "group", "respondents"),
+        "special": _matrix(tables["special"], ids, "facet", "score"),
+        "bonus": _matrix(adj[adj["type"] == "bonus"].assign(all="bonus"), ids, "all", "points", ["bonus"]),
+        "deduction": _matrix(adj[adj["type"] == "deduction"], ids, "item", "points"),
+        "veto": _matrix(adj[adj["type"] == "veto"].assign(all="veto", one=1.0), ids, "all", "one", ["veto"]),
+    }
+    view = YearView(ids, units, tables, matrices)
+    dataset.cache[key] = view
+    return view
+
+
+# --------------------------------------------------------------------------- fit
+
+def check_fit(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = None) -> int:
+    """Check that a scheme can score a dataset; return the year. Raises PerfsimError."""
+    scheme, where = _scheme(scheme)
+    year = resolve_year(dataset, year)
+    tree = Tree.of(scheme)
+    recut_categories(scheme, dataset.units, where)
+    known = set(dataset.indicators["indicator_id"])
+    view = year_view(dataset, year)
+    targets = view.tables["targets"]
+    zero = targets[targets["target"] == 0]
+    for i in tree.leaves:
+        node, path = tree.nodes[i], tree.paths[i]
+        source = tree.leaf_source(i)
+        if source == "indicator":
+            indicator = tree.indicator_of(i)
+            if indicator not in known:
+                raise PerfsimError(f"key '{path}': indicator '{indicator}' is not in "
+                                   f"{dataset.where('indicators')}", where=where)
+            if node.rule in TARGET_RULES and len(zero):
+                rows = zero[zero["indicator_id"] == indicator]
+                applies = set(dataset.units["unit_id"][_applies(node, dataset.units)])
+                rows = rows[rows["unit_id"].isin(applies)]
+                if len(rows):
+                    r = rows.index[0]
+                    raise PerfsimError(
+                        f"target is 0 for unit '{rows.loc[r, 'unit_id']}', but indicator "
+                        f"'{indicator}' is {node.rule}-scored (key '{path}' in {where}), "
+                        "which divides by the target",
+                        where=dataset.where("targets", r, "target"))
+        elif source == "units":
+            for column in filter(None, (node.field, node.per)):
+                if dataset.units[column].isna().all():
+                    raise PerfsimError(f"key '{path}': units have no values in column '{column}'",
+                                       where=where)
+        else:
+            table = source
+            frame = view.tables[table]
+            if frame.empty:
+                raise PerfsimError(f"key '{path}': needs table '{table}' with rows for year "
+                                   f"{year}, but {dataset.where(table)} has none", where=where)
+            if source == "satisfaction" and node.groups is not None:
+                unknown = frame[~frame["group"].isin(list(node.groups))]
+                if len(unknown):
+                    r = unknown.index[0]
+                    raise PerfsimError(f"group '{unknown.loc[r, 'group']}' has no weight in key "
+                                       f"'{path}.groups' of {where}",
+                                       where=dataset.where(table, r, "group"))
+            if source == "special" and not (frame["facet"] == node.facet).any():
+                raise PerfsimError(f"key '{path}': no rows of facet '{node.facet}' in "
+                                   f"{dataset.where(table)} for year {year}", where=where)
+    items = scheme.adjustments.deduction.items
+    adj = view.tables["adjustments"]
+    if items is not None and len(adj):
+        bad = adj[(adj["type"] == "deduction") & ~adj["item"].isin(list(items))]
+        if len(bad):
+            r = bad.index[0]
+            raise PerfsimError(f"deduction item '{bad.loc[r, 'item']}' is not one of the items "
+                               f"in key 'adjustments.deduction.items' of {where}",
+                               where=dataset.where("adjustments", r, "item"))
+    if len(adj):
+        bad = adj[(adj["type"] != "veto") & adj["points"].isna()]
+        if len(bad):
+            r = bad.index[0]
+            raise PerfsimError("a bonus or deduction needs points",
+                               where=dataset.where("adjustments", r, "points"))
+    return year
+
+
+# --------------------------------------------------------------------------- step 1
+
+def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
+    """Arrays x, t, present (units x leaves) for one year; units sorted by unit_id."""
+    tree = Tree.of(scheme)
+    view = year_view(dataset, year)
+    units = view.units
+    n, m = len(units), len(tree.leaves)
+    x = np.full((n, m), np.nan)
+    t = np.full((n, m), np.nan)
+    present = np.zeros((n, m), dtype=bool)
+    lower = np.zeros(m, dtype=bool)
+
+    applies = {0: np.ones(n, dtype=bool)}
+    for i in range(1, len(tree.nodes)):
+        applies[i] = applies[tree.parent[i]] & _applies(tree.nodes[i], units)
+
+    direction = dict(zip(dataset.indicators["indicator_id"], dataset.indicators["direction"]))
+
+    for j, i in enumerate(tree.leaves):
+        node, source = tree.nodes[i], tree.leaf_source(i)
+        if source == "indicator":
+            ind = tree.indicator_of(i)
+            lower[j] = (node.direction or direction.get(ind, "higher")) == "lower"
+            xa, ta = view.column("actual", ind), view.column("target", ind)
+            if node.peer_quantile is not None:
+                ta = ta * peer_factor(dataset, year, ind, node.peer_quantile, scheme.focal_city,
+                                      lower[j])
+            x[:, j], t[:, j] = xa, ta
+            present[:, j] = ~np.isnan(ta) if node.rule in TARGET_RULES else ~np.isnan(xa)
+        elif source == "units":
+            lower[j] = node.direction == "lower"
+            xa = units[node.field].to_numpy(dtype=float)
+            if node.per is not None:
+                per = units[node.per].to_numpy(dtype=float)
+                xa = np.divide(xa, per, out=np.full(n, np.nan), where=per > 0)
+            x[:, j] = xa
+            present[:, j] = ~np.isnan(xa)
+        else:
+            xa = _rating_input(node, view)
+            x[:, j] = xa
+            present[:, j] = ~np.isnan(xa)
+        present[:, j] &= applies[i]
+    units = units.assign(category=recut_categories(scheme, units).to_numpy())
+    categories = pd.factorize(units["category"], sort=True)[0].astype(np.int64)
+    groups = categories if scheme.ranking.within == "category" else np.zeros(n, dtype=np.int64)
+    return Inputs(units=units, x=x, t=t, present=present, lower=lower, categories=categories,
+                  groups=groups, year=year)
+
+
+def peer_factor(dataset: Dataset, year: int, indicator: str, quantile: float, focal_city: str | None,
+                lower: bool) -> float:
+    """How far the peers' quantile lies from the city's own value at the year's last peer
+    period: units' targets are scaled by it (a target derived from the peer distribution;
+    for lower-is-better indicators the better side, the 1 - quantile point, is used)."""
+    key = ("peer_factor", year, indicator, quantile, focal_city, lower)
+    if key not in dataset.cache:
+        peers = dataset.peers
+        rows = peers[(peers["indicator_id"] == indicator) & peers["period"].str.startswith(f"{year}-")]
+        if rows.empty:
+            raise PerfsimError(f"no peer values of indicator '{indicator}' for year {year}",
+                               where=dataset.where("peers"))
+        last = rows[rows["period"] == rows["period"].max()]
+        mine = last.loc[last["city"] == focal_city, "value"]
+        if mine.empty or float(mine.iloc[0]) == 0:
+            raise PerfsimError(f"no (non-zero) value of focal city {focal_city!r} for indicator "
+                               f"'{indicator}' in {last['period'].iloc[0]}", where=dataset.where("peers"))
+        others = last.loc[last["city"] != focal_city, "value"].to_numpy(dtype=float)
+        q = np.quantile(others, 1 - quantile if lower else quantile)
+        dataset.cache[key] = float(q / float(mine.iloc[0]))
+    return dataset.cache[key]
+
+
+def _rating_input(node: Node, view: YearView) -> np.ndarray:
+    """Mean rating per unit (NaN where none) for one rating leaf."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if node.source == "leader_ratings":
+            r, _ = view.matrix("leader")
+            count = np.sum(~np.isnan(r), axis=1)
+            total = np.nansum(r, axis=1)
+            mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+            if not node.trim:
+                return mean
+            filled_hi = np.where(np.isnan(r), -np.inf, r).max(axis=1)
+            filled_lo = np.where(np.isnan(r), np.inf, r).min(axis=1)
+            trimmed = (total - filled_hi - filled_lo) / np.maximum(count - 2, 1)
+            return np.where(count >= 3, trimmed, mean)
+        if node.source == "satisfaction":
+            score, where = view.matrix("sat_score")
+            if node.groups is None:
+                w, _ = view.matrix("sat_respondents")
+            else:
+                weights = np.zeros(len(where))
+                for group, j in where.items():
+                    weights[j] = node.groups.get(group, 0.0)
+                w = np.broadcast_to(weights, score.shape)
+            w = np.where(np.isnan(score), 0.0, w)
+            den = w.sum(axis=1)
+            num = (w * np.nan_to_num(score)).sum(axis=1)
+            return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        return view.column("special", node.facet)
+
+
+# --------------------------------------------------------------------------- step 2
+
+def leaf_scores(scheme: Scheme, inputs: Inputs) -> np.ndarray:
+    """Fraction of full marks per unit and leaf; 0 where a present leaf lacks its actual."""
+    tree = Tree.of(scheme)
+    s = np.zeros_like(inputs.x)
+    for j, i in enumerate(tree.leaves):
+        node = tree.nodes[i]
+        x, t, lower = inputs.x[:, j], inputs.t[:, j], bool(inputs.lower[j])
+        if node.rule == "ratio":
+            col = rules.ratio(x, t, lower, cap=node.cap if node.cap is not None else 1.0)
+        elif node.rule == "band":
+            col = rules.band(x, t, lower, floor=node.floor or 0.0)
+        elif node.rule == "binary":
+            col = rules.binary(x, t, lower)
+        elif node.rule == "goalpost":
+            col = rules.goalpost(x, node.lo, node.hi, lower, log=node.log)
+        elif node.rule in ("minmax", "rank"):
+            xp = np.where(inputs.present[:, j], x, np.nan)
+            fn = rules.minmax if node.rule == "minmax" else rules.rank_score
+            col = fn(xp, inputs.categories, lower)
+        else:
+            col = rules.rating(x)
+        s[:, j] = np.where(inputs.present[:, j], np.nan_to_num(col, nan=0.0), 0.0)
+    return s
+
+
+# --------------------------------------------------------------------------- step 3
+
+def aggregate_tree(scheme: Scheme, s_leaf: np.ndarray, present_leaf: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Node scores, earned points and points held, each (units, nodes), from leaf scores.
+
+    Bottom-up: a node's score is the weighted (arithmetic or geometric) mean of its
+    present, non-extra children, weights re-normalised per unit. Top-down: the root holds
+    ``tree.points``; each normal child receives its re-normalised share of its parent's
+    points, an ``extra`` child its own points. Earned points = score x points held.
+    """
+    tree = Tree.of(scheme)
+    n, k = s_leaf.shape[0], len(tree.nodes)
+    score = np.zeros((n, k))
+    present = np.zeros((n, k), dtype=bool)
+    shares: dict[int, np.ndarray] = {}
+    for j, i in enumerate(tree.leaves):
+        score[:, i], present[:, i] = s_leaf[:, j], present_leaf[:, j]
+    for i in reversed(range(k)):
+        kids = [c for c in tree.children[i] if not tree.nodes[c].extra]
+        if not kids:
+            continue
+        w = np.array([_weight(tree.nodes[c]) for c in kids])
+        score[:, i], shares[i] = rules.aggregate(score[:, kids], w, present[:, kids],
+                                                 tree.nodes[i].aggregate)
+        present[:, i] = present[:, kids].any(axis=1)
+    held = np.zeros((n, k))
+    held[:, 0] = float(scheme.tree.points)
+    for i in range(k):
+        kids = [c for c in tree.children[i] if not tree.nodes[c].extra]
+        for col, c in enumerate(kids):
+            held[:, c] = held[:, i] * shares[i][:, col]
+        for c in tree.children[i]:
+            if tree.nodes[c].extra:
+                held[:, c] = float(tree.nodes[c].points) * present[:, c]
+    return score, score * held, held
+
+
+def _weight(node: Node) -> float:
+    return float(node.points if node.points is not None else node.weight)
+
+
+def adjustments(scheme: Scheme, dataset: Dataset, year: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Capped bonus, capped deduction (per item, then in total) and veto flag per unit."""
+    view = year_view(dataset, year)
+    rules_ = scheme.adjustments
+    bonus = np.nan_to_num(view.column("bonus", "bonus"))
+    if rules_.bonus.cap is not None:
+        bonus = np.minimum(bonus, rules_.bonus.cap)
+    per_item, where = view.matrix("deduction")
+    per_item = np.nan_to_num(per_item)
+    if rules_.deduction.items is not None and where:
+        caps = np.array([rules_.deduction.items[k].cap if k in rules_.deduction.items
+                         and rules_.deduction.items[k].cap is not None else np.inf
+                         for k in sorted(where, key=where.get)])
+        per_item = np.minimum(per_item, caps)
+    deduction = per_item.sum(axis=1)
+    if rules_.deduction.cap is not None:
+        deduction = np.minimum(deduction, rules_.deduction.cap)
+    veto = ~np.isnan(view.column("veto", "veto")) if rules_.veto else np.zeros(len(view.ids), bool)
+    return bonus, deduction, veto
+
+
+def _quota_table(g, groups: np.ndarray, max_rank: int) -> np.ndarray:
+    """Quota grading as a table: the grade index of each unit at each rank 1..max_rank
+    (units x max_rank). The first grades go to the best ranks, each taking its share of
+    the group's size (rounded as the scheme says), the second to last grade to the rest."""
+    size = np.bincount(groups)[groups].astype(float)
+    round_ = {"floor": np.floor, "round": lambda v: np.floor(v + 0.5), "ceil": np.ceil}[g.rounding]
+    ranks_ = np.arange(1, max_rank + 1)[None, :]
+    table = np.full((len(groups), max_rank), len(g.grades) - 2, dtype=np.int64)
+    cumulative = np.zeros(len(groups))
+    assigned = np.zeros(table.shape, dtype=bool)
+    for k, name in enumerate(g.grades[:-2]):
+        # round to 9 places first so that 0.2 * 5 counts as 1 under floor and ceil alike
+        cumulative = cumulative + round_(np.round((g.quota or {}).get(name, 0.0) * size, 9))
+        hit = ~assigned & (ranks_ <= cumulative[:, None])
+        table[hit] = k
+        assigned |= hit
+    return table
+
+
+def grade_index(scheme: Scheme, total: np.ndarray, rank: np.ndarray, groups: np.ndarray,
+                veto: np.ndarray) -> np.ndarray:
+    """Index into ``scheme.grading.grades`` per unit; works on (units,) or (draws, units).
+
+    By quota: within each ranking group the first grades go to the best ranks, each grade
+    taking its share of the group's size (rounded as the scheme says; ties at the edge
+    share the better grade), the second to last grade to the rest, the last grade below
+    ``floor``. By thresholds: the best grade whose minimum total is reached. A veto gives
+    the last grade whatever the total.
+    """
+    g = scheme.grading
+    if g is None:
+        return np.zeros(np.shape(total), dtype=np.int64)
+    names = g.grades
+    if g.method == "quota":
+        rank = np.asarray(rank)
+        table = _quota_table(g, groups, int(rank.max(initial=1)))
+        out = table[np.arange(len(groups)), rank - 1]
+        if g.floor is not None:
+            out[total < g.floor] = len(names) - 1
+    else:
+        out = np.full(np.shape(total), len(names) - 1, dtype=np.int64)
+        for k in reversed(range(len(names) - 1)):
+            th = (g.thresholds or {}).get(names[k])
+            if th is not None:
+                out[total >= th] = k
+    out[..., veto] = len(names) - 1
+    return out
+
+
+def grade_counts(scheme: Scheme, total: np.ndarray, rank: np.ndarray, rank_hist: np.ndarray,
+                 groups: np.ndarray, veto: np.ndarray) -> np.ndarray:
+    """How many of the draws give each unit each grade (units x grades): the same as
+    counting :func:`grade_index` over the draws (``total``, ``rank``: draws x units), but
+    quota grades are read off the rank histogram (``rank_hist``: units x ranks) and only
+    the draws below the floor are visited one by one."""
+    g = scheme.grading
+    draws = total.shape[0]
+    if g is None:
+        return np.full((len(groups), 1), draws, dtype=np.int64)
+    K = len(g.grades)
+    if g.method == "quota":
+        table = _quota_table(g, groups, rank_hist.shape[1])
+        counts = np.stack([(rank_hist * (table == k)).sum(axis=1) for k in range(K)], axis=1)
+        if g.floor is not None:
+            low = np.flatnonzero(total.min(axis=0) < g.floor)     # units ever below the floor
+            u, d = np.nonzero((total[:, low] < g.floor).T)
+            u = low[u]
+            np.add.at(counts, (u, table[u, rank[d, u] - 1]), -1)
+            np.add.at(counts, (u, np.full(len(u), K - 1)), 1)
+    else:
+        index = grade_index(scheme, total, rank, groups, np.zeros(len(groups), dtype=bool))
+        unit = np.arange(len(groups))[None, :]
+        counts = np.bincount((unit * K + index).ravel(order="K"), minlength=len(groups) * K).reshape(-1, K)
+    counts[veto] = 0
+    counts[veto, K - 1] = draws
+    return counts
+
+
+def grade(scheme: Scheme, total: np.ndarray, rank: np.ndarray, groups: np.ndarray,
+          veto: np.ndarray) -> np.ndarray:
+    """Grade names per unit (empty strings when the scheme does not grade)."""
+    if scheme.grading is None:
+        return np.full(len(total), "", dtype=object)
+    return np.array(scheme.grading.grades, dtype=object)[grade_index(scheme, total, rank, groups, veto)]
+
+
+def missing_cells(scheme: Scheme, inputs: Inputs) -> tuple[np.ndarray, np.ndarray]:
+    """(cells units x leaves that count but have no input, units with no input at all).
+
+    A target-scored leaf (ratio, band, binary) counts for a unit that has a target; without
+    an actual it scores 0. A unit none of whose normal components has any input scores 0.
+    """
+    tree = Tree.of(scheme)
+    target_rule = np.array([tree.nodes[i].rule in TARGET_RULES for i in tree.leaves], dtype=bool)
+    cells = inputs.present & np.isnan(inputs.x) & target_rule[None, :]
+    normal = np.zeros(len(tree.leaves), dtype=bool)
+    for j, i in enumerate(tree.leaves):
+        k = i
+        while tree.parent[k] > 0:
+            k = tree.parent[k]
+        normal[j] = not tree.nodes[k].extra
+    has_input = (inputs.present & ~cells)[:, normal].any(axis=1)
+    return cells, ~has_input
+
+
+def warn_missing(scheme: Scheme, inputs: Inputs, dataset: Dataset) -> None:
+    """Say so (a :class:`PerfsimWarning`) when a target has no actual or a unit has no data."""
+    import warnings
+
+    from .errors import PerfsimWarning
+
+    cells, empty = missing_cells(scheme, inputs)
+    tree = Tree.of(scheme)
+    ids = inputs.units["unit_id"].to_numpy()
+    if cells.any():
+        u, j = np.nonzero(cells)
+        example = f"unit {ids[u[0]]}, indicator {tree.indicator_of(tree.leaves[j[0]])}"
+        warnings.warn(f"{len(u)} target(s) in year {inputs.year} have no actual in {dataset.where('actuals')} "
+                      f"and score 0 (first: {example})", PerfsimWarning, stacklevel=3)
+    if empty.any():
+        shown = ", ".join(ids[empty][:10]) + (" ..." if empty.sum() > 10 else "")
+        warnings.warn(f"{int(empty.sum())} unit(s) have no data at all in year {inputs.year} and score 0, "
+                      f"ranked last with the lowest grade: {shown}", PerfsimWarning, stacklevel=3)
+
+
+def score_detail(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = None) -> Result:
+    """Score every unit; the result table plus the score and points of every node."""
+    scheme_obj, _ = _scheme(scheme)
+    year = check_fit(scheme, dataset, year)
+    inputs = leaf_inputs(scheme_obj, dataset, year)
+    warn_missing(scheme_obj, inputs, dataset)
+    s_leaf = leaf_scores(scheme_obj, inputs)
+    node_score, node_points, node_held = aggregate_tree(scheme_obj, s_leaf, inputs.present)
+    units = inputs.units
+    ids = pd.Index(units["unit_id"])
+    bonus, deduction, veto = adjustments(scheme_obj, dataset, year)
+    tree = Tree.of(scheme_obj)
+    comps = [c for c in tree.children[0]]
+    extra_points = sum((node_points[:, c] for c in comps if tree.nodes[c].extra), np.zeros(len(ids)))
+    total = node_points[:, 0] + extra_points + bonus - deduction
+    if scheme_obj.ranking.round is not None:
+        total = np.round(total, scheme_obj.ranking.round)
+    rank = rules.competition_rank(total, inputs.groups)
+    table = pd.DataFrame({
+        "unit_id": units["unit_id"], "name": units["name"], "category": units["category"],
+        "total": total, "rank": rank,
+        "grade": grade(scheme_obj, total, rank, inputs.groups, veto),
+    })
+    for c in comps:
+        table[tree.paths[c].split(".", 1)[1]] = node_points[:, c]
+    table["bonus"], table["deduction"], table["veto"] = bonus, deduction, veto
+    table = table.sort_values(["category", "rank", "unit_id"], kind="stable").reset_index(drop=True)
+    columns = list(tree.paths)
+    scores = pd.DataFrame(node_score, index=ids, columns=columns)
+    points = pd.DataFrame(node_points, index=ids, columns=columns)
+    held = pd.DataFrame(node_held, index=ids, columns=columns)
+    return Result(table=table, node_scores=scores, node_points=points, node_held=held, year=year)
+
+
+def unit_type(units: pd.DataFrame) -> pd.Series:
+    """'central district', 'outer district', or the category, per unit (indexed by unit_id)."""
+    kind = units["district_type"].fillna("").map(lambda t: f"{t} district" if t else "")
+    return pd.Series(kind.where(kind != "", units["category"]).to_numpy(), index=units["unit_id"].to_numpy())
+
+
+def effective_weights(result: Result, dataset: Dataset, leaves_only: bool = True) -> pd.DataFrame:
+    """Mean points at stake per node (rows) and unit type (columns)."""
+    held = result.node_held
+    if leaves_only:
+        paths = [p for p in held.columns if not any(q.startswith(p + ".") for q in held.columns)]
+        held = held[paths]
+    types = unit_type(dataset.units).reindex(held.index)
+    return held.groupby(types.to_numpy()).mean().T
+
+
+def score(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = None) -> pd.DataFrame:
+    """Score every unit: ``unit_id, name, category, total, rank, grade``, one column of
+    points per top-level component, then ``bonus, deduction, veto``; sorted by category
+    and rank."""
+    return score_detail(scheme, dataset, year).table
+
+
+def component_columns(scheme: Scheme | Resolved) -> list[str]:
+    scheme_obj, _ = _scheme(scheme)
+    return list((scheme_obj.tree.children or {}).keys())
+
+
+__all__: Sequence[str] = ("score", "score_detail", "check_fit", "leaf_inputs", "leaf_scores",
+                          "aggregate_tree", "Tree", "Inputs", "Result")

@@ -1,0 +1,209 @@
+"""Writing files safely: atomic single files and all-or-nothing sets of outputs.
+
+Every file perfsim writes goes through a temporary file in the target folder and a rename,
+so a reader never sees half a file. A command that writes several files stages them in
+an :class:`OutputSet` and publishes them together at the end: if anything fails (a bad
+input found late, a full disk, Ctrl-C), nothing is published and the staging folder is
+removed. Errors name the file the user asked for, never a temporary name.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import stat
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import PerfsimError
+
+#: CSV files open correctly when double-clicked in Excel (also on Chinese Windows)
+CSV_ENCODING = "utf-8-sig"
+
+
+def _umask() -> int:
+    """The process umask, read without changing it for good (not at import time)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _write_error(path: Path, exc: OSError) -> PerfsimError:
+    reason = "no space left on device" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+    return PerfsimError(f"cannot write this file ({reason}); nothing was written", where=path)
+
+
+def check_file_target(path: str | Path) -> Path:
+    """A path that may receive a regular file: absent, or an existing regular file.
+
+    A directory, FIFO, socket or device is refused (it would be replaced by a file or
+    block forever).
+    """
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return path
+    except OSError as exc:
+        raise PerfsimError(f"cannot use this path for output ({exc.strerror})", where=path) from None
+    if stat.S_ISDIR(mode):
+        raise PerfsimError("is a directory; give a file name for this output", where=path)
+    if not stat.S_ISREG(mode):
+        raise PerfsimError("is not a regular file (a FIFO, socket or device); refusing to write to it",
+                           where=path)
+    return path
+
+
+def check_dir_target(path: str | Path) -> Path:
+    """A path that may receive a folder of outputs: absent, or an existing directory."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise PerfsimError("exists and is not a folder; give a folder for these outputs", where=path)
+    if path.is_symlink() and not path.exists():
+        raise PerfsimError("is a broken symbolic link", where=path)
+    return path
+
+
+def _write_via(path: Path, writer: Callable[[str], None]) -> Path:
+    """Write ``path`` by calling ``writer(tmp_name)`` and renaming the result into place."""
+    path = check_file_target(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    try:
+        writer(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write through a temporary file in the same folder and a rename."""
+    def writer(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return _write_via(Path(path), writer)
+
+
+def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
+    return atomic_write_bytes(path, text.encode(encoding))
+
+
+def write_json(path: str | Path, payload: Any) -> Path:
+    return atomic_write_text(path, json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def csv_text(frame) -> str:
+    """A table as CSV text (no index, LF line ends)."""
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
+def write_csv(frame, path: str | Path) -> Path:
+    """A table as a CSV file with a UTF-8 byte-order mark, so Excel opens it correctly."""
+    return atomic_write_text(path, csv_text(frame), encoding=CSV_ENCODING)
+
+
+def save_parquet(frame, path: str | Path, index: bool | None = None) -> Path:
+    """Write ``frame`` to a Parquet file through a temporary file and a rename."""
+    return _write_via(Path(path), lambda tmp: frame.to_parquet(tmp, index=index))
+
+
+def write_with(path: str | Path, writer: Callable[[str], None]) -> Path:
+    """Write ``path`` atomically with a writer that takes a file name (figures, workbooks)."""
+    return _write_via(Path(path), writer)
+
+
+class OutputSet:
+    """Files a command writes, published together or not at all.
+
+    ::
+
+        with OutputSet(out_dir) as outputs:
+            outputs.csv(table, "rank_stats.csv")
+            outputs.json(facts, "run.json")
+        # here every file is in place; on an exception none is
+
+    Files are staged in a hidden folder inside ``out_dir`` and renamed into place when the
+    block ends without an exception. ``path(name)`` gives a staging path for writers of
+    their own (Parquet, figures).
+    """
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.out_dir = check_dir_target(out_dir)
+        self.names: list[str] = []
+        self._stage: Path | None = None
+
+    def __enter__(self) -> "OutputSet":
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.out_dir))
+        except OSError as exc:
+            raise _write_error(self.out_dir, exc) from None
+        return self
+
+    def path(self, name: str) -> Path:
+        """Where to write output ``name`` (relative to the output folder) while staging."""
+        if self._stage is None:
+            raise RuntimeError("OutputSet used outside its with-block")
+        target = check_file_target(self.out_dir / name)
+        if name not in self.names:
+            self.names.append(name)
+        staged = self._stage / name
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        del target
+        return staged
+
+    def csv(self, frame, name: str) -> Path:
+        return write_csv(frame, self.path(name))
+
+    def text(self, text: str, name: str) -> Path:
+        return atomic_write_text(self.path(name), text)
+
+    def json(self, payload: Any, name: str) -> Path:
+        return write_json(self.path(name), payload)
+
+    def parquet(self, frame, name: str) -> Path:
+        return save_parquet(frame, self.path(name))
+
+    def publish(self) -> list[Path]:
+        """Rename every staged file into place (done by the with-block on success)."""
+        assert self._stage is not None
+        out = []
+        try:
+            for name in self.names:
+                staged, final = self._stage / name, self.out_dir / name
+                check_file_target(final)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staged, final)
+                out.append(final)
+        except OSError as exc:
+            raise _write_error(self.out_dir / name, exc) from None
+        return out
+
+    def __exit__(self, kind, exc, tb) -> None:
+        try:
+            if kind is None:
+                self.publish()
+        finally:
+            if self._stage is not None:
+                shutil.rmtree(self._stage, ignore_errors=True)
+                self._stage = None
+
+
+def unique_sibling(path: Path, tag: str) -> Path:
+    """A fresh hidden name next to ``path`` (for folders built then renamed into place)."""
+    return path.with_name(f".{tag}-{path.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")

@@ -1,0 +1,146 @@
+"""Scoring rules and aggregations as pure numpy functions (DESIGN section 4).
+
+Each rule maps actuals ``x`` (and targets ``t``) to ``s``, the fraction of full marks.
+All functions broadcast, so the same code scores one unit, a column of units, or a
+``(draws, units)`` block in a Monte Carlo run. ``lower`` marks lower-is-better.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+Array = NDArray[np.float64]
+
+
+def achievement(x: ArrayLike, t: ArrayLike, lower: ArrayLike = False) -> Array:
+    """x / t for higher-is-better, t / x for lower-is-better (inf where x <= 0 then)."""
+    x = np.asarray(x, dtype=float)
+    t = np.asarray(t, dtype=float)
+    lower = np.asarray(lower, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        up = x / t
+        down = np.where(x > 0, t / np.where(x > 0, x, 1.0), np.inf)
+    return np.where(lower, down, up)
+
+
+def ratio(x: ArrayLike, t: ArrayLike, lower: ArrayLike = False, cap: float = 1.0) -> Array:
+    """s = clip(x/t, 0, cap); lower is better: clip(t/x, 0, cap)."""
+    return np.clip(achievement(x, t, lower), 0.0, cap)
+
+
+def band(x: ArrayLike, t: ArrayLike, lower: ArrayLike = False, floor: float = 0.0) -> Array:
+    """s = 1 at or past the target, 0 at or before ``floor`` x target, linear between.
+
+    ``floor`` is a share of the target (0.6: zero marks at 60 % of the target). For
+    lower-is-better the achievement t/x is used, so the same floor applies.
+    """
+    r = achievement(x, t, lower)
+    return np.clip((r - floor) / (1.0 - floor), 0.0, 1.0)
+
+
+def binary(x: ArrayLike, t: ArrayLike, lower: ArrayLike = False) -> Array:
+    """s = 1 if the target is met, else 0."""
+    return (achievement(x, t, lower) >= 1.0).astype(float)
+
+
+def goalpost(x: ArrayLike, lo: float, hi: float, lower: ArrayLike = False,
+             log: bool = False) -> Array:
+    """s = clip((x - lo) / (hi - lo), 0, 1), on log(x) when ``log``; reversed when lower."""
+    x = np.asarray(x, dtype=float)
+    if log:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x, lo, hi = np.log(x), np.log(lo), np.log(hi)
+    s = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    return np.where(np.asarray(lower, dtype=bool), 1.0 - s, s)
+
+
+def _group_reduce(values: Array, groups: NDArray[np.int64], n_groups: int, ufunc, fill: float) -> Array:
+    out = np.full(n_groups, fill)
+    ufunc.at(out, groups, values)
+    return out
+
+
+def minmax(x: ArrayLike, groups: ArrayLike, lower: bool = False) -> Array:
+    """Min-max within each group over the present (non-NaN) values: best 1, worst 0.
+
+    A group whose values are all equal scores 1. NaN stays NaN.
+    """
+    x = np.asarray(x, dtype=float)
+    groups = np.asarray(groups, dtype=np.int64)
+    n = int(groups.max()) + 1 if groups.size else 0
+    ok = ~np.isnan(x)
+    lo = _group_reduce(x[ok], groups[ok], n, np.minimum, np.inf)[groups]
+    hi = _group_reduce(x[ok], groups[ok], n, np.maximum, -np.inf)[groups]
+    span = hi - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.where(span > 0, (x - lo) / np.where(span > 0, span, 1.0), 1.0)
+    s = 1.0 - s if lower else s
+    return np.where(ok, s, np.nan)
+
+
+def competition_rank(values: ArrayLike, groups: ArrayLike | None = None,
+                     descending: bool = True) -> NDArray[np.int64]:
+    """Rank within each group, 1 = best, ties share the best rank (1, 2, 2, 4).
+
+    NaN values rank after all others. Uses one lexsort for all groups at once.
+    """
+    v = np.asarray(values, dtype=float)
+    g = np.zeros(v.shape, dtype=np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
+    key = -v if descending else v
+    key = np.where(np.isnan(key), np.inf, key)
+    order = np.lexsort((key, g))
+    sk, sg = key[order], g[order]
+    start_group = np.r_[True, sg[1:] != sg[:-1]]
+    new_value = np.r_[True, (sk[1:] != sk[:-1]) | start_group[1:]]
+    pos = np.arange(v.size)
+    group_start = np.maximum.accumulate(np.where(start_group, pos, 0))
+    value_start = np.maximum.accumulate(np.where(new_value, pos, 0))
+    ranks = np.empty(v.size, dtype=np.int64)
+    ranks[order] = value_start - group_start + 1
+    return ranks
+
+
+def rank_score(x: ArrayLike, groups: ArrayLike, lower: bool = False) -> Array:
+    """Score by rank within group: best 1, worst 0, linear in rank; NaN stays NaN."""
+    x = np.asarray(x, dtype=float)
+    groups = np.asarray(groups, dtype=np.int64)
+    ok = ~np.isnan(x)
+    ranks = competition_rank(x, groups, descending=not lower).astype(float)
+    counts = np.bincount(groups[ok], minlength=int(groups.max()) + 1 if groups.size else 0)
+    n = counts[groups].astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.where(n > 1, 1.0 - (ranks - 1.0) / np.where(n > 1, n - 1.0, 1.0), 1.0)
+    return np.where(ok, s, np.nan)
+
+
+def rating(x: ArrayLike) -> Array:
+    """A 0-100 mean rating as a fraction of full marks."""
+    return np.asarray(x, dtype=float) / 100.0
+
+
+def aggregate(scores: ArrayLike, weights: ArrayLike, present: ArrayLike,
+              how: str = "arithmetic") -> tuple[Array, Array]:
+    """Weighted mean over the last axis, weights re-normalised over present children.
+
+    Returns (score, share): ``share[..., j]`` is child j's re-normalised weight (0 where
+    absent). A unit with no present child gets score 0 and all shares 0.
+    """
+    s = np.asarray(scores, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    top = w.max(axis=-1, keepdims=True) if w.size else np.ones(w.shape[:-1] + (1,))
+    w = np.divide(w, top, out=np.zeros_like(w), where=top > 0)     # 1e308 and 1e308 weigh as 1 and 1
+    w = w * np.asarray(present, dtype=bool)
+    total = w.sum(axis=-1, keepdims=True)
+    share = np.divide(w, total, out=np.zeros_like(w), where=total > 0)
+    s0 = np.where(share > 0, s, 0.0)
+    if how == "arithmetic":
+        out = (share * s0).sum(axis=-1)
+    elif how == "geometric":
+        with np.errstate(divide="ignore"):
+            logs = np.where(share > 0, np.log(np.where(share > 0, s0, 1.0)), 0.0)
+        out = np.exp((share * logs).sum(axis=-1))
+        out = np.where(total[..., 0] > 0, out, 0.0)
+    else:
+        raise ValueError(f"unknown aggregation {how!r}")
+    return out, share

@@ -1,0 +1,1 @@
+"""Presenting results: figures, tables saved for readers, HTML pages and provenance."""

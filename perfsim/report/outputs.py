@@ -1,0 +1,28 @@
+"""Saving a notebook's or command's results: tables as CSV and Parquet, figures as PNG.
+
+Each file is written atomically (:mod:`perfsim.core.files`). CSV files carry a UTF-8
+byte-order mark so that Excel opens them correctly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..core.files import save_parquet, write_csv, write_with
+
+
+def save_table(frame: pd.DataFrame, name: str, out_dir: str | Path) -> Path:
+    """Save ``frame`` as ``out_dir/tables/NAME.csv`` and ``NAME.parquet``; return the CSV path."""
+    folder = Path(out_dir) / "tables"
+    csv = write_csv(frame, folder / f"{name}.csv")
+    save_parquet(frame, folder / f"{name}.parquet", index=False)
+    return csv
+
+
+def save_figure(fig, name: str, out_dir: str | Path, dpi: int = 110) -> Path:
+    """Save a matplotlib figure as ``out_dir/figures/NAME.png``."""
+    path = Path(out_dir) / "figures" / f"{name}.png"
+    return write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight",
+                                                    metadata={"Software": None}))

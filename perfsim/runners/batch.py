@@ -1,0 +1,455 @@
+"""Batches: every scenario through every notebook, in parallel, cached and resumable.
+
+``run_batch`` takes a lock on ``OUT/NAME/`` (two batches never write one folder at once),
+resolves and validates each scenario against the dataset before any notebook runs
+(:func:`prepare`; papermill validates no parameters), plans one job per (scenario,
+notebook) keyed by a hash of everything the job depends on (:func:`plan_jobs`, pure),
+serves unchanged jobs from their folders (:func:`split_cached`), runs the rest on local
+worker processes or a Dask cluster (:mod:`perfsim.runners.kernels` on the worker side),
+and writes ``OUT/NAME/manifest.json`` and the report pages (``index.html``, ``jobs.html``).
+
+Each job builds its folder ``OUT/NAME/<scenario>/<notebook>/`` (executed notebook, its
+HTML renderings, ``tables/``, ``figures/``, ``job.json``) in a temporary sibling folder
+and renames it into place, so a killed batch leaves no half-written result and a rerun
+finishes only what is missing. Local workers and their kernels end with the batch,
+however it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from concurrent.futures import as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from .. import __version__
+from ..core.errors import PerfsimError
+from ..core.files import check_dir_target, write_json
+from ..core.paths import DEFAULT_SEED, PROJECT_DIR
+from ..report.provenance import environment, files_hash, git_commit, source_hash
+from .kernels import NOTEBOOK_DIR, Job, execute_job
+
+#: a batch name is one folder name, never a path
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+
+
+def default_notebooks() -> list[Path]:
+    """The notebooks a batch runs by default: all of notebooks/ except the 00_ template."""
+    return sorted(p for p in NOTEBOOK_DIR.glob("*.ipynb") if not p.name.startswith("00_"))
+
+
+def default_scenarios() -> list[Path]:
+    """params/baseline.yaml first, then every file in params/scenarios/."""
+    return [PROJECT_DIR / "params" / "baseline.yaml",
+            *sorted((PROJECT_DIR / "params" / "scenarios").glob("*.yaml"))]
+
+
+def check_name(name: str) -> str:
+    if not SAFE_NAME.match(name) or name in (".", ".."):
+        raise PerfsimError(f"batch name {name!r} is not a plain folder name (letters, digits, _ . - only)")
+    return name
+
+
+def _safe_name(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def _shown(path: Path) -> str:
+    """A path as it is shown and passed on: relative to the project when inside it."""
+    try:
+        return path.resolve().relative_to(PROJECT_DIR).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+# --------------------------------------------------------------------------- lock
+
+@contextmanager
+def batch_lock(root: Path) -> Iterator[None]:
+    """Hold ``root/.lock`` for the batch; another batch on the same folder is refused."""
+    root.mkdir(parents=True, exist_ok=True)
+    handle = open(root / ".lock", "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise PerfsimError(f"another perfsim batch (pid {holder}) is writing to this folder; "
+                               "wait for it to finish or use another --name", where=root) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()          # releases the lock (also when the process is killed)
+
+
+# --------------------------------------------------------------------------- planning
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario file as the batch sees it: resolved and checked against the data, or its error."""
+
+    file: Path
+    name: str
+    resolved: object | None
+    error: str | None
+
+    @property
+    def hash(self) -> str | None:
+        return self.resolved.content_hash() if self.resolved is not None else None
+
+    def facts(self) -> dict:
+        r = self.resolved
+        return {"name": self.name, "file": _shown(self.file), "status": "invalid" if self.error else "valid",
+                "error": self.error, "hash": self.hash, "diff": r.diff if r is not None else None,
+                "base": _shown(r.base_path) if r is not None and r.base_path else None}
+
+
+def resolve_scenarios(scenarios: Sequence[str | Path]) -> list[Scenario]:
+    """Load and resolve every scenario file (its error recorded if it does not load); names
+    are unique."""
+    from ..core.scheme import load_scenario
+
+    out: list[Scenario] = []
+    seen: set[str] = set()
+    for scenario in scenarios:
+        path = Path(scenario)
+        name, resolved, error = _safe_name(path.stem), None, None
+        try:
+            resolved = load_scenario(path)
+            name = _safe_name(resolved.name)
+        except PerfsimError as exc:
+            resolved, error = None, " ".join(str(exc).split())
+        if name in seen:
+            name = f"{name}_{hashlib.sha256(str(path).encode()).hexdigest()[:6]}"
+        seen.add(name)
+        out.append(Scenario(path, name, resolved, error))
+    return out
+
+
+def validate_scenarios(scenarios: Sequence[Scenario], data_path: Path, data_hash: str, year: int | None,
+                       code_hash: str, validated: set[str]) -> list[Scenario]:
+    """Check each resolved scenario against the dataset (loaded only when some check is not
+    already in ``validated``, which gains the new ones); a misfit becomes the scenario's error."""
+    from ..core.engine import check_fit
+    from ..sources.readers import load_dataset
+
+    dataset = None
+    out = []
+    for sc in scenarios:
+        if sc.resolved is not None:
+            fit_key = hashlib.sha256(f"{data_hash}|{sc.hash}|{code_hash}|{year}".encode()).hexdigest()
+            if fit_key not in validated:
+                try:
+                    dataset = dataset or load_dataset(data_path)
+                    check_fit(sc.resolved, dataset, year)
+                    validated.add(fit_key)
+                except PerfsimError as exc:
+                    sc = Scenario(sc.file, sc.name, None, " ".join(str(exc).split()))
+        out.append(sc)
+    return out
+
+
+def job_key(scenario_hash: str, notebook_hash: str, data_hash: str, code_hash: str, year: int | None,
+            seed: int, data: str | None) -> str:
+    """What a job's result depends on: scenario content, notebook, data files, perfsim's
+    version and code, year, seed and the data argument."""
+    return hashlib.sha256("|".join([scenario_hash, notebook_hash, data_hash, __version__, code_hash,
+                                    str(year), str(seed), str(data or "")]).encode()).hexdigest()
+
+
+def plan_jobs(scenarios: Sequence[Scenario], notebooks: dict[Path, str], root: Path, data: str | None,
+              data_hash: str, code_hash: str, year: int | None, seed: int, timeout: float
+              ) -> tuple[list[Job], list[dict]]:
+    """Jobs of the valid scenarios (each with its key) and failure records of the invalid ones."""
+    jobs, failed = [], []
+    for sc in scenarios:
+        for nb, nb_hash in notebooks.items():
+            if sc.error:
+                failed.append({"scenario": sc.name, "notebook": nb.stem, "key": None, "status": "failed",
+                               "cached": False, "error": sc.error, "seconds": 0.0})
+                continue
+            parameters = {"scenario": _shown(sc.file), "data": _shown(Path(data)) if data else "",
+                          "year": year or 0, "seed": seed, "out_dir": "."}
+            jobs.append(Job(scenario=_shown(sc.file), scenario_name=sc.name, notebook=str(nb),
+                            key=job_key(sc.hash, nb_hash, data_hash, code_hash, year, seed, data),
+                            folder=str(root / sc.name / nb.stem), parameters=parameters, timeout=timeout))
+    return jobs, failed
+
+
+def split_cached(jobs: Sequence[Job], force: bool = False) -> tuple[list[Job], list[dict]]:
+    """(jobs to run, records of jobs whose folder holds a finished result with the same key)."""
+    to_run, cached = [], []
+    for job in jobs:
+        record_path = Path(job.folder) / "job.json"
+        record: dict = {}
+        if not force and record_path.exists():
+            try:
+                record = json.loads(record_path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                record = {}
+        if record.get("key") == job.key and record.get("status") == "done":
+            cached.append(dict(record, cached=True, seconds=0.0))
+        else:
+            to_run.append(job)
+    return to_run, cached
+
+
+def longest_first(jobs: Sequence[Job]) -> list[Job]:
+    """Jobs ordered by expected length, longest first, so that no worker is left with a long
+    job at the end while the others wait (longest-processing-time scheduling). A job's
+    length is its last run's, else the mean of its notebook's other jobs', else a guess
+    from the notebook's number of code cells (in seconds, roughly)."""
+    import json as _json
+
+    seen: dict[str, list[float]] = {}
+    last: dict[str, float] = {}
+    for job in jobs:
+        record = Path(job.folder) / "job.json"
+        try:
+            seconds = float(_json.loads(record.read_text(encoding="utf-8")).get("seconds") or 0.0)
+        except (OSError, ValueError, TypeError):
+            continue
+        last[job.folder] = seconds
+        seen.setdefault(job.notebook, []).append(seconds)
+    cells: dict[str, int] = {}
+
+    def expected(job: Job) -> float:
+        if job.folder in last:
+            return last[job.folder]
+        if job.notebook in seen:
+            return sum(seen[job.notebook]) / len(seen[job.notebook])
+        if job.notebook not in cells:
+            try:
+                nb = _json.loads(Path(job.notebook).read_text(encoding="utf-8"))
+                cells[job.notebook] = sum(1 for c in nb.get("cells", []) if c.get("cell_type") == "code")
+            except (OSError, ValueError):
+                cells[job.notebook] = 0
+        return 0.25 * cells[job.notebook]
+
+    return sorted(jobs, key=expected, reverse=True)
+
+
+# --------------------------------------------------------------------------- running
+
+def _clean_stale(root: Path) -> None:
+    """Remove temporary folders that a killed batch left behind."""
+    for stale in list(root.glob("*/.tmp-*")) + list(root.glob("*/.old-*")):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _load_validated(path: Path) -> set[str]:
+    try:
+        return set(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError, TypeError):
+        return set()
+
+
+def run_batch(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path] | None = None, *,
+              out: str | Path = "outputs", name: str = "default", jobs: int = 2,
+              scheduler: str | None = None, data: str | None = None, year: int | None = None,
+              seed: int = DEFAULT_SEED, force: bool = False, progress: bool = True,
+              warm: bool = True, timeout: float = 1800.0) -> dict:
+    """Run a batch; return the manifest (also written to OUT/NAME/manifest.json)."""
+    from ..sources.readers import data_path as resolve_data
+
+    started = time.perf_counter()
+    check_name(name)
+    notebooks = [Path(n) for n in (notebooks or default_notebooks())]
+    for nb in notebooks:
+        if not nb.is_file():
+            raise PerfsimError("notebook not found", where=nb)
+    dpath = resolve_data(data)
+    if not dpath.exists():
+        raise PerfsimError("no such folder or workbook", where=dpath)
+    root = check_dir_target(Path(out)) / name
+    with batch_lock(root), contextlib.ExitStack() as stack:
+        _clean_stale(root)
+        data_hash, code_hash = files_hash(dpath), source_hash()
+        nb_hashes = {nb.resolve(): hashlib.sha256(nb.read_bytes()).hexdigest() for nb in notebooks}
+        resolved = resolve_scenarios(scenarios)
+        planned, _ = plan_jobs(resolved, nb_hashes, root, data, data_hash, code_hash, year, seed, timeout)
+        to_run, cached = split_cached(planned, force)
+        # workers (and their kernels) start now, while the scenarios are checked against the data
+        pool = stack.enter_context(_early_workers(jobs, scheduler, warm, len(to_run)))
+        validated = _load_validated(root / ".validated.json")
+        needed = {job.scenario_name for job in to_run}
+        checked = {sc.name: sc for sc in validate_scenarios([sc for sc in resolved if sc.name in needed],
+                                                            dpath, data_hash, year, code_hash, validated)}
+        prepared = [checked.get(sc.name, sc) for sc in resolved]
+        write_json(root / ".validated.json", sorted(validated))
+        invalid = {sc.name for sc in prepared if sc.error}
+        _, failed = plan_jobs([sc for sc in prepared if sc.error], nb_hashes, root, data, data_hash, code_hash,
+                              year, seed, timeout)
+        to_run = longest_first([job for job in to_run if job.scenario_name not in invalid])
+        for sc in prepared:
+            if sc.resolved is not None:
+                write_json(root / sc.name / "scenario.json",
+                           {"file": _shown(sc.file), "hash": sc.hash, "diff": sc.resolved.diff,
+                            "resolved": sc.resolved.raw})
+        records: list[dict] = list(cached) + list(failed)
+        manifest = {
+            "batch": name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "perfsim_version": __version__, "git_commit": git_commit(), "seed": seed, "year": year,
+            "jobs": records, "executor": scheduler or f"local processes ({min(jobs, max(1, len(to_run)))})",
+            "environment": environment(), "data": _shown(Path(data)) if data else "bundled synthetic world",
+            "data_hash": data_hash, "code_hash": code_hash,
+            "notebooks": {p.stem: h for p, h in nb_hashes.items()},
+            "scenarios": [sc.facts() for sc in prepared],
+            "phases": {"plan": round(time.perf_counter() - started, 3)},
+        }
+        write_json(root / "manifest.json", manifest)
+        t0 = time.perf_counter()
+        if to_run:
+            _run_jobs(to_run, jobs, scheduler, warm, records, manifest, root, progress, pool)
+        manifest["phases"]["run"] = round(time.perf_counter() - t0, 3)
+        order = {s["name"]: i for i, s in enumerate(manifest["scenarios"])}
+        records.sort(key=lambda r: (order.get(r["scenario"], 0), r["notebook"]))
+        t0 = time.perf_counter()
+        _write_pages(root, manifest)
+        manifest["phases"]["pages"] = round(time.perf_counter() - t0, 3)
+        manifest["seconds"] = round(time.perf_counter() - started, 3)
+        write_json(root / "manifest.json", manifest)
+    return manifest
+
+
+@contextmanager
+def _early_workers(jobs: int, scheduler: str | None, warm: bool, most: int):
+    """Local workers started before planning, each warming its kernel meanwhile (kernel
+    start-up then overlaps validation); stopped at once if nothing is left to run."""
+    from .executors import local_executor, start_workers, terminate
+    from .kernels import prewarm
+
+    workers = min(jobs, most)
+    if scheduler or workers <= 1:
+        yield None
+        return
+    pool = local_executor(workers, prewarm if warm else None)
+    start_workers(pool)
+    ok = False
+    try:
+        yield pool
+        ok = True
+    finally:
+        if ok and getattr(pool, "used", False):
+            pool.shutdown(wait=True)     # workers end normally and shut their kernels down
+        else:
+            terminate(pool)
+
+
+def _run_jobs(to_run: list[Job], jobs: int, scheduler: str | None, warm: bool, records: list,
+              manifest: dict, root: Path, progress: bool, pool=None) -> None:
+    from .executors import executor_for
+
+    if pool is not None and len(to_run) > 1:
+        pool.used = True
+        _collect_futures(pool, to_run, warm, records, manifest, root, progress)
+        return
+    with executor_for(jobs, scheduler, len(to_run)) as executor:
+        if executor is None:
+            for _ in _collect((execute_job(job, warm) for job in to_run), len(to_run), records, manifest, root,
+                              progress):
+                pass
+        else:
+            _collect_futures(executor, to_run, warm, records, manifest, root, progress)
+
+
+def _collect_futures(executor, to_run: list[Job], warm: bool, records: list, manifest: dict, root: Path,
+                     progress: bool) -> None:
+    """Jobs on worker processes; each job's HTML pages are rendered here, in this process,
+    while the workers go on with the next jobs (it would otherwise hold up a worker)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    futures = {executor.submit(execute_job, job, warm, False): job for job in to_run}
+    with ThreadPoolExecutor(max_workers=1) as pages:
+        rendered = [pages.submit(importlib.import_module, m)                  # ready for the end
+                    for m in ("perfsim.report.pages", "perfsim.analyses.compare")]
+        for record in _collect((_result(f, futures[f]) for f in as_completed(futures)), len(to_run), records,
+                               manifest, root, progress):
+            job = futures_by_label(futures)[f"{record['scenario']}/{record['notebook']}"]
+            rendered.append(pages.submit(_render_html, job, record))
+        for future in rendered:
+            future.result()
+
+
+def futures_by_label(futures: dict) -> dict[str, Job]:
+    return {job.label: job for job in futures.values()}
+
+
+def _render_html(job: Job, record: dict) -> None:
+    from .kernels import export_html
+
+    notebook = Path(job.folder) / Path(job.notebook).name
+    if notebook.exists():
+        t0 = time.perf_counter()
+        export_html(notebook)
+        record.setdefault("timings", {})["html"] = round(time.perf_counter() - t0, 3)
+
+
+def _write_pages(root: Path, manifest: dict) -> None:
+    """index.html (and its companions) unless nothing they show has changed."""
+    from ..report.pages import write_index
+
+    records = manifest["jobs"]
+    index_key = hashlib.sha256(json.dumps(
+        [[j["scenario"], j["notebook"], j.get("key"), j["status"], j.get("error")] for j in records]
+        + [manifest["scenarios"], source_hash()], sort_keys=True, default=str).encode()).hexdigest()
+    manifest["index_key"] = index_key
+    previous = root / ".index_key"
+    if not (root / "index.html").exists() or not previous.exists() \
+            or previous.read_text().strip() != index_key:
+        write_index(root, manifest)
+        previous.write_text(index_key + "\n")
+
+
+def _result(future, job: Job) -> dict:
+    try:
+        return future.result()
+    except Exception as exc:  # the worker itself died
+        return {"scenario": job.scenario_name, "notebook": Path(job.notebook).stem, "key": job.key,
+                "status": "failed", "cached": False, "error": f"worker failed: {exc!r}", "seconds": 0.0}
+
+
+def _collect(iterator: Iterable[dict], total: int, records: list, manifest: dict, root: Path,
+             progress: bool) -> Iterator[dict]:
+    """Record each finished job (the manifest is rewritten each time, so progress survives a
+    kill) and pass it on."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, desc="batch", unit="job", disable=not progress, file=sys.stderr) as bar:
+        for record in iterator:
+            records.append(record)
+            write_json(root / "manifest.json", manifest)
+            bar.set_postfix_str(f"{record['scenario']}/{record['notebook']}: {record['status']}")
+            bar.update(1)
+            yield record
+
+
+def summary_table(manifest: dict) -> str:
+    """done / cached / failed counts and times, then one line per failure."""
+    jobs = manifest["jobs"]
+    done = sum(1 for j in jobs if j["status"] == "done" and not j["cached"])
+    cached = sum(1 for j in jobs if j["cached"])
+    failed = [j for j in jobs if j["status"] == "failed"]
+    busy = sum(j.get("seconds", 0.0) for j in jobs)
+    lines = [f"{'jobs':>8} {'done':>6} {'cached':>7} {'failed':>7} {'job s':>8} {'wall s':>8}",
+             f"{len(jobs):>8} {done:>6} {cached:>7} {len(failed):>7} {busy:>8.1f} "
+             f"{manifest.get('seconds', 0.0):>8.1f}"]
+    for j in failed:
+        lines.append(f"FAILED {j['scenario']}/{j['notebook']}: {j['error']}")
+    return "\n".join(lines)

@@ -1,0 +1,369 @@
+"""The worker side of a batch: warm Jupyter kernels and running one notebook job.
+
+Kernel start-up and imports dominate small notebooks, so each worker keeps one warm
+kernel (per thread) and reuses it between jobs, resetting the user namespace
+(``%reset -f``), closing figures, restoring matplotlib settings and changing into the
+job's folder before every job. A kernel that dies is detected and replaced; a job that
+runs past its time limit has its kernel killed and is recorded as failed. A kernel ends
+when its worker ends (it watches its parent process), so nothing outlives a killed batch.
+
+Every job records where its time went (``timings`` in ``job.json``): starting a kernel,
+resetting it, papermill's own work (reading, injecting parameters, writing), the cells'
+execution as papermill measured it, the HTML export and the writing of the folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..core.files import write_json
+from ..core.paths import PROJECT_DIR
+
+KERNEL = "python3"
+NOTEBOOK_DIR = PROJECT_DIR / "notebooks"
+WARM_UP = ("import os as _os, numpy, pandas, scipy.stats, matplotlib, matplotlib.pyplot, seaborn, perfsim\n"
+           "import perfsim.core.engine, perfsim.analyses.compare, perfsim.report.outputs, perfsim.report.plotting\n"
+           "import perfsim.runners.notebook, perfsim.runners.executors as _x, perfsim.runners.kernels as _k\n"
+           "import matplotlib as _m, gc as _gc\n"
+           "_k.KERNEL_RC = dict(_m.rcParams)\n"
+           "_x.watch_parent(_os.getppid())\n"
+           "_gc.freeze()\n"        # what the imports built is never garbage: later collections skip it
+           "del _k, _m, _x, _os, _gc")
+RESET = "import perfsim.runners.kernels as _k\n_k.reset_namespace({cwd!r})"
+
+
+def reset_namespace(cwd: str) -> None:
+    """Between jobs, in the kernel: clear the user namespace as ``%reset -f`` does (without
+    its two full garbage collections, which cost more than the rest of a small job's
+    overhead), close figures, restore matplotlib settings and change into the job's folder."""
+    import gc
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from IPython import get_ipython
+
+    collect = gc.collect
+    gc.collect = lambda *args, **kwargs: 0
+    try:
+        get_ipython().reset(new_session=False)
+    finally:
+        gc.collect = collect
+    plt.close("all")
+    matplotlib.rcParams.update(KERNEL_RC)
+    os.chdir(cwd)
+
+
+KERNEL_RC: dict = {}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scenario through one notebook."""
+
+    scenario: str           # the scenario file, as passed to the notebook
+    scenario_name: str
+    notebook: str
+    key: str
+    folder: str
+    parameters: dict = field(default_factory=dict)
+    timeout: float = 1800.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.scenario_name}/{Path(self.notebook).stem}"
+
+
+_LOCAL = threading.local()
+
+
+def _sync(method):
+    from jupyter_core.utils import run_sync
+
+    return run_sync(method)
+
+
+def _alive(km) -> bool:
+    try:
+        return bool(_sync(km.is_alive)())
+    except Exception:
+        return False
+
+
+#: the start of a kernel warmed before any job (a worker's ``prepare``), told to its first job
+_PREWARMED: dict[str, float] = {}
+
+
+def prewarm() -> None:
+    """Start and warm this worker's kernel before its first job (in a worker's initialiser,
+    so that kernels start while the batch is still planning)."""
+    timings: dict[str, float] = {}
+    try:
+        _kernel(timings)
+        _PREWARMED.update(timings)
+    except Exception:        # the first job will try again and record the error
+        pass
+
+
+
+def _kernel(timings: dict):
+    """This thread's warm kernel, started (and warmed up) on first use or after a death.
+
+    An asynchronous kernel manager: nbclient then polls the kernel's liveness while a
+    cell runs (with a blocking client a dead kernel would hang the job forever)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    km = getattr(_LOCAL, "km", None)
+    if km is not None and _alive(km):
+        return km
+    t0 = time.perf_counter()
+    km = AsyncKernelManager(kernel_name=KERNEL)
+    _sync(km.start_kernel)(cwd=str(NOTEBOOK_DIR))
+    run_code(km, WARM_UP)
+    # papermill's client for every job on this kernel, opened once: opening one waits
+    # for the kernel's output channel to drain (about 0.2 s a job)
+    kc = km.client()
+    kc.start_channels()
+    _sync(kc.wait_for_ready)(timeout=120)
+    kc.allow_stdin = False
+    _LOCAL.km, _LOCAL.kc = km, kc
+    import atexit
+
+    atexit.register(_shutdown_kernel, km)
+    try:
+        from multiprocessing import util
+
+        util.Finalize(None, _shutdown_kernel, args=(km,), exitpriority=10)
+    except Exception:  # pragma: no cover - not in a multiprocessing worker
+        pass
+    timings["kernel_start"] = round(time.perf_counter() - t0, 3)
+    return km
+
+
+def _shutdown_kernel(km) -> None:
+    """Stop a kernel at once and remove its connection file (a graceful shutdown request
+    waits on the kernel; between jobs and at the end nothing in it is worth waiting for)."""
+    try:
+        process = getattr(km.provisioner, "process", None) if km.has_kernel else None
+        if process is not None:
+            process.kill()
+            process.wait(timeout=10)
+        km.cleanup_connection_file()
+    except Exception:
+        pass
+
+
+def _kill_kernel(km) -> None:
+    """Kill the kernel process now (from a timer thread: no event loop needed)."""
+    try:
+        process = getattr(km.provisioner, "process", None)
+        if process is not None:
+            process.kill()
+    except Exception:
+        pass
+
+
+def run_code(km, code: str, timeout: float = 120) -> None:
+    """Run set-up code on the kernel through a blocking client of our own, kept open
+    between jobs for this thread's warm kernel (opening one costs a round trip)."""
+    from jupyter_client import BlockingKernelClient
+
+    held = getattr(_LOCAL, "client", None)
+    if held is not None and held[0] is km:
+        client = held[1]
+    else:
+        if held is not None:
+            held[1].stop_channels()
+        client = BlockingKernelClient()
+        client.load_connection_info(km.get_connection_info())
+        client.start_channels()
+        client.wait_for_ready(timeout=timeout)
+        _LOCAL.client = (km, client)
+    reply = client.execute_interactive(code, timeout=timeout, output_hook=lambda msg: None)
+    if reply["content"].get("status") != "ok":
+        raise RuntimeError(f"kernel set-up failed: {reply['content'].get('evalue')}")
+
+
+_ENGINE = "perfsim-warm-kernel"
+
+
+def _register_engine() -> None:
+    """A papermill engine that runs on a kernel client we keep open (papermill's own engine
+    opens a client per notebook, which waits for the kernel's output channel to drain)."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.utils import merge_kwargs, remove_args
+
+    if _ENGINE in papermill_engines._engines:          # noqa: SLF001 - registered once per process
+        return
+
+    class WarmKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            kc = kwargs.pop("warm_kc")
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            final = merge_kwargs(kwargs, timeout=execution_timeout, startup_timeout=start_timeout,
+                                 kernel_name=kernel_name, log_output=log_output, stdout_file=stdout_file,
+                                 stderr_file=stderr_file)
+            client = PapermillNotebookClient(nb_man, **final)
+            client.kc = kc
+            return client.execute()
+
+    papermill_engines.register(_ENGINE, WarmKernelEngine)
+
+
+def _execute(job: Job, output: Path, cwd: Path, warm: bool, timings: dict,
+             expired: threading.Event) -> None:
+    """Run the notebook; ``expired`` is set when the job's time limit killed its kernel."""
+    import papermill as pm
+
+    kwargs: dict[str, Any] = {}
+    timer = None
+    if warm:
+        km = _kernel(timings)
+        t0 = time.perf_counter()
+        run_code(km, RESET.format(cwd=str(cwd)))
+        timings["reset"] = round(time.perf_counter() - t0, 3)
+        _register_engine()
+        kwargs.update(km=km, warm_kc=_LOCAL.kc, engine_name=_ENGINE)
+
+        def expire() -> None:
+            expired.set()
+            _kill_kernel(km)
+
+        timer = threading.Timer(job.timeout, expire)
+        timer.daemon = True
+        timer.start()
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(job.notebook, str(output), parameters=job.parameters, kernel_name=KERNEL,
+                            progress_bar=False, request_save_on_cell_execute=False, cwd=str(cwd),
+                            execution_timeout=job.timeout, **kwargs)
+    finally:
+        if timer is not None:
+            timer.cancel()
+        timings["papermill"] = round(time.perf_counter() - t0, 3)
+
+
+_EXPORTER: list = []
+#: the report page is the full page with the code, prompts and their toolbars hidden
+REPORT_CSS = ("<style>.jp-Cell-inputWrapper, .jp-InputArea, .jp-InputPrompt, .jp-OutputPrompt,"
+              " .jp-Collapser {display: none !important;}</style>")
+
+
+def _exporter():
+    from nbconvert import HTMLExporter
+
+    if not _EXPORTER:
+        _EXPORTER.append(HTMLExporter())
+    return _EXPORTER[0]
+
+
+def export_html(notebook: Path) -> tuple[Path, Path] | None:
+    """The executed notebook as HTML: ``NAME.html`` with its code and ``NAME.report.html``
+    without (the same page with the code hidden, so one conversion serves both). The
+    exporter is built once per process (building one costs more than an export)."""
+    try:
+        import nbformat
+
+        body, _ = _exporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+        full = notebook.with_suffix(".html")
+        report = notebook.with_suffix(".report.html")
+        full.write_text(body, encoding="utf-8")
+        report.write_text(body.replace("</head>", REPORT_CSS + "\n</head>", 1), encoding="utf-8")
+        return full, report
+    except Exception:  # an HTML rendering is a convenience; never fail a job for it
+        return None
+
+
+def cell_seconds(notebook: Path) -> float:
+    """Sum of the cells' execution times that papermill recorded in the notebook."""
+    import json
+
+    try:
+        nb = json.loads(notebook.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0.0
+    return round(sum(float((c.get("metadata", {}).get("papermill") or {}).get("duration") or 0.0)
+                     for c in nb.get("cells", [])), 3)
+
+
+def swap_into_place(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` to ``final``; an existing ``final`` is moved aside, then removed."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".old-{final.name}-{uuid.uuid4().hex[:8]}")
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _describe_failure(exc: BaseException, expired: bool, timeout: float) -> str:
+    if expired:
+        return f"TimeoutError: the job ran longer than its limit of {timeout:g} s and was stopped"
+    name = type(exc).__name__
+    if name == "DeadKernelError":
+        return "DeadKernelError: the notebook's kernel died (it exited or crashed)"
+    if name == "CellTimeoutError":
+        return f"TimeoutError: a cell ran longer than the limit of {timeout:g} s and was stopped"
+    ename = getattr(exc, "ename", name)
+    evalue = getattr(exc, "evalue", str(exc))
+    cell = getattr(exc, "exec_count", None)
+    return f"{ename}: {evalue}" + (f" (cell [{cell}])" if cell else "")
+
+
+def execute_job(job: Job, warm: bool = True, html: bool = True) -> dict:
+    """Run one job; always returns its record (status done or failed), never raises.
+
+    The job's folder is built in a hidden sibling and renamed into place. The notebook
+    runs with its working directory there and ``out_dir`` ``"."``, so the executed
+    notebook records a folder that still holds its results after the rename.
+    """
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    final = Path(job.folder)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".tmp-{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    output = tmp / Path(job.notebook).name
+    status, error = "done", None
+    if _PREWARMED:
+        timings.update(_PREWARMED)
+        _PREWARMED.clear()
+    expired = threading.Event()
+    try:
+        _execute(job, output, tmp, warm, timings, expired)
+    except Exception as exc:  # a failing notebook is recorded, not raised
+        status = "failed"
+        error = _describe_failure(exc, expired.is_set(), job.timeout)
+        km = getattr(_LOCAL, "km", None)
+        if km is not None and (expired.is_set() or not _alive(km)
+                               or type(exc).__name__ in ("DeadKernelError", "CellTimeoutError")):
+            _shutdown_kernel(km)
+            _LOCAL.km = _LOCAL.kc = None    # start a fresh kernel (and client) for the next job
+    t0 = time.perf_counter()
+    if output.exists():
+        timings["cells"] = cell_seconds(output)
+        if html:
+            export_html(output)
+    timings["html"] = round(time.perf_counter() - t0, 3)
+    record = {
+        "scenario": job.scenario_name, "notebook": Path(job.notebook).stem, "key": job.key,
+        "status": status, "cached": False, "error": error,
+        "seconds": round(time.perf_counter() - started, 3), "worker_pid": os.getpid(),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "timings": timings,
+    }
+    t0 = time.perf_counter()
+    write_json(tmp / "job.json", record)
+    swap_into_place(tmp, final)
+    timings["write"] = round(time.perf_counter() - t0, 3)
+    return record

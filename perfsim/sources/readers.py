@@ -1,0 +1,196 @@
+"""Reading and writing datasets: folders of CSV files, workbooks, the bundled world.
+
+:func:`open_dataset` is the one place that decides what a data argument means: ``None``
+(or an empty string) is the bundled synthetic world, a folder of CSV files or one .xlsx
+workbook is a user's dataset, and the bundled real index folders and files load as they
+come. Every table is validated by :mod:`perfsim.core.contract`.
+
+Row numbers in messages are the rows of the file as a spreadsheet shows them (the
+header is row 1), blank lines included.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+from typing import Mapping
+
+import pandas as pd
+
+from ..core.contract import TABLE_COLUMNS, Dataset, validate_frames
+from ..core.errors import PerfsimError
+from ..core.files import check_dir_target, check_file_target, write_csv, write_with
+
+#: the largest data file read (bytes); larger files are refused rather than exhausting memory
+MAX_FILE_BYTES = 2_000_000_000
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """One CSV table as text, indexed by its data row (row 2 of the file is 0), blank
+    lines counted but dropped."""
+    if not path.is_file():
+        raise PerfsimError("not a regular file", where=path)
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise PerfsimError(f"larger than {MAX_FILE_BYTES // 1_000_000} MB", where=path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8",
+                            skip_blank_lines=False)
+    except UnicodeDecodeError:
+        raise PerfsimError("not UTF-8 text", where=path) from None
+    except pd.errors.EmptyDataError:
+        raise PerfsimError("empty file (expected a header row)", where=path) from None
+    except pd.errors.ParserError as exc:
+        raise PerfsimError(f"not a readable CSV file ({str(exc).strip()})", where=path) from None
+    if len(frame.columns) and str(frame.columns[0]).startswith("\ufeff"):
+        frame = frame.rename(columns={frame.columns[0]: str(frame.columns[0])[1:]})
+    blank = frame.apply(lambda col: col.fillna("").astype(str).str.strip() == "").all(axis=1)
+    return frame[~blank]
+
+
+def read_folder(folder: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    frames, sources = {}, {}
+    for table in TABLE_COLUMNS:
+        path = folder / f"{table}.csv"
+        sources[table] = str(path)
+        if path.exists():
+            frames[table] = _read_csv(path)
+    return frames, sources
+
+
+def read_workbook(book: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    try:
+        sheets = pd.read_excel(book, sheet_name=None, dtype=str, keep_default_na=False)
+    except Exception as exc:  # openpyxl raises many types for a broken file
+        raise PerfsimError(f"not a readable .xlsx workbook ({exc.__class__.__name__}: {exc})",
+                           where=book) from None
+    frames = {}
+    for name in TABLE_COLUMNS:
+        if name in sheets:
+            frame = sheets[name]
+            blank = frame.apply(lambda col: col.fillna("").astype(str).str.strip() == "").all(axis=1)
+            frames[name] = frame[~blank]
+    sources = {name: f"{book}, sheet '{name}'" for name in TABLE_COLUMNS}
+    return frames, sources
+
+
+_LOADED: dict[tuple, Dataset] = {}
+
+
+def _signature(path: Path) -> tuple:
+    files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    return (str(path.resolve()),) + tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    """Load a dataset from a folder of CSV files or one .xlsx workbook, and validate it.
+
+    The bundled real index files are recognised as they come (see
+    :func:`perfsim.sources.real.published_index`): COINr's ASEM folder, the 2020 EPI
+    folder and a UNDP HDR composite-indices CSV (its latest year).
+
+    A dataset whose files are unchanged (same names, sizes and modification times) is
+    returned from a per-process cache: its tables are shared, so treat them as read-only
+    (raw data is never edited; derive new frames with :meth:`Dataset.replace`).
+    """
+    path = Path(path)
+    if path.exists():
+        key = _signature(path)
+        if key not in _LOADED:
+            if len(_LOADED) >= 8:
+                _LOADED.clear()
+            _LOADED[key] = _load_dataset(path)
+        return _LOADED[key]
+    return _load_dataset(path)
+
+
+def _load_dataset(path: Path) -> Dataset:
+    from .real import published_index
+
+    known = published_index(path)        # bundled real data (ASEM, EPI, HDI files) as they come
+    if known is not None:
+        return known
+    if path.is_dir():
+        frames, sources = read_folder(path)
+    elif path.suffix.lower() in (".xlsx", ".xlsm"):
+        if not path.exists():
+            raise PerfsimError("file not found", where=path)
+        if not path.is_file():
+            raise PerfsimError("not a regular file", where=path)
+        frames, sources = read_workbook(path)
+    elif not path.exists():
+        raise PerfsimError("no such folder or workbook", where=path)
+    else:
+        raise PerfsimError("a dataset is a folder of CSV files or one .xlsx workbook", where=path)
+    return validate_frames(frames, sources, origin=str(path))
+
+
+def data_path(path: str | Path | None) -> Path:
+    """The folder or file a data argument names; ``None`` or ``""``: the bundled
+    synthetic world (generated on first use)."""
+    if path is None or str(path) == "":
+        from .world import ensure_synthetic
+
+        return ensure_synthetic()
+    return Path(path)
+
+
+def is_bundled(path: str | Path | None) -> bool:
+    return path is None or str(path) == ""
+
+
+def open_dataset(path: str | Path | None = None) -> Dataset:
+    """The dataset a data argument names (see :func:`data_path`), loaded and validated."""
+    return load_dataset(data_path(path))
+
+
+# --------------------------------------------------------------------------- writing
+
+#: fixed timestamp inside workbooks, so one seed gives byte-identical files
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def workbook_bytes(tables: Mapping[str, pd.DataFrame]) -> bytes:
+    """The tables as an .xlsx workbook (one sheet each), byte-identical for equal tables."""
+    from datetime import datetime
+
+    raw = io.BytesIO()
+    with pd.ExcelWriter(raw, engine="openpyxl") as writer:
+        for name, frame in tables.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+        props = writer.book.properties
+        props.created = props.modified = datetime(2000, 1, 1)
+        props.creator = props.lastModifiedBy = "perfsim"
+    # openpyxl stamps every zip entry with the current time: rewrite them with a fixed one
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(raw.getvalue())) as src, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=_EPOCH)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            content = src.read(info.filename)
+            if info.filename == "docProps/core.xml":      # openpyxl stamps 'modified' when saving
+                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                                 rb"\g<1>2000-01-01T00:00:00Z\g<2>", content)
+            dst.writestr(fixed, content)
+    return out.getvalue()
+
+
+def write_dataset(dataset: Dataset | Mapping[str, pd.DataFrame], out: str | Path,
+                  fmt: str = "csv") -> Path:
+    """Write the tables as a folder of CSV files (``fmt='csv'``) or one workbook (``'xlsx'``,
+    ``out`` gets the suffix .xlsx if it has none). Returns the folder or workbook path."""
+    tables = dataset.tables if isinstance(dataset, Dataset) else dataset
+    out = Path(out)
+    if fmt == "xlsx":
+        if out.suffix.lower() != ".xlsx":
+            out = out.with_name(out.name + ".xlsx")
+        data = workbook_bytes(tables)
+        return write_with(check_file_target(out), lambda tmp: Path(tmp).write_bytes(data))
+    check_dir_target(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        write_csv(frame, out / f"{name}.csv")
+    return out

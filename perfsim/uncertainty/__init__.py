@@ -1,0 +1,1 @@
+"""How robust is a ranking: the compiled model, vectorised Monte Carlo and robustness analyses."""

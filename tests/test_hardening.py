@@ -1,0 +1,246 @@
+"""Hostile and careless input, class by class: CLI options, non-finite and extreme numbers,
+resource exhaustion, outputs (all or nothing, never onto a FIFO), interruption, full disks,
+silent results, row numbers and determinism. Bad scheme and data files for the messages
+live in tests/bad/ and run through tests/test_bad_inputs.py."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import perfsim
+from perfsim.cli import main
+from perfsim.core.errors import PerfsimError
+from perfsim.core.files import OutputSet, write_with
+
+from .conftest import MINI, MINI_SCHEME, ROOT
+
+BASELINE = ROOT / "params" / "baseline.yaml"
+
+
+def _run(argv, capsys):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("perfsim: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+# --------------------------------------------------------------------------- CLI options
+
+BAD_OPTIONS = [
+    (["uncertainty", BASELINE, "--draws", "0"], "argument --draws: must be at least 1"),
+    (["uncertainty", BASELINE, "--draws", "-2000"], "argument --draws: must be at least 1"),
+    (["uncertainty", BASELINE, "--draws", "10000000000"], "argument --draws: must be at most 10,000,000"),
+    (["uncertainty", BASELINE, "--draws", "lots"], "argument --draws: 'lots' is not a whole number"),
+    (["uncertainty", BASELINE, "--seed", "-1"], "argument --seed: must be at least 0"),
+    (["uncertainty", BASELINE, "--chunk", "0"], "argument --chunk: must be at least 1"),
+    (["uncertainty", BASELINE, "--sobol-n", "0"], "argument --sobol-n: must be at least 2"),
+    (["uncertainty", BASELINE, "--sobol-n", "100"], "argument --sobol-n: must be a power of two"),
+    (["uncertainty", BASELINE, "--jobs", "0"], "argument --jobs: must be at least 1"),
+    (["uncertainty", BASELINE, "--jobs", "100000"], "argument --jobs: must be at most 256"),
+    (["uncertainty", BASELINE, "--scheduler", "tcp://no such host:x"], "argument --scheduler"),
+    (["uncertainty", BASELINE, "--target-rank", "0"], "argument --target-rank: must be at least 1"),
+    (["batch", "--name", "../escape"], "argument --name: '../escape' is not a plain folder name"),
+    (["batch", "--name", "a/b"], "argument --name"),
+    (["batch", "--jobs", "-1"], "argument --jobs: must be at least 1"),
+    (["batch", "--timeout", "0"], "argument --timeout: must be at least 1"),
+    (["score", BASELINE, "--year", "99999"], "argument --year: must be at most 2,200"),
+    (["track", BASELINE, "--period", "2025-13"], "argument --period: '2025-13' is not a period"),
+    (["compare", BASELINE], "the following arguments are required: scenario"),
+]
+
+
+@pytest.mark.parametrize("argv, expect", BAD_OPTIONS, ids=[" ".join(map(str, a[0][::2])) + f"-{i}"
+                                                           for i, a in enumerate(BAD_OPTIONS)])
+def test_bad_option_is_one_line_and_exit_2(argv, expect, capsys, tmp_path):
+    code, out, err = _run([*argv, "--out", tmp_path / "o"] if argv[0] in ("uncertainty",) else argv, capsys)
+    assert code == 2
+    assert expect in _one_error_line(err), err
+    assert not (tmp_path / "o").exists()
+
+
+def test_unit_and_target_rank_go_together(capsys, tmp_path):
+    code, _, err = _run(["uncertainty", BASELINE, "--unit", "D01", "--draws", "10", "--out", tmp_path], capsys)
+    assert code == 2 and "--unit and --target-rank go together" in _one_error_line(err)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- numbers
+
+def test_huge_weights_score_like_unit_weights(mini, mini_scheme):
+    raw = perfsim.core.scheme.raw_of(mini_scheme)
+    ones, huge = perfsim.core.scheme.apply_diff(raw, {}, [], "x"), perfsim.core.scheme.apply_diff(raw, {}, [], "x")
+    for tree in (ones, huge):
+        for node in tree["tree"]["children"].values():
+            for child in (node.get("children") or {}).values():
+                child.pop("points", None)
+                child["weight"] = 1.0 if tree is ones else 1e308
+    a = perfsim.score(perfsim.parse_scheme(ones, "ones"), mini)
+    b = perfsim.score(perfsim.parse_scheme(huge, "huge"), mini)
+    assert np.isfinite(b["total"]).all()
+    pd.testing.assert_frame_equal(a, b)
+
+
+# --------------------------------------------------------------------------- resources
+
+def test_fifo_as_base_is_refused_at_once(tmp_path, capsys):
+    fifo = tmp_path / "base.yaml"
+    os.mkfifo(fifo)
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: s\nbase: base.yaml\nset: {}\n")
+    started = time.perf_counter()
+    code, _, err = _run(["validate", scenario], capsys)
+    assert code == 2 and "key 'base': 'base.yaml' is not a regular file" in _one_error_line(err)
+    assert time.perf_counter() - started < 5
+
+
+def test_fifo_and_oversized_scheme_files_are_refused(tmp_path, capsys):
+    fifo = tmp_path / "scheme.yaml"
+    os.mkfifo(fifo)
+    code, _, err = _run(["validate", fifo], capsys)
+    assert code == 2 and "is not a regular file" in _one_error_line(err)
+    big = tmp_path / "big.yaml"
+    big.write_text("name: x\nnote: '" + "x" * 1_100_000 + "'\n")
+    code, _, err = _run(["validate", big], capsys)
+    assert code == 2 and "larger than 1,000,000 bytes" in _one_error_line(err)
+
+
+# --------------------------------------------------------------------------- outputs
+
+def test_score_out_onto_a_fifo_or_a_folder_is_refused(tmp_path, capsys):
+    fifo = tmp_path / "scores.csv"
+    os.mkfifo(fifo)
+    code, _, err = _run(["score", MINI_SCHEME, "--data", MINI, "--quiet", "--out", fifo], capsys)
+    assert code == 2 and "is not a regular file" in _one_error_line(err)
+    assert fifo.is_fifo()
+    code, _, err = _run(["score", MINI_SCHEME, "--data", MINI, "--quiet", "--out", tmp_path], capsys)
+    line = _one_error_line(err)
+    assert code == 2 and f"{tmp_path}: is a directory" in line and ".tmp" not in line
+
+
+def test_compare_out_onto_a_file_is_refused(tmp_path, capsys):
+    target = tmp_path / "taken"
+    target.write_text("keep me")
+    code, _, err = _run(["compare", MINI_SCHEME, MINI_SCHEME, "--data", MINI, "--out", target], capsys)
+    assert code == 2 and "exists and is not a folder" in _one_error_line(err)
+    assert target.read_text() == "keep me"
+
+
+def test_refused_unit_leaves_no_tables(tmp_path, capsys):
+    code, _, err = _run(["uncertainty", BASELINE, "--draws", "200", "--unit", "NOPE", "--target-rank", "1",
+                         "--out", tmp_path / "u", "--no-progress"], capsys)
+    assert code == 2 and "--unit 'NOPE' is not a unit" in _one_error_line(err)
+    assert not (tmp_path / "u").exists() or list((tmp_path / "u").iterdir()) == []
+
+
+def test_output_set_publishes_all_or_nothing(tmp_path):
+    with pytest.raises(RuntimeError):
+        with OutputSet(tmp_path) as outputs:
+            outputs.csv(pd.DataFrame({"a": [1]}), "first.csv")
+            raise RuntimeError("a late failure")
+    assert list(tmp_path.iterdir()) == []
+    with OutputSet(tmp_path) as outputs:
+        outputs.csv(pd.DataFrame({"a": [1]}), "first.csv")
+        outputs.json({"b": 2}, "second.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first.csv", "second.json"]
+
+
+def test_full_disk_names_the_file_and_leaves_nothing(tmp_path):
+    def writer(tmp: str) -> None:
+        Path(tmp).write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    target = tmp_path / "result.csv"
+    with pytest.raises(PerfsimError) as info:
+        write_with(target, writer)
+    assert str(target) in str(info.value) and "no space left on device" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_ends_with_one_line_exit_130_and_no_files(tmp_path):
+    out = tmp_path / "u"
+    proc = subprocess.Popen([sys.executable, "-m", "perfsim.cli", "uncertainty", str(BASELINE), "--draws",
+                             "5000000", "--out", str(out), "--no-progress"], stderr=subprocess.PIPE, text=True)
+    time.sleep(6)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "perfsim: interrupted; no results were written", err
+    assert "Traceback" not in err
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- silent results
+
+def test_unit_without_data_is_reported(mini_copy, capsys):
+    units = pd.read_csv(mini_copy / "units.csv", dtype=str)
+    ghost = units.iloc[[0]].assign(unit_id="GHOST", name="Ghost unit")
+    pd.concat([units, ghost]).to_csv(mini_copy / "units.csv", index=False)
+    code, out, err = _run(["score", MINI_SCHEME, "--data", mini_copy, "--quiet"], capsys)
+    assert code == 0
+    assert "perfsim: warning: 1 unit(s) have no data at all" in err and "GHOST" in err
+
+
+def test_target_without_actual_is_reported(mini_copy, capsys):
+    actuals = pd.read_csv(mini_copy / "actuals.csv", dtype=str)
+    actuals = actuals[~((actuals["unit_id"] == "U2") & (actuals["indicator_id"] == "I1"))]
+    actuals.to_csv(mini_copy / "actuals.csv", index=False)
+    code, _, err = _run(["score", MINI_SCHEME, "--data", mini_copy, "--quiet"], capsys)
+    assert code == 0
+    assert "have no actual" in err and "unit U2, indicator I1" in err
+
+
+# --------------------------------------------------------------------------- determinism
+
+def test_synth_workbook_is_byte_identical_for_one_seed(tmp_path, capsys):
+    assert main(["synth", "--out", str(tmp_path / "a"), "--seed", "5", "--format", "xlsx"]) == 0
+    time.sleep(1.1)   # a different clock second must not change the bytes
+    assert main(["synth", "--out", str(tmp_path / "b"), "--seed", "5", "--format", "xlsx"]) == 0
+    a, b = tmp_path / "a.xlsx", tmp_path / "b.xlsx"
+    assert a.read_bytes() == b.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.xlsx", "b.xlsx"]    # no README beside it
+    data = perfsim.load_dataset(a)
+    assert len(data.units) == 108
+
+
+def test_dataset_replace_leaves_the_original(mini):
+    empty = mini.adjustments.iloc[0:0]
+    other = mini.replace(adjustments=empty)
+    assert len(mini.adjustments) > 0 and len(other.adjustments) == 0
+    assert other.units is mini.units
+
+
+def test_open_dataset_none_is_the_bundled_world():
+    data = perfsim.open_dataset(None)
+    assert data is perfsim.open_dataset("")
+    assert len(data.units) == 108 and data.has("truth")
+
+
+def test_batch_refuses_a_second_batch_on_the_same_folder(tmp_path):
+    from perfsim.runners.batch import batch_lock, run_batch
+
+    with batch_lock(tmp_path / "b"):
+        with pytest.raises(PerfsimError, match="another perfsim batch"):
+            run_batch([MINI_SCHEME], [ROOT / "notebooks" / "scoring.ipynb"], out=tmp_path, name="b",
+                      data=str(MINI), jobs=1, progress=False)
+    with pytest.raises(PerfsimError, match="not a plain folder name"):
+        run_batch([MINI_SCHEME], [ROOT / "notebooks" / "scoring.ipynb"], out=tmp_path, name="../x",
+                  data=str(MINI), jobs=1, progress=False)
+    assert not (tmp_path.parent / "x").exists()
+    shutil.rmtree(tmp_path / "b", ignore_errors=True)

@@ -1,0 +1,119 @@
+"""The house: floors that import only downwards (import-linter's layers contract in
+pyproject.toml), no import cycle anywhere, nothing done at import, and a README layout
+that lists exactly the modules there are."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+PACKAGE = ROOT / "perfsim"
+FLOORS = ["core", "sources", "uncertainty", "analyses", "report", "runners", "cli"]
+
+
+def test_layers_contract_is_kept():
+    proc = subprocess.run([str(Path(sys.executable).parent / "lint-imports"), "--no-cache"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 kept, 0 broken" in proc.stdout
+
+
+def _graph():
+    grimp = pytest.importorskip("grimp")
+    return grimp.build_graph("perfsim", cache_dir=None)
+
+
+def test_no_import_cycle_between_modules():
+    graph = _graph()
+    modules = sorted(m for m in graph.modules if m != "perfsim")
+    edges = {m: {n for n in graph.find_modules_directly_imported_by(m) if n in graph.modules and n != "perfsim"}
+             for m in modules}
+    # Tarjan's strongly connected components; any component of two or more is a cycle
+    index, low, on, stack, out, counter = {}, {}, set(), [], [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in edges[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    sys.setrecursionlimit(10_000)
+    for m in modules:
+        if m not in index:
+            visit(m)
+    # a package's __init__ importing its own modules is not a cycle of behaviour
+    cycles = [c for c in out if not all(x.rsplit(".", 1)[0] == c[0].rsplit(".", 1)[0] for x in c)]
+    assert not cycles, f"import cycles: {cycles}"
+
+
+def test_every_module_lives_on_a_floor():
+    top = sorted(p.name for p in PACKAGE.iterdir() if p.suffix == ".py" and p.name != "__init__.py")
+    assert top == [], f"modules outside the floors: {top}"
+    assert sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and not p.name.startswith("__")) == sorted(FLOORS)
+
+
+def test_import_perfsim_has_no_side_effects(tmp_path):
+    light = "import perfsim, sys; assert not {'pandas', 'matplotlib', 'papermill'} & set(sys.modules)"
+    every = ("import os, importlib, pkgutil, perfsim; os.umask(0o027)\n"
+             "for m in pkgutil.walk_packages(perfsim.__path__, 'perfsim.'):\n"
+             "    if not m.name.endswith('__main__'): importlib.import_module(m.name)\n"
+             "assert os.umask(0o022) == 0o027")
+    for code in (light, every):
+        proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_readme_layout_lists_exactly_the_modules():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Layout", 1)[1].split("```", 2)[1]
+    listed: dict[str, set[str]] = {}
+    for line in block.splitlines():
+        m = re.match(r"^\s{2}(\w+)/\s+(.*)$", line)
+        if m:
+            current = m.group(1)
+            listed[current] = set()
+            rest = m.group(2)
+        elif line.startswith(" " * 6) and listed:
+            rest = line
+        else:
+            continue
+        listed[current] |= set(re.findall(r"\b([a-z_]+)\.py\b", rest))
+    actual = {floor: {p.stem for p in (PACKAGE / floor).glob("*.py") if p.name != "__init__.py"}
+              for floor in FLOORS}
+    assert set(listed) == set(actual), (sorted(listed), sorted(actual))
+    for floor in FLOORS:
+        assert listed[floor] == actual[floor], (floor, sorted(listed[floor] ^ actual[floor]))
+
+
+def test_cli_docstring_and_help_name_every_command():
+    from perfsim.cli import build_parser, __doc__ as doc
+
+    parser = build_parser()
+    commands = sorted(parser._subparsers._group_actions[0].choices)   # noqa: SLF001 - argparse has no API
+    first = doc.splitlines()[0]
+    assert all(c in first for c in commands), (first, commands)
+    helptext = parser.format_help()
+    assert all(c in helptext for c in commands)
