@@ -51,7 +51,10 @@ _EXPORTS = {
     "rank_shifts": "analyses.compare", "summarise": "analyses.compare",
     "biggest_movers": "analyses.compare", "attribute": "analyses.attribution",
     "truth_tau": "analyses.validity", "variance_shares": "analyses.validity",
-    "rater_sweep": "analyses.validity", "sweep_effect": "analyses.validity",
+    "rater_sweep": "analyses.validity", "sweep_effects": "analyses.validity",
+    "points_sweep": "analyses.validity", "ensemble": "analyses.ensemble", "ensemble_effects": "analyses.ensemble",
+    "knob_draws": "analyses.calibration", "world_moments": "analyses.calibration",
+    "fits_synthetic": "analyses.ensemble", "plausible_knobs": "analyses.ensemble",
     "lever_sweep": "analyses.levers", "sweep_grade_changes": "analyses.levers",
     "group_gap": "analyses.levers",
     "sampling_error": "analyses.survey", "swap_table": "analyses.survey",
@@ -67,7 +70,9 @@ _EXPORTS = {
     "save_table": "report.outputs", "save_figure": "report.outputs",
     "setup_fonts": "report.plotting", "label": "report.plotting", "unit_names": "report.plotting",
     "slope_chart": "report.plotting", "rank_bands": "report.plotting",
-    "acceptability_maps": "report.plotting",
+    "acceptability_maps": "report.plotting", "interval_band": "report.plotting",
+    "effect_histogram": "report.plotting", "validity_sentence": "report.text", "sweep_sentence": "report.text",
+    "knob_label": "report.text",
     # runners
     "memo_call": "runners.memo", "setup_notebook": "runners.notebook",
 }

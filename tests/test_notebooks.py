@@ -23,16 +23,14 @@ EXPECTED_TABLES = {
     "levers": {"sweep_special_points", "central_outer_gap", "sampling_error", "swap_by_sample_size",
                "swap_probability", "summary_vs_base", "recut", "caps_sweep"},
     "robustness": {"rank_stats", "acceptability", "sensitivity", "stability"},
-    "leader_rating_reform": {"rank_shifts", "summary", "attribution", "grade_changes",
-                             "variance_shares", "truth_tau", "sweep_favour_points", "sweep_effect"},
+    "leader_rating_reform": {"rank_shifts", "summary", "attribution", "grade_changes", "variance_shares"},
 }
 SMALL = {"e_performance": {"period": "2025-06"},
          "levers": {"special_points": [0, 10], "contribution_weights": [10, 80],
                     "survey_scales": [1, 4], "deduction_caps": [0, 5], "bonus_caps": [0, 3]},
          "robustness": {"draws": 500, "sobol_n": 32, "unit": "U4", "target_rank": 1},
-         "leader_rating_reform": {"sweep_seeds": 1, "favour_points": [0, 20], "compression": [0.5],
-                                  "leniency_sd": [2.5], "leader_points_max": 2,
-                                  "sweep_scheme": str(ROOT / "params" / "baseline.yaml")}}
+         "leader_rating_reform": {"worlds": 6, "sweep_worlds": 4, "favour_points": [0, 20], "compression": [0.5],
+                                  "leniency_sd": [2.5], "leader_points_max": 2}}
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

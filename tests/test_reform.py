@@ -12,7 +12,7 @@ from perfsim.analyses.compare import rank_shifts, summarise
 from perfsim.core.contract import Dataset, empty_table
 from perfsim.core.engine import component_columns
 from perfsim.core.scheme import apply_diff, load_scenario as load, parse_scheme
-from perfsim.analyses.validity import rater_sweep, sweep_effect, truth_tau, variance_shares
+from perfsim.analyses.validity import points_sweep, rater_sweep, sweep_effects, truth_tau, variance_shares
 
 from .conftest import ROOT
 
@@ -115,20 +115,39 @@ def test_truth_tau_and_variance_shares(world, baseline):
     assert shares.loc["overall", "targets"] > shares.loc["overall", "leader"]
 
 
+def _knob_sets(count: int = 8):
+    from perfsim.analyses.calibration import knob_draws
+    from perfsim.sources.readers import read_table
+    from perfsim.sources.synth import synth_params
+
+    return knob_draws(read_table(ROOT / "params" / "plausible.csv"), synth_params(), count, seed=1)
+
+
 def test_rater_sweep_is_reproducible_and_responds_to_favouritism(baseline):
-    grid = {"favour_points": [0.0, 40.0]}
-    a = rater_sweep(baseline, [3], grid, leader_points=[0, 10, 60])
-    b = rater_sweep(baseline, [3], grid, leader_points=[0, 10, 60])
+    from perfsim.analyses.calibration import with_knobs
+
+    cut = load(SCENARIOS / "leader0.yaml")
+    sets = [with_knobs(k, {"leader.favour_prob": 0.3}) for k in _knob_sets()]
+    a = rater_sweep(baseline, cut, "favour_points", [0.0, 40.0], sets, seed=3)
+    b = rater_sweep(baseline, cut, "favour_points", [0.0, 40.0], sets, seed=3)
     pd.testing.assert_frame_equal(a, b)
-    assert len(a) == 6
-    tau = a.set_index(["favour_points", "leader_points"])["tau_truth"]
-    assert tau[(0.0, 0)] == tau[(40.0, 0)]        # no leader points: raters do not matter
-    # when the leader rating carries much weight, heavy favouritism moves ranks away from the truth
-    assert tau[(40.0, 60)] < tau[(0.0, 60)] - 0.05
-    effect = sweep_effect(a, ["favour_points"], before=60, after=0).set_index("favour_points")
-    assert effect.loc[40.0, "change"] > effect.loc[0.0, "change"]
+    assert len(a) == 2 * len(sets)
+    wide = a.pivot(index="world", columns="value", values="tau_truth")
+    assert (wide[0.0] == wide[40.0]).all()      # without the leader rating, raters do not matter
+    # with honest raters dropping their (informative) rating hurts in every world; heavy,
+    # widespread favouritism makes it mislead, and dropping it costs far less
+    effect = sweep_effects(a).set_index("value")
+    assert effect.loc[0.0, "verdict"] == "hurts"
+    assert effect.loc[40.0, "median"] > effect.loc[0.0, "median"] + 0.03
+    per_world = a.pivot(index="world", columns="value", values="delta_tau_truth")
+    assert (per_world[40.0] > per_world[0.0]).mean() >= 0.75
 
 
 def test_rater_sweep_rejects_unknown_knob(baseline):
     with pytest.raises(perfsim.PerfsimError, match="unknown leader knob"):
-        rater_sweep(baseline, [1], {"favor_points": [1]}, leader_points=[5])
+        rater_sweep(baseline, baseline, "favor_points", [1.0], _knob_sets(1), seed=1)
+
+
+def test_points_sweep_gives_one_tau_per_world_and_points(baseline):
+    sweep = points_sweep(baseline, [0, 10], _knob_sets(3), seed=2)
+    assert len(sweep) == 6 and sweep["tau_truth"].between(-1, 1).all()

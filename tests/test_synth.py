@@ -43,8 +43,12 @@ def test_structure(world):
     central = set(districts.loc[districts["district_type"] == "central", "unit_id"])
     industrial = world.targets[world.targets["indicator_id"] == "E03"]
     assert not central & set(industrial["unit_id"]) and len(industrial) > 0
-    # twelve months of year-to-date actuals
-    assert world.actuals["period"].nunique() == 12
+    # three years of year-to-date actuals, twelve months each, as each indicator is reported
+    assert world.actuals["period"].nunique() == 36 and world.years == [2023, 2024, 2025]
+    freq = world.indicators.set_index("indicator_id")["frequency"]
+    months = world.actuals.assign(month=world.actuals["period"].str[5:].astype(int))
+    for f, allowed in (("annual", {12}), ("quarterly", {3, 6, 9, 12}), ("monthly", set(range(1, 13)))):
+        assert set(months.loc[months["indicator_id"].map(freq) == f, "month"]) == allowed, f
     assert set(world.targets["method"]) == {"self", "cascade", "benchmark"}
     assert 10 <= world.leader_ratings["rater_id"].nunique() <= 15
     assert 6 <= world.satisfaction["group"].nunique() <= 9
@@ -66,13 +70,14 @@ def test_generic_names_only(world):
 
 def test_ytd_actuals_accumulate_with_season(world):
     a = world.actuals
+    a = a[a["period"].str.startswith("2025-")]
     e02 = a[(a["indicator_id"] == "E02")].pivot(index="unit_id", columns="period", values="value")
     share = (e02["2025-06"] / e02["2025-12"]).median()
     assert 0.25 < share < 0.45            # back-loaded: under half by mid-year
 
 
 def test_sandbagged_self_targets_are_overachieved_more(world):
-    t = world.targets.merge(
+    t = world.targets[world.targets["year"] == 2025].merge(
         world.actuals[world.actuals["period"] == "2025-12"], on=["unit_id", "indicator_id"])
     amounts = t[~t["indicator_id"].isin(world.indicators.loc[world.indicators["unit_of_measure"] == "%",
                                                              "indicator_id"])]
@@ -83,11 +88,31 @@ def test_sandbagged_self_targets_are_overachieved_more(world):
 
 
 def test_truth_drives_ratings_and_satisfaction(world):
-    theta = world.truth.set_index("unit_id")["theta"]
-    rating = world.leader_ratings.groupby("unit_id")["rating"].mean()
-    sat = world.satisfaction.groupby("unit_id")["score"].mean()
-    assert stats.spearmanr(theta, rating.reindex(theta.index)).statistic > 0.3
+    truth = world.truth.set_index("unit_id")
+    theta = truth["theta"]
+    last = world.leader_ratings[world.leader_ratings["year"] == 2025]
+    rating = last.groupby("unit_id")["rating"].mean().reindex(theta.index)
+    sat = world.satisfaction[world.satisfaction["year"] == 2025].groupby("unit_id")["score"].mean()
+    assert stats.spearmanr(theta, rating).statistic > 0.3
     assert stats.spearmanr(theta, sat.reindex(theta.index)).statistic > 0.5
+    # leaders see visible work (显绩) more than latent work (潜绩, seed 四.(三).1)
+    assert stats.spearmanr(truth["visible"], rating).statistic > stats.spearmanr(truth["latent"], rating).statistic + 0.2
+
+
+def test_true_performance_persists_over_the_years():
+    params = synth.synth_params()
+    w = synth.generate_arrays(4, params)
+    rho = params["truth"]["persistence"]
+    r = np.corrcoef(w.years[0].theta, w.years[-1].theta)[0, 1]
+    assert abs(r - rho ** 2) < 0.2 and r > 0.3
+    assert [y.year for y in w.years] == [2023, 2024, 2025]
+
+
+def test_rater_truth_describes_the_raters(world_tables):
+    rt = world_tables["rater_truth"]
+    assert len(rt) == 12 and rt["compression"].between(0, 0.95).all() and rt["compression"].std() > 0
+    favoured = {u for units in rt["favoured_units"] for u in units.split()}
+    assert favoured <= set(world_tables["units"]["unit_id"])
 
 
 def test_every_knob_has_a_basis():
@@ -103,8 +128,8 @@ def test_every_knob_has_a_basis():
     found = list(knobs(raw))
     assert len(found) > 40
     for path, knob in found:
-        assert knob.get("basis") in ("grounded", "assumption"), path
-        if knob["basis"] == "grounded":
+        assert knob.get("basis") in ("grounded", "assumption", "calibrated"), path
+        if knob["basis"] in ("grounded", "calibrated"):
             assert knob.get("source"), f"{path} is grounded but names no source"
     synth.synth_params()   # the loader agrees
 
@@ -112,7 +137,7 @@ def test_every_knob_has_a_basis():
 def test_knob_file_errors(tmp_path):
     bad = tmp_path / "synth.yaml"
     bad.write_text("year: {value: 2025, basis: guess}\n", encoding="utf-8")
-    with pytest.raises(perfsim.PerfsimError, match="key 'year.basis': must be grounded or assumption"):
+    with pytest.raises(perfsim.PerfsimError, match="key .year.basis.: must be grounded, assumption or calibrated"):
         synth.synth_params(bad)
 
 

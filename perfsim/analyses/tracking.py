@@ -63,62 +63,117 @@ def expected_share(dataset: Dataset, month: int, seasons: dict) -> pd.Series:
     return pd.Series(out)
 
 
+def judged_month(frequency: str, month: int) -> int:
+    """The month whose year-to-date value an indicator is judged on by ``month``: the month
+    itself for monthly indicators, the last quarter end for quarterly ones, December for
+    annual ones (0: not due yet)."""
+    if frequency == "quarterly":
+        return 3 * (month // 3)
+    if frequency == "annual":
+        return 12 if month == 12 else 0
+    return month
+
+
+def _judged(dataset: Dataset) -> pd.Series:
+    ind = dataset.indicators.set_index("indicator_id")
+    return ind["frequency"] if "frequency" in ind else pd.Series("monthly", index=ind.index)
+
+
 def progress(dataset: Dataset, period: str, params: dict | None = None) -> pd.DataFrame:
-    """Per unit and indicator with a target: actual, expected, progress, light and trend."""
+    """Per unit and indicator with a target: actual, expected, progress, light and trend.
+
+    Each indicator is judged as it is reported (its ``frequency``): a monthly one on this
+    month's year-to-date value, a quarterly one on the last quarter end's, an annual one
+    only in December; before its first judgement it is ``not due`` (no progress, no light
+    of red). The trend is the change of progress since the previous judgement."""
     params = params or load_tracking()
     year, month = _month(period)
     thresholds = params["thresholds"]
     targets = dataset.targets[dataset.targets["year"].astype(int) == year]
-    rows = []
-    for m in ([month - 1, month] if month > 1 else [month]):
-        act = dataset.actuals[dataset.actuals["period"] == f"{year}-{m:02d}"]
-        share = expected_share(dataset, m, params["seasons"])
-        frame = targets.merge(act[["unit_id", "indicator_id", "value"]], on=["unit_id", "indicator_id"], how="left")
-        frame["expected"] = frame["target"] * frame["indicator_id"].map(share)
-        lower = frame["indicator_id"].map(dataset.indicators.set_index("indicator_id")["direction"]) == "lower"
+    frequency = _judged(dataset)
+    direction = dataset.indicators.set_index("indicator_id")["direction"]
+    shares = {m: expected_share(dataset, m, params["seasons"]) for m in range(1, 13)}
+    actuals = dataset.actuals[dataset.actuals["period"].str.startswith(f"{year}-")]
+    by_period = actuals.set_index(["period", "unit_id", "indicator_id"])["value"]
+
+    def judge(m: int, current: bool = True) -> pd.DataFrame:
+        frame = targets[["unit_id", "indicator_id", "target"]].copy()
+        at = frame["indicator_id"].map(frequency).fillna("monthly").map(lambda f: judged_month(f, m))
+        frame["judged"] = at.to_numpy()
+        keys = pd.MultiIndex.from_arrays([[f"{year}-{j:02d}" for j in at], frame["unit_id"], frame["indicator_id"]])
+        frame["value"] = by_period.reindex(keys).to_numpy()
+        share = np.array([shares[j][i] if j else np.nan for j, i in zip(at, frame["indicator_id"])])
+        frame["expected"] = frame["target"].to_numpy() * share
+        lower = frame["indicator_id"].map(direction).to_numpy() == "lower"
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(lower, frame["expected"] / frame["value"], frame["value"] / frame["expected"])
-        # not reported by now counts as no progress; a missing earlier month has no trend
-        frame["progress"] = np.where(frame["value"].isna(), 0.0 if m == month else np.nan, ratio)
-        frame["month"] = m
-        rows.append(frame)
-    both = pd.concat(rows, ignore_index=True)
-    now = both[both["month"] == month].copy()
-    before = both[both["month"] == month - 1].set_index(["unit_id", "indicator_id"])["progress"]
-    now["trend"] = now["progress"].to_numpy() - before.reindex(
-        pd.MultiIndex.from_frame(now[["unit_id", "indicator_id"]])).to_numpy() if len(before) else np.nan
-    now["light"] = np.select([now["progress"] >= thresholds["green"], now["progress"] >= thresholds["amber"]],
-                             ["green", "amber"], "red")
+        due = at.to_numpy() > 0
+        # due but not reported counts as no progress now (and gives no trend before); not due
+        # yet has none
+        missing = 0.0 if current else np.nan
+        frame["progress"] = np.where(~due, np.nan, np.where(np.isnan(frame["value"]), missing, ratio))
+        frame["due"] = due
+        return frame
+
+    now = judge(month)
+    before = judge(month - 1, current=False) if month > 1 else None
+    if before is not None:
+        changed = now["judged"].to_numpy() != before["judged"].to_numpy()
+        now["trend"] = np.where(changed, now["progress"].to_numpy() - before["progress"].to_numpy(), np.nan)
+        # unchanged judgement (a quarterly indicator between quarter ends): the last change
+        prior = judge(max(1, int(month) - 3), current=False) if month > 3 else None
+        if prior is not None:
+            stale = ~changed & now["due"].to_numpy()
+            now.loc[stale, "trend"] = now["progress"].to_numpy()[stale] - prior["progress"].to_numpy()[stale]
+    else:
+        now["trend"] = np.nan
+    now["light"] = np.select([~now["due"], now["progress"] >= thresholds["green"],
+                              now["progress"] >= thresholds["amber"]], ["not due", "green", "amber"], "red")
     now = now.rename(columns={"value": "actual"})
     now["period"] = period
+    now["judged_period"] = [f"{year}-{j:02d}" if j else "" for j in now["judged"]]
     return now[["period", "unit_id", "indicator_id", "target", "expected", "actual", "progress",
-                "trend", "light"]].reset_index(drop=True)
+                "trend", "light", "judged_period"]].reset_index(drop=True)
 
 
 def month_dataset(dataset: Dataset, period: str, params: dict | None = None) -> Dataset:
-    """The dataset as it stood at ``period``: actuals up to then, targets scaled to the share
-    expected by then (so the year-end scheme scores progress to date)."""
+    """The dataset as it stood at ``period``: the year's actuals reported by then, and each
+    target scaled to the share expected by the indicator's last judged month (monthly:
+    this month; quarterly: the last quarter end; annual: December), so that the year-end
+    scheme scores progress to date. Indicators not due yet are left out (their weight goes
+    to the others), rather than scored 0."""
     params = params or load_tracking()
     year, month = _month(period)
-    share = expected_share(dataset, month, params["seasons"])
+    frequency = _judged(dataset)
+    judged = {i: judged_month(f, month) for i, f in frequency.items()}
     targets = dataset.targets.copy()
     this_year = targets["year"].astype(int) == year
-    targets.loc[this_year, "target"] = targets.loc[this_year, "target"] * targets.loc[this_year, "indicator_id"].map(share)
+    at = targets.loc[this_year, "indicator_id"].map(judged).fillna(month).astype(int)
+    shares = {m: expected_share(dataset, m, params["seasons"]) for m in set(at) if m}
+    factor = [shares[m][i] if m else np.nan for m, i in zip(at, targets.loc[this_year, "indicator_id"])]
+    targets.loc[this_year, "target"] = targets.loc[this_year, "target"].to_numpy() * np.array(factor)
+    due = ~(this_year & targets["indicator_id"].map(judged).fillna(month).eq(0))
+    targets = targets[due]
     actuals = dataset.actuals[dataset.actuals["period"] <= period]
-    return Dataset(tables=dict(dataset.tables, targets=targets, actuals=actuals), sources=dataset.sources,
-                   origin=f"{dataset.origin} (as of {period})")
+    return dataset.replace(targets=targets, actuals=actuals, origin=f"{dataset.origin} (as of {period})")
 
 
 def dynamic_ranking(scheme: Resolved | Scheme, dataset: Dataset, period: str, component: str | None = "targets",
                     params: dict | None = None) -> pd.DataFrame:
     """Rank within category month by month up to ``period`` (by ``component``'s points, or
     by the total when ``component`` is None or absent)."""
+    import warnings
+
+    from ..core.errors import PerfsimWarning
+
     params = params or load_tracking()
     year, month = _month(period)
     frames = []
     for m in range(1, month + 1):
         p = f"{year}-{m:02d}"
-        table = score(scheme, month_dataset(dataset, p, params), year)
+        with warnings.catch_warnings():      # targets not yet reported this month are expected
+            warnings.simplefilter("ignore", PerfsimWarning)
+            table = score(scheme, month_dataset(dataset, p, params), year)
         value = table[component] if component and component in table else table["total"]
         groups = pd.factorize(table["category"], sort=True)[0]
         frames.append(pd.DataFrame({"period": p, "unit_id": table["unit_id"], "category": table["category"],
@@ -129,7 +184,7 @@ def dynamic_ranking(scheme: Resolved | Scheme, dataset: Dataset, period: str, co
 def feedback(progress_table: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
     """Per unit: the indicators not on schedule (amber or red), shortfall and trend."""
     names = dataset.indicators.set_index("indicator_id")["name"]
-    behind = progress_table[progress_table["light"] != "green"].copy()
+    behind = progress_table[progress_table["light"].isin(["amber", "red"])].copy()
     behind["indicator"] = behind["indicator_id"].map(names)
     behind["shortfall_pct"] = (1 - behind["progress"]) * 100
     behind["trend_pct"] = behind["trend"] * 100

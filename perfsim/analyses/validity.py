@@ -8,15 +8,16 @@ Only the synthetic world knows the truth (``truth.csv``: each unit's latent perf
   (rankings are only made within categories).
 * :func:`variance_shares`: the share of the within-category variance of the total that
   each part carries, cov(part, total) / var(total), which adds up to 1 over the parts.
-* :func:`rater_sweep`: redraws the leader ratings under other rater behaviour
-  (favouritism, leniency, balancing compression) with the same random draws, and scores
-  every leader-rating weight from 0 to 15 points, to show where cutting the leader
-  rating's points brings the ranking closer to the truth and where it moves it away.
+* :func:`rater_sweep`: the validity effect of a scenario (say, the leader rating cut from
+  10 to 5 points) over an ensemble of plausible worlds, for each value of one rater
+  behaviour (favouritism, leniency, balancing compression), with the same worlds for
+  every value; :func:`sweep_effects` gives its median, 90 % interval and verdict per value;
+* :func:`points_sweep`: tau to the truth over the ensemble as the leader rating (or any
+  component) takes each number of points.
 """
 
 from __future__ import annotations
 
-import itertools
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -67,64 +68,59 @@ def variance_shares(table: pd.DataFrame, components: Sequence[str]) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def _with_leader(dataset: Dataset, leader: pd.DataFrame) -> Dataset:
-    tables = dict(dataset.tables)
-    tables["leader_ratings"] = leader
-    return Dataset(tables=tables, sources=dataset.sources, origin=f"{dataset.origin} (swept raters)")
+def rater_sweep(base: Resolved | Scheme, scenario: Resolved | Scheme, knob: str, values: Sequence[float],
+                knob_sets: Sequence[Mapping[str, Any]], seed: int, executor=None) -> pd.DataFrame:
+    """How the validity effect of ``scenario`` against ``base`` depends on one rater
+    behaviour: for each value of the leader knob ``knob`` of ``params/synth.yaml``
+    (``favour_points``, ``compression``, ``leniency_sd``, ...), an ensemble over the worlds
+    of ``knob_sets`` with that value (the same world seeds for every value: only the
+    ratings change, drawn from their own stream). Rows: ``knob, value, world, tau_truth_base,
+    tau_truth, delta_tau_truth``."""
+    from .calibration import with_knobs
+    from .ensemble import ensemble
 
-
-def rater_sweep(scheme: Resolved | Scheme, seeds: Iterable[int], grid: Mapping[str, Sequence[float]],
-                leader_points: Sequence[float] = tuple(range(16)), component: str = "leader",
-                to: str = "proportional", params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """tau to the truth for every seed, rater setting in ``grid`` and leader-rating points.
-
-    ``grid`` maps leader knobs of ``params/synth.yaml`` (``favour_points``, ``favour_prob``,
-    ``leniency_sd``, ``compression``, ``noise_sd``, ...) to the values to sweep; all
-    combinations are run. For each seed the world is generated once; per setting only the
-    leader ratings are redrawn, from the same random stream. Each points value ``p`` gives
-    the component ``p`` points with the difference going ``to`` (see
-    :func:`perfsim.scheme.reallocate`). Returns one row per (seed, setting, points) with
-    the overall ``tau_truth`` and the per-category values as ``tau_<category>``.
-    """
-    from ..sources import synth
-    from ..core.contract import validate_frames
-
-    raw = raw_of(scheme)
-    knobs = synth.synth_params() if params is None else dict(params)
-    unknown = set(grid) - set(knobs["leader"])
+    unknown = [k for k in [knob] if k not in knob_sets[0].get("leader", {})]
     if unknown:
-        raise PerfsimError(f"unknown leader knob(s) {sorted(unknown)}; known: {sorted(knobs['leader'])}")
-    schemes = {p: parse_scheme(reallocate(raw, component, p, to), f"<{component}={p}>")
-               for p in leader_points}
-    names = list(grid)
+        raise PerfsimError(f"unknown leader knob {knob!r}; known: {sorted(knob_sets[0]['leader'])}")
+    name = scenario.name
+    frames = []
+    for value in values:
+        sets = [with_knobs(k, {f"leader.{knob}": value}) for k in knob_sets]
+        per = ensemble(base, {name: scenario}, sets, seed, executor)
+        wide = per[per["metric"].isin(["tau_truth_base", "tau_truth", "delta_tau_truth"])].pivot(
+            index="world", columns="metric", values="value").reset_index()
+        frames.append(wide.assign(knob=knob, value=float(value)))
+    out = pd.concat(frames, ignore_index=True)
+    return out[["knob", "value", "world", "tau_truth_base", "tau_truth", "delta_tau_truth"]]
+
+
+def points_sweep(base: Resolved | Scheme, points: Sequence[float], knob_sets: Sequence[Mapping[str, Any]],
+                 seed: int, component: str = "leader", to: str = "proportional", executor=None) -> pd.DataFrame:
+    """Kendall's tau to the truth as ``component`` takes each number of ``points`` (the
+    difference going ``to``; see :func:`perfsim.core.scheme.reallocate`), over the worlds of
+    ``knob_sets``. Rows: ``points, world, tau_truth``."""
+    from .ensemble import ensemble
+
+    raw = raw_of(base)
+    schemes = {f"{p:g}": parse_scheme(reallocate(raw, component, p, to), f"<{component}={p}>") for p in points}
+    per = ensemble(base, schemes, knob_sets, seed, executor)
+    out = per[per["metric"] == "tau_truth"].rename(columns={"value": "tau_truth"})
+    out = out.assign(points=out["scenario"].astype(float))
+    return out[["points", "world", "tau_truth"]].reset_index(drop=True)
+
+
+def sweep_effects(sweep: pd.DataFrame, by: Sequence[str] = ("knob", "value"),
+                  column: str = "delta_tau_truth") -> pd.DataFrame:
+    """Median, 5 % and 95 % quantiles over the worlds of ``column`` per group, the share
+    positive and the verdict (helps / hurts / undetermined, from the 90 % interval)."""
+    from .ensemble import verdict
+
     rows = []
-    for seed in seeds:
-        tables = synth.generate_world(seed, knobs)
-        world = validate_frames(tables, origin=f"<synthetic seed {seed}>")
-        theta = world.truth.set_index("unit_id")["theta"]
-        unit_ids = tables["units"]["unit_id"].to_numpy()
-        theta_arr = tables["truth"].set_index("unit_id")["theta"].reindex(unit_ids).to_numpy()
-        year = int(knobs["year"])
-        for values in itertools.product(*(grid[n] for n in names)):
-            leader_knobs = dict(knobs["leader"], **dict(zip(names, values)))
-            leader = synth.leader_ratings(theta_arr, unit_ids, year, leader_knobs,
-                                          synth.block_generators(seed)["leader"])
-            dataset = _with_leader(world, leader)
-            for p, sch in schemes.items():
-                taus = truth_tau(score(sch, dataset), theta).set_index("category")["kendall_tau"]
-                row = {"seed": seed, **dict(zip(names, values)), "leader_points": p,
-                       "tau_truth": taus["overall"]}
-                row.update({f"tau_{c}": v for c, v in taus.drop("overall").items()})
-                rows.append(row)
+    for key, g in sweep.groupby(list(by), sort=False):
+        v = g[column].to_numpy(dtype=float)
+        v = v[np.isfinite(v)]
+        q05, med, q95 = np.quantile(v, [0.05, 0.5, 0.95])
+        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "worlds": len(v),
+                     "median": float(med), "q05": float(q05), "q95": float(q95),
+                     "p_positive": float((v > 0).mean()), "verdict": verdict(q05, q95)})
     return pd.DataFrame(rows)
-
-
-def sweep_effect(sweep: pd.DataFrame, knobs: Sequence[str], before: float = 10, after: float = 5
-                 ) -> pd.DataFrame:
-    """Mean tau to the truth at ``before`` and ``after`` leader points per setting, and the
-    change (positive: cutting the points brings the ranking closer to the truth)."""
-    mean = sweep.groupby([*knobs, "leader_points"])["tau_truth"].mean().unstack("leader_points")
-    out = pd.DataFrame({f"tau_at_{before:g}": mean[before], f"tau_at_{after:g}": mean[after]})
-    out["change"] = out[f"tau_at_{after:g}"] - out[f"tau_at_{before:g}"]
-    out["best_points"] = mean.idxmax(axis=1)
-    return out.reset_index()

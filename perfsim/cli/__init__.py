@@ -1,4 +1,4 @@
-"""Command line: ``perfsim synth | validate | score | compare | batch | uncertainty | track``.
+"""Command line: ``perfsim synth | validate | score | compare | batch | uncertainty | track | calibrate | ensemble``.
 
 Every bad input ends in one line ``perfsim: error: <where>: <what>`` on stderr and exit
 code 2, with no traceback; Ctrl-C ends in ``perfsim: interrupted`` and exit code 130.
@@ -250,6 +250,130 @@ def cmd_track(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    import yaml
+
+    from ..analyses import calibration as cal
+    from ..core.files import OutputSet, check_dir_target
+    from ..core.paths import PARAMS_DIR
+    from ..core.yamlio import load_yaml
+    from ..runners.executors import executor_for, progress_bar
+    from ..sources.synth import DEFAULT_PARAMS, synth_params
+
+    out = check_dir_target(args.out)
+    params_path = Path(args.params) if args.params else DEFAULT_PARAMS
+    setup = cal.load_setup(args.targets or PARAMS_DIR / "calibration.yaml", synth_params(params_path))
+    with progress_bar(args.budget, "fits", not args.no_progress) as bar:
+        fit = cal.calibrate(setup, args.budget, args.seed, progress=bar.update)
+    with executor_for(args.jobs, args.scheduler, -(-args.candidates // 8)) as executor, \
+            progress_bar(args.candidates, "worlds", not args.no_progress) as bar:
+        plausible = cal.plausible_worlds(fit, args.candidates, args.seed, executor, progress=bar.update)
+    from ..core.paths import shown_path
+
+    note = (f"perfsim calibrate: simulated method of moments against {shown_path(setup.where)} "
+            f"(scipy.optimize Nelder-Mead, seed {args.seed}, budget {args.budget})")
+    raw = cal.calibrated_params(fit, load_yaml(params_path), note)
+    header = ("# Knobs of the SYNTHETIC world generator, calibrated by perfsim calibrate (see run.json).\n"
+              "# Every knob is {value, basis, source}; basis calibrated marks a fitted knob.\n")
+    update = None
+    if args.write_params:
+        from ..core.files import atomic_write_text, check_file_target
+
+        update = check_file_target(args.write_params)
+        text = cal.update_knob_text(params_path.read_text(encoding="utf-8"), fit.knobs, note)
+    with OutputSet(out) as outputs:
+        outputs.csv(fit.fit[["moment", "target", "tolerance", "achieved", "ok"]], "fit.csv")
+        outputs.text(header + yaml.safe_dump(raw, allow_unicode=True, sort_keys=False, width=120), "synth.yaml")
+        outputs.csv(plausible, "plausible.csv")
+        outputs.json(_run_facts("calibrate", {"scheme": setup.scheme}, None, targets=setup.where,
+                                params=str(params_path), budget=args.budget, seed=args.seed,
+                                evaluations=fit.evaluations, distance=fit.distance, start=fit.start,
+                                fitted=fit.knobs, candidates=args.candidates, plausible=len(plausible),
+                                method="simulated method of moments, scipy.optimize.minimize Nelder-Mead; "
+                                       "plausible worlds by ABC rejection on a scipy.stats.qmc Latin hypercube"),
+                     "run.json")
+    if update is not None:
+        atomic_write_text(update, text)
+        print(f"wrote the fitted knobs into {update} (basis: calibrated)")
+    shown = fit.fit.assign(achieved=fit.fit["achieved"].round(3))
+    print(shown[["moment", "target", "tolerance", "achieved", "ok"]].to_string(index=False))
+    print(f"{int(fit.fit['ok'].sum())} of {len(fit.fit)} moments within tolerance after {fit.evaluations} "
+          f"evaluations; {len(plausible)} of {args.candidates} candidate worlds plausible")
+    print(f"wrote fit.csv, synth.yaml, plausible.csv and run.json to {out}")
+    return 0
+
+
+def _scenario_names(resolved: list) -> list[str]:
+    names: list[str] = []
+    for r in resolved:
+        name = r.name
+        while name in names:
+            name += "_"
+        names.append(name)
+    return names
+
+
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from ..analyses import calibration as cal
+    from ..core.contract import validate_frames
+    from ..core.engine import check_fit
+    from ..sources.synth import generate_arrays, world_tables
+    from ..analyses.ensemble import ensemble, ensemble_effects
+    from ..core.files import OutputSet, check_dir_target
+    from ..core.paths import PARAMS_DIR
+    from ..runners.executors import executor_for, progress_bar
+    from ..sources.synth import DEFAULT_PARAMS, synth_params
+
+    out = check_dir_target(args.out)
+    base = _load(args.base)
+    scenarios = [_load(s) for s in args.scenarios]
+    params = synth_params(Path(args.params) if args.params else DEFAULT_PARAMS)
+    if args.ranges:
+        setup = cal.load_setup(args.ranges, params)
+        rng = pd.DataFrame(np.random.default_rng([args.seed, 5]).uniform(
+            setup.bounds[:, 0], setup.bounds[:, 1], size=(args.worlds, len(setup.names))), columns=setup.names)
+        source, plausible = f"knob ranges of {args.ranges}", rng.assign(weight=1.0)
+    else:
+        from ..sources.readers import read_table
+
+        path = Path(args.plausible) if args.plausible else PARAMS_DIR / "plausible.csv"
+        plausible = read_table(path)
+        for column in plausible.columns:
+            if column != "weight":
+                try:
+                    cal.get_knob(params, column)
+                except (KeyError, TypeError):
+                    raise PerfsimError(f"column '{column}' is not a knob of the generator", where=path) from None
+        source = str(path)
+    knob_sets = cal.knob_draws(plausible, params, args.worlds, args.seed)
+    names = _scenario_names(scenarios)
+    # every scheme must fit a synthetic world (checked once, on the first world's tables)
+    probe = validate_frames(world_tables(generate_arrays(0, knob_sets[0], years=1)), origin="<synthetic world>")
+    for r in [base, *scenarios]:
+        check_fit(r, probe)
+    with executor_for(args.jobs, args.scheduler, -(-args.worlds // 10)) as executor, \
+            progress_bar(args.worlds, "worlds", not args.no_progress) as bar:
+        per_world = ensemble(base, dict(zip(names, scenarios)), knob_sets, args.seed, executor,
+                             progress=bar.update)
+    table = ensemble_effects(per_world, names)
+    with OutputSet(out) as outputs:
+        outputs.csv(per_world, "per_world.csv")
+        outputs.csv(table, "effects.csv")
+        outputs.json(_run_facts("ensemble", {"base": base, **dict(zip(names, scenarios))}, None,
+                                worlds=args.worlds, seed=args.seed, knobs_from=source,
+                                params=args.params or str(DEFAULT_PARAMS)), "run.json")
+    tau = table[table["metric"] == "delta_tau_truth"]
+    print(f"{args.worlds} plausible SYNTHETIC worlds (knobs from {source}); change of Kendall tau to the truth, "
+          "scenario minus base, median [90 % interval]:")
+    for row in tau.itertuples():
+        print(f"  {row.scenario}: {row.median:+.4f} [{row.q05:+.4f}, {row.q95:+.4f}] -> {row.verdict}")
+    print(f"wrote per_world.csv, effects.csv and run.json to {out}")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 class _Parser(argparse.ArgumentParser):
@@ -353,6 +477,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sobol", action="store_true", help="skip the Sobol indices")
     p.add_argument("--save-draws", action="store_true",
                    help="also write every draw's totals and weight shares (draws_*.parquet)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = _sub(sub, "calibrate", "fit the synthetic world's knobs to documented moments; its plausible worlds",
+             "perfsim calibrate --budget 600 --out outputs/calibration", cmd_calibrate)
+    p.add_argument("--targets", default=None, help="calibration targets (default: params/calibration.yaml)")
+    p.add_argument("--params", default=None, help="starting knobs (default: params/synth.yaml)")
+    p.add_argument("--budget", type=options.budget, default=600, help="evaluations of the fit's objective")
+    p.add_argument("--candidates", type=options.budget, default=400,
+                   help="candidate worlds tried for the plausible set")
+    p.add_argument("--seed", type=options.seed, default=DEFAULT_SEED, help="random seed")
+    p.add_argument("--jobs", type=options.jobs, default=1, help="worker processes (plausible worlds)")
+    p.add_argument("--scheduler", type=options.scheduler, default=None, help="tcp://HOST:PORT of a Dask scheduler")
+    p.add_argument("--out", default="outputs/calibration", help="folder for fit.csv, synth.yaml, plausible.csv")
+    p.add_argument("--write-params", default=None,
+                   help="also write the fitted knobs into this knob file, keeping its comments "
+                        "(e.g. params/synth.yaml to make the bundled world the calibrated one)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = _sub(sub, "ensemble", "effects of scenarios against a base over many plausible synthetic worlds",
+             "perfsim ensemble params/baseline.yaml params/scenarios/*.yaml --worlds 50 --out outputs/ensemble",
+             cmd_ensemble)
+    p.add_argument("base", help="base scheme")
+    p.add_argument("scenarios", nargs="+", help="scenario files compared with the base")
+    p.add_argument("--worlds", type=options.worlds, default=200, help="plausible worlds")
+    p.add_argument("--seed", type=options.seed, default=DEFAULT_SEED, help="random seed")
+    p.add_argument("--plausible", default=None, help="knob vectors to draw worlds from (default: params/plausible.csv)")
+    p.add_argument("--ranges", default=None,
+                   help="instead, draw knobs uniformly within the knob ranges of this calibration targets file")
+    p.add_argument("--params", default=None, help="the other knobs (default: params/synth.yaml)")
+    p.add_argument("--jobs", type=options.jobs, default=2, help="local worker processes")
+    p.add_argument("--scheduler", type=options.scheduler, default=None, help="tcp://HOST:PORT of a Dask scheduler")
+    p.add_argument("--out", default="outputs/ensemble", help="folder for per_world.csv, effects.csv, run.json")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = _sub(sub, "track", "monthly progress, warnings, dynamic ranking and feedback",

@@ -16,7 +16,7 @@ that checks a scheme against a dataset and is also what ``perfsim validate --dat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -187,6 +187,7 @@ class YearView:
     units: pd.DataFrame                 # sorted by unit_id, 0..n-1 index
     tables: dict                        # name -> rows of that year
     matrices: dict                      # name -> (array units x keys, {key: column})
+    memo: dict = field(default_factory=dict, compare=False, repr=False)   # per-scheme masks
 
     def column(self, name: str, key: str) -> np.ndarray:
         values, where = self.matrices[name]
@@ -320,11 +321,8 @@ def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
     present = np.zeros((n, m), dtype=bool)
     lower = np.zeros(m, dtype=bool)
 
-    applies = {0: np.ones(n, dtype=bool)}
-    for i in range(1, len(tree.nodes)):
-        applies[i] = applies[tree.parent[i]] & _applies(tree.nodes[i], units)
-
-    direction = dict(zip(dataset.indicators["indicator_id"], dataset.indicators["direction"]))
+    applies = _applies_masks(tree, view)
+    direction = _directions(dataset)
 
     for j, i in enumerate(tree.leaves):
         node, source = tree.nodes[i], tree.leaf_source(i)
@@ -350,11 +348,38 @@ def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
             x[:, j] = xa
             present[:, j] = ~np.isnan(xa)
         present[:, j] &= applies[i]
-    units = units.assign(category=recut_categories(scheme, units).to_numpy())
-    categories = pd.factorize(units["category"], sort=True)[0].astype(np.int64)
+    key = ("categories", repr(scheme.categories))
+    if key not in view.memo:
+        recut = recut_categories(scheme, units).to_numpy()
+        view.memo[key] = (recut, pd.factorize(recut, sort=True)[0].astype(np.int64))
+    recut, categories = view.memo[key]
+    units = units.assign(category=recut)
     groups = categories if scheme.ranking.within == "category" else np.zeros(n, dtype=np.int64)
     return Inputs(units=units, x=x, t=t, present=present, lower=lower, categories=categories,
                   groups=groups, year=year)
+
+
+def _applies_masks(tree: "Tree", view: "YearView") -> dict[int, np.ndarray]:
+    """Which units each node applies to (its own ``applies_to`` and its ancestors'),
+    remembered per tree shape on the year's view."""
+    key = ("applies", tuple((p, repr(n.applies_to)) for p, n in zip(tree.paths, tree.nodes) if n.applies_to))
+    masks = view.memo.get(key)
+    if masks is None or len(masks) != len(tree.nodes):
+        n = len(view.units)
+        masks = {0: np.ones(n, dtype=bool)}
+        for i in range(1, len(tree.nodes)):
+            node = tree.nodes[i]
+            own = masks[tree.parent[i]]
+            masks[i] = own & _applies(node, view.units) if node.applies_to is not None else own
+        view.memo[key] = masks
+    return masks
+
+
+def _directions(dataset: Dataset) -> dict[str, str]:
+    if "directions" not in dataset.cache:
+        ind = dataset.indicators
+        dataset.cache["directions"] = dict(zip(ind["indicator_id"], ind["direction"]))
+    return dataset.cache["directions"]
 
 
 def peer_factor(dataset: Dataset, year: int, indicator: str, quantile: float, focal_city: str | None,
@@ -626,37 +651,64 @@ def warn_missing(scheme: Scheme, inputs: Inputs, dataset: Dataset) -> None:
                       f"ranked last with the lowest grade: {shown}", PerfsimWarning, stacklevel=3)
 
 
+@dataclass(frozen=True)
+class Scored:
+    """What :func:`score_arrays` computes, as arrays over the units sorted by unit_id."""
+
+    inputs: Inputs
+    node_score: np.ndarray      # units x nodes, fraction of full marks
+    node_points: np.ndarray     # units x nodes, points earned
+    node_held: np.ndarray       # units x nodes, points at stake
+    total: np.ndarray
+    rank: np.ndarray
+    grade: np.ndarray           # index into the scheme's grades
+    bonus: np.ndarray
+    deduction: np.ndarray
+    veto: np.ndarray
+
+
+def score_arrays(scheme: Scheme, dataset: Dataset, year: int) -> Scored:
+    """Score every unit of one year as arrays, without checking the fit (see
+    :func:`check_fit`) or building tables: the inner loop of ensembles and calibration."""
+    inputs = leaf_inputs(scheme, dataset, year)
+    s_leaf = leaf_scores(scheme, inputs)
+    node_score, node_points, node_held = aggregate_tree(scheme, s_leaf, inputs.present)
+    bonus, deduction, veto = adjustments(scheme, dataset, year)
+    tree = Tree.of(scheme)
+    total = node_points[:, 0] + bonus - deduction
+    for c in tree.children[0]:
+        if tree.nodes[c].extra:
+            total = total + node_points[:, c]
+    if scheme.ranking.round is not None:
+        total = np.round(total, scheme.ranking.round)
+    rank = rules.competition_rank(total, inputs.groups)
+    return Scored(inputs, node_score, node_points, node_held, total, rank,
+                  grade_index(scheme, total, rank, inputs.groups, veto), bonus, deduction, veto)
+
+
 def score_detail(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = None) -> Result:
     """Score every unit; the result table plus the score and points of every node."""
     scheme_obj, _ = _scheme(scheme)
     year = check_fit(scheme, dataset, year)
-    inputs = leaf_inputs(scheme_obj, dataset, year)
-    warn_missing(scheme_obj, inputs, dataset)
-    s_leaf = leaf_scores(scheme_obj, inputs)
-    node_score, node_points, node_held = aggregate_tree(scheme_obj, s_leaf, inputs.present)
-    units = inputs.units
+    warn_missing(scheme_obj, leaf_inputs(scheme_obj, dataset, year), dataset)
+    s = score_arrays(scheme_obj, dataset, year)
+    units = s.inputs.units
     ids = pd.Index(units["unit_id"])
-    bonus, deduction, veto = adjustments(scheme_obj, dataset, year)
     tree = Tree.of(scheme_obj)
-    comps = [c for c in tree.children[0]]
-    extra_points = sum((node_points[:, c] for c in comps if tree.nodes[c].extra), np.zeros(len(ids)))
-    total = node_points[:, 0] + extra_points + bonus - deduction
-    if scheme_obj.ranking.round is not None:
-        total = np.round(total, scheme_obj.ranking.round)
-    rank = rules.competition_rank(total, inputs.groups)
+    names = np.array(scheme_obj.grading.grades, dtype=object) if scheme_obj.grading else None
     table = pd.DataFrame({
         "unit_id": units["unit_id"], "name": units["name"], "category": units["category"],
-        "total": total, "rank": rank,
-        "grade": grade(scheme_obj, total, rank, inputs.groups, veto),
+        "total": s.total, "rank": s.rank,
+        "grade": names[s.grade] if names is not None else np.full(len(ids), "", dtype=object),
     })
-    for c in comps:
-        table[tree.paths[c].split(".", 1)[1]] = node_points[:, c]
-    table["bonus"], table["deduction"], table["veto"] = bonus, deduction, veto
+    for c in tree.children[0]:
+        table[tree.paths[c].split(".", 1)[1]] = s.node_points[:, c]
+    table["bonus"], table["deduction"], table["veto"] = s.bonus, s.deduction, s.veto
     table = table.sort_values(["category", "rank", "unit_id"], kind="stable").reset_index(drop=True)
     columns = list(tree.paths)
-    scores = pd.DataFrame(node_score, index=ids, columns=columns)
-    points = pd.DataFrame(node_points, index=ids, columns=columns)
-    held = pd.DataFrame(node_held, index=ids, columns=columns)
+    scores = pd.DataFrame(s.node_score, index=ids, columns=columns)
+    points = pd.DataFrame(s.node_points, index=ids, columns=columns)
+    held = pd.DataFrame(s.node_held, index=ids, columns=columns)
     return Result(table=table, node_scores=scores, node_points=points, node_held=held, year=year)
 
 

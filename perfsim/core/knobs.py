@@ -9,9 +9,15 @@ from .errors import PerfsimError
 from .yamlio import load_yaml
 
 
+#: where a knob's value comes from: the source document (grounded), a choice to vary
+#: (assumption), or a fit to documented facts (calibrated, by ``perfsim calibrate``)
+BASES = ("grounded", "assumption", "calibrated")
+
+
 def load_knobs(path: str | Path) -> dict[str, Any]:
-    """Load a knob file: every knob is ``{value, basis, source}`` (basis grounded or
-    assumption), alone or in a section of knobs; returns the values, sections as dicts."""
+    """Load a knob file: every knob is ``{value, basis, source}`` (basis grounded,
+    assumption or calibrated), alone or in a section of knobs; returns the values, sections
+    as dicts."""
     path = Path(path)
     raw = load_yaml(path)
     values: dict[str, Any] = {}
@@ -37,5 +43,7 @@ def _check_knob(knob: Mapping[str, Any], key: str, path: Path) -> None:
     unknown = set(knob) - {"value", "basis", "source"}
     if unknown:
         raise PerfsimError(f"key '{key}': unknown key(s) {sorted(unknown)}", where=path)
-    if knob.get("basis") not in ("grounded", "assumption"):
-        raise PerfsimError(f"key '{key}.basis': must be grounded or assumption", where=path)
+    if knob.get("basis") not in BASES:
+        raise PerfsimError(f"key '{key}.basis': must be grounded, assumption or calibrated", where=path)
+    if knob.get("basis") == "calibrated" and not knob.get("source"):
+        raise PerfsimError(f"key '{key}.source': a calibrated knob names its calibration", where=path)

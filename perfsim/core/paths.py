@@ -32,3 +32,13 @@ def resolve_path(path: str | Path) -> Path:
     if given.is_absolute() or given.exists():
         return given
     return PROJECT_DIR / given
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as it is shown and passed on: relative to the project when inside it (so
+    outputs name no machine's folders), else absolute."""
+    path = Path(path)
+    try:
+        return path.resolve().relative_to(PROJECT_DIR).as_posix()
+    except ValueError:
+        return str(path.resolve())

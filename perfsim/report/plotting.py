@@ -1,8 +1,11 @@
-"""Plot helpers: Chinese labels when a CJK font is installed, English names otherwise.
+"""Plot helpers: the scheme's Chinese labels in every figure, on any machine.
 
-Matplotlib draws empty boxes for characters its font lacks. :func:`setup_fonts` looks for
-an installed CJK font and puts it first; :func:`label` then returns Chinese text as it is,
-or, where no CJK font exists, the English name from the glossary (DESIGN section 2).
+Matplotlib draws empty boxes for characters its font lacks, and a fresh machine often has
+no font that draws Chinese. :func:`setup_fonts` uses an installed CJK font if there is one,
+else registers the Noto Sans CJK SC font that the ``mplfonts`` package (a dependency)
+ships, with matplotlib's font manager for this process only (nothing is installed into
+the system or matplotlib). Only if neither exists do figures fall back to the English
+names of the glossary (DESIGN section 2), with a warning. Tables never change with fonts.
 """
 
 from __future__ import annotations
@@ -21,28 +24,54 @@ GLOSSARY = {
 CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
                 "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC",
                 "Heiti SC", "AR PL UMing CN", "Droid Sans Fallback")
+#: the font file shipped by the mplfonts package
+MPLFONTS_FILE = "NotoSansCJKsc-Regular.otf"
+
+
+def _bundled_cjk() -> str | None:
+    """Register mplfonts' Noto Sans CJK SC with matplotlib (this process only); its name."""
+    try:
+        import importlib.resources as resources
+
+        from matplotlib import font_manager
+
+        path = resources.files("mplfonts") / "fonts" / MPLFONTS_FILE
+        if not path.is_file():
+            return None
+        font_manager.fontManager.addfont(str(path))
+        return font_manager.FontProperties(fname=str(path)).get_name()
+    except Exception:        # mplfonts missing or broken: fall back, with a warning
+        return None
 
 
 @lru_cache(maxsize=1)
 def cjk_font() -> str | None:
-    """The name of an installed font that draws Chinese, or None."""
+    """The name of a font that draws Chinese: an installed one, else mplfonts' bundled one."""
     from matplotlib import font_manager
 
     names = {f.name for f in font_manager.fontManager.ttflist}
     for family in CJK_FAMILIES:
         if family in names:
             return family
-    return None
+    return _bundled_cjk()
 
 
 def setup_fonts() -> str | None:
-    """Put a CJK font first in matplotlib's sans-serif list, if there is one."""
+    """Put a CJK font first in matplotlib's sans-serif list (see the module docstring)."""
+    import warnings
+
     import matplotlib
+
+    from ..core.errors import PerfsimWarning
 
     family = cjk_font()
     if family is not None:
-        matplotlib.rcParams["font.sans-serif"] = [family, *matplotlib.rcParams["font.sans-serif"]]
+        matplotlib.rcParams["font.sans-serif"] = [family, *[f for f in matplotlib.rcParams["font.sans-serif"]
+                                                           if f != family]]
         matplotlib.rcParams["axes.unicode_minus"] = False
+    else:
+        warnings.warn("no font that draws Chinese (install perfsim's dependency mplfonts): figures use "
+                      "English names", PerfsimWarning, stacklevel=2)
     return family
 
 
@@ -153,4 +182,30 @@ def acceptability_maps(acceptability):
         ax.set_ylabel("unit (by nominal rank)")
         ax.tick_params(labelsize=6)
     _finish(fig, "Rank acceptability indices: probability of each rank")
+    return fig
+
+
+def interval_band(ax, x, effects, label: str, colour: str | None = None, marker: str = "o"):
+    """Median line with its 5-95 % band (``effects`` has ``median``, ``q05``, ``q95``)."""
+    line, = ax.plot(x, effects["median"], marker=marker, ms=4, label=f"{label} (median)", color=colour)
+    ax.fill_between(x, effects["q05"], effects["q95"], alpha=0.2, color=line.get_color(),
+                    label=f"{label} (5-95 % of worlds)")
+    return line
+
+
+def effect_histogram(values, row, title: str, xlabel: str):
+    """Distribution over worlds of an effect, its median and 90 % interval, and zero."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    ax.hist(values, bins=min(30, max(8, len(values) // 4)), color="tab:blue", alpha=0.6, label="worlds")
+    ax.axvline(0, color="black", lw=1, label="no effect")
+    ax.axvline(row["median"], color="tab:red", lw=2, label=f"median {row['median']:+.3f}")
+    ax.axvspan(row["q05"], row["q95"], color="tab:red", alpha=0.12,
+               label=f"90 % interval [{row['q05']:+.3f}, {row['q95']:+.3f}]")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("number of worlds")
+    ax.legend(fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
+    fig.tight_layout()
     return fig

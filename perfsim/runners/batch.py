@@ -37,7 +37,7 @@ from typing import Iterable, Iterator, Sequence
 from .. import __version__
 from ..core.errors import PerfsimError
 from ..core.files import check_dir_target, write_json
-from ..core.paths import DEFAULT_SEED, PROJECT_DIR
+from ..core.paths import DEFAULT_SEED, PROJECT_DIR, shown_path
 from ..report.provenance import environment, files_hash, git_commit, source_hash
 from .kernels import NOTEBOOK_DIR, Job, execute_job
 
@@ -64,14 +64,6 @@ def check_name(name: str) -> str:
 
 def _safe_name(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
-
-
-def _shown(path: Path) -> str:
-    """A path as it is shown and passed on: relative to the project when inside it."""
-    try:
-        return path.resolve().relative_to(PROJECT_DIR).as_posix()
-    except ValueError:
-        return str(path.resolve())
 
 
 # --------------------------------------------------------------------------- lock
@@ -115,9 +107,9 @@ class Scenario:
 
     def facts(self) -> dict:
         r = self.resolved
-        return {"name": self.name, "file": _shown(self.file), "status": "invalid" if self.error else "valid",
+        return {"name": self.name, "file": shown_path(self.file), "status": "invalid" if self.error else "valid",
                 "error": self.error, "hash": self.hash, "diff": r.diff if r is not None else None,
-                "base": _shown(r.base_path) if r is not None and r.base_path else None}
+                "base": shown_path(r.base_path) if r is not None and r.base_path else None}
 
 
 def resolve_scenarios(scenarios: Sequence[str | Path]) -> list[Scenario]:
@@ -184,9 +176,9 @@ def plan_jobs(scenarios: Sequence[Scenario], notebooks: dict[Path, str], root: P
                 failed.append({"scenario": sc.name, "notebook": nb.stem, "key": None, "status": "failed",
                                "cached": False, "error": sc.error, "seconds": 0.0})
                 continue
-            parameters = {"scenario": _shown(sc.file), "data": _shown(Path(data)) if data else "",
+            parameters = {"scenario": shown_path(sc.file), "data": shown_path(Path(data)) if data else "",
                           "year": year or 0, "seed": seed, "out_dir": "."}
-            jobs.append(Job(scenario=_shown(sc.file), scenario_name=sc.name, notebook=str(nb),
+            jobs.append(Job(scenario=shown_path(sc.file), scenario_name=sc.name, notebook=str(nb),
                             key=job_key(sc.hash, nb_hash, data_hash, code_hash, year, seed, data),
                             folder=str(root / sc.name / nb.stem), parameters=parameters, timeout=timeout))
     return jobs, failed
@@ -300,14 +292,14 @@ def run_batch(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path] |
         for sc in prepared:
             if sc.resolved is not None:
                 write_json(root / sc.name / "scenario.json",
-                           {"file": _shown(sc.file), "hash": sc.hash, "diff": sc.resolved.diff,
+                           {"file": shown_path(sc.file), "hash": sc.hash, "diff": sc.resolved.diff,
                             "resolved": sc.resolved.raw})
         records: list[dict] = list(cached) + list(failed)
         manifest = {
             "batch": name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "perfsim_version": __version__, "git_commit": git_commit(), "seed": seed, "year": year,
             "jobs": records, "executor": scheduler or f"local processes ({min(jobs, max(1, len(to_run)))})",
-            "environment": environment(), "data": _shown(Path(data)) if data else "bundled synthetic world",
+            "environment": environment(), "data": shown_path(Path(data)) if data else "bundled synthetic world",
             "data_hash": data_hash, "code_hash": code_hash,
             "notebooks": {p.stem: h for p, h in nb_hashes.items()},
             "scenarios": [sc.facts() for sc in prepared],

@@ -49,6 +49,16 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return frame[~blank]
 
 
+def read_table(path: str | Path) -> "pd.DataFrame":
+    """A CSV table of numbers (a parameter table such as plausible.csv); errors name the file."""
+    path = Path(path)
+    frame = _read_csv(path)
+    try:
+        return frame.astype(float).reset_index(drop=True)
+    except ValueError as exc:
+        raise PerfsimError(f"not a table of numbers ({exc})", where=path) from None
+
+
 def read_folder(folder: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     frames, sources = {}, {}
     for table in TABLE_COLUMNS:

@@ -1,14 +1,24 @@
-"""The synthetic world: a seeded city of 108 units in the data contract.
+"""The synthetic world: a seeded city of 108 units in the data contract, over several years.
 
-Everything is driven by one latent truth per unit, ``theta`` (written to ``truth.csv``),
-and by the knobs in ``params/synth.yaml`` (each with its basis and source). One seed
-feeds one :class:`numpy.random.Generator`; the draws happen in a fixed order, so the
-same seed and parameters give byte-identical files. All names are generic and every
-file is labelled synthetic.
+Everything is driven by each unit's true performance and by the knobs in
+``params/synth.yaml`` (each with its basis: grounded, assumption or calibrated). True
+performance has a visible part (显绩) and a latent part (潜绩, seed 四.(三).1), both
+persistent from year to year; ``theta`` (written to ``truth.csv`` with both parts) is their
+combination. Visible indicators and the city leaders' ratings respond more to the visible
+part, latent indicators to the latent part, satisfaction to the whole.
+
+:func:`generate_arrays` draws a :class:`World` as numpy arrays (fast: ensembles and
+calibration use it directly, without files or pandas); :func:`world_tables` turns it into
+the tables of the data contract, and :func:`generate_world` does both. One seed feeds a
+fixed set of :class:`numpy.random.Generator` streams in a fixed order, so the same seed
+and knobs give byte-identical files. All names are generic and every file is labelled
+synthetic.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -16,12 +26,16 @@ import numpy as np
 import pandas as pd
 
 from ..core.files import atomic_write_text
-from .readers import write_dataset
-from ..core.paths import PARAMS_DIR
 from ..core.knobs import load_knobs
+from ..core.paths import PARAMS_DIR
+from .readers import write_dataset
 
 DEFAULT_PARAMS = PARAMS_DIR / "synth.yaml"
 MONTHS = 12
+FACETS = ("contribution", "social_impact", "satisfaction", "admin_cost")
+QUARTER_ENDS = (3, 6, 9, 12)
+#: units of measure of task counts (reported as whole numbers)
+COUNTS = ("项", "个", "场", "套")
 
 
 def synth_params(path: str | Path | None = None) -> dict[str, Any]:
@@ -29,245 +43,479 @@ def synth_params(path: str | Path | None = None) -> dict[str, Any]:
     return load_knobs(Path(path) if path is not None else DEFAULT_PARAMS)
 
 
-def _units(p: dict[str, Any], rng: np.random.Generator) -> pd.DataFrame:
+# --------------------------------------------------------------------------- structure
+
+@dataclass(frozen=True)
+class Structure:
+    """What does not change from world to world for given unit counts and indicator library."""
+
+    units: pd.DataFrame             # unit_id, name, name_en, kind, category, district_type
+    ids: np.ndarray
+    group: np.ndarray               # central / outer / department category, per unit
+    is_district: np.ndarray
+    outer: np.ndarray
+    indicators: pd.DataFrame        # the contract's indicators table (+ season)
+    ind_ids: np.ndarray
+    applies: np.ndarray             # units x indicators
+    level: np.ndarray
+    share: np.ndarray               # percentages near 100 (or 0): close part of the gap
+    lower: np.ndarray
+    latent: np.ndarray              # indicator responds to latent work
+    counts: np.ndarray              # whole-number counts
+    tasks: np.ndarray               # annual task lists (counts of kind annual_task)
+    profile: np.ndarray             # indicators x 12: cumulative share reached by each month
+    reported: np.ndarray            # indicators x 12: the months an indicator is reported in
+
+
+def _structure_key(p: Mapping[str, Any]) -> tuple:
+    u = p["units"]
+    cats = tuple((k, v["count"], v["label"], v["label_en"]) for k, v in u["department_categories"].items())
+    lib = tuple(tuple(sorted((k, str(v)) for k, v in d.items())) for d in p["indicator_library"])
+    seasons = tuple((k, tuple(v)) for k, v in p["seasons"].items())
+    return (u["central_districts"], u["outer_districts"], cats, lib, seasons)
+
+
+def structure(p: Mapping[str, Any]) -> Structure:
+    return _structure(_structure_key(p), _Frozen(p))
+
+
+class _Frozen:
+    """Knobs carried into a cached call without being part of its key."""
+
+    def __init__(self, p: Mapping[str, Any]) -> None:
+        self.p = p
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+
+@lru_cache(maxsize=8)
+def _structure(key: tuple, frozen: _Frozen) -> Structure:
+    p = frozen.p
     u = p["units"]
     rows = []
     for i in range(u["central_districts"]):
-        rows.append((f"D{i + 1:02d}", f"中心城区{i + 1}", f"Central District {i + 1}",
-                     "district", "district", "central"))
+        rows.append((f"D{i + 1:02d}", f"中心城区{i + 1}", f"Central District {i + 1}", "district", "district",
+                     "central"))
     for i in range(u["outer_districts"]):
         j = u["central_districts"] + i + 1
-        rows.append((f"D{j:02d}", f"远城区{i + 1}", f"Outer District {i + 1}",
-                     "district", "district", "outer"))
+        rows.append((f"D{j:02d}", f"远城区{i + 1}", f"Outer District {i + 1}", "district", "district", "outer"))
     for cat, spec in u["department_categories"].items():
         for i in range(spec["count"]):
             rows.append((f"{cat[:3].upper()}{i + 1:02d}", f"{spec['label']}部门{i + 1:02d}",
                          f"{spec['label_en']} Dept {i + 1:02d}", "department", cat, None))
-    units = pd.DataFrame(rows, columns=["unit_id", "name", "name_en", "kind", "category",
-                                        "district_type"])
-    n = len(units)
-    median = units["kind"].map(u["staff_median"]).to_numpy(dtype=float)
-    staff = np.round(median * np.exp(u["staff_sigma"] * rng.standard_normal(n)))
-    budget = staff * u["budget_per_staff_median"] * np.exp(u["budget_sigma"] * rng.standard_normal(n))
-    consumption = budget * u["consumption_share_median"] * np.exp(
-        u["consumption_sigma"] * rng.standard_normal(n))
-    units["staff"] = staff.astype(int)
-    units["budget"] = np.round(budget, 1)
-    units["consumption"] = np.round(consumption, 1)
-    return units
+    units = pd.DataFrame(rows, columns=["unit_id", "name", "name_en", "kind", "category", "district_type"])
+    is_district = (units["kind"] == "district").to_numpy()
+    group = np.where(is_district, units["district_type"], units["category"]).astype(str)
+    lib = p["indicator_library"]
+    indicators = pd.DataFrame([{
+        "indicator_id": d["id"], "name": d["name"], "name_en": d["name_en"], "dimension": d["dimension"],
+        "direction": d["direction"], "unit_of_measure": d["uom"], "kind": d["kind"],
+        "frequency": d["frequency"], "visibility": d["visibility"],
+        "season": "level" if d.get("pct") else d.get("season", "flat"),
+    } for d in lib])
+    level = np.array([float(d["level"]) for d in lib])
+    pct = np.array([bool(d.get("pct")) for d in lib])
+    lower = np.array([d["direction"] == "lower" for d in lib])
+    # a percentage near 100 (higher is better) closes part of its gap to 100; a small rate
+    # (a fall of energy use of 4 %, a 4 % error rate) varies in proportion to itself, like
+    # an amount
+    share = pct & ~lower & (level >= 50)
+    seasons = p["seasons"]
+    profile = np.array([[1.0] * MONTHS if d.get("pct") else seasons[d.get("season", "flat")] for d in lib])
+    months = np.arange(1, MONTHS + 1)
+    reported = np.array([np.isin(months, QUARTER_ENDS) if d["frequency"] == "quarterly"
+                         else months == MONTHS if d["frequency"] == "annual" else np.ones(MONTHS, bool)
+                         for d in lib])
+    return Structure(
+        units=units, ids=units["unit_id"].to_numpy(), group=group, is_district=is_district,
+        outer=(units["district_type"] == "outer").to_numpy(), indicators=indicators,
+        ind_ids=indicators["indicator_id"].to_numpy(),
+        applies=np.array([[g in d["applies"] for d in lib] for g in group]), level=level, share=share,
+        lower=lower, latent=np.array([d["visibility"] == "latent" for d in lib]),
+        counts=np.array([d["uom"] in COUNTS for d in lib]),
+        tasks=np.array([d["uom"] in COUNTS and d["kind"] == "annual_task" for d in lib]),
+        profile=profile, reported=reported)
+
+
+# --------------------------------------------------------------------------- the world
+
+@dataclass
+class Year:
+    """One year of a world, as arrays (units in the order of ``Structure.ids``)."""
+
+    year: int
+    visible: np.ndarray             # n: visible work (显绩)
+    latent: np.ndarray              # n: latent work (潜绩)
+    theta: np.ndarray               # n: true performance
+    target: np.ndarray              # n x m, NaN where an indicator does not apply
+    method: np.ndarray              # n x m codes into World.methods
+    actual: np.ndarray              # n x m: the year-end (December) value
+    monthly: np.ndarray | None      # n x m x 12 year-to-date values (only when tables are wanted)
+    leader: np.ndarray              # raters x n
+    favour: np.ndarray              # raters x n: True where a rater favours a unit (人情分)
+    sat_score: np.ndarray           # n x groups
+    sat_respondents: np.ndarray     # n x groups
+    special: np.ndarray             # n x 4 facets, NaN for departments
+    bonus: np.ndarray               # n points (0: none)
+    deduction: np.ndarray           # n x items points (0: none)
+    veto: np.ndarray                # n bool
+
+
+@dataclass
+class World:
+    """A synthetic world: its structure, the knobs and seed it came from, and its years."""
+
+    structure: Structure
+    params: Mapping[str, Any]
+    seed: int
+    staff: np.ndarray
+    budget: np.ndarray
+    consumption: np.ndarray
+    raters: list[str]
+    rater_leniency: np.ndarray
+    rater_compression: np.ndarray
+    groups: list[str]
+    items: list[str]
+    methods: np.ndarray
+    years: list[Year] = field(default_factory=list)
+
+    @property
+    def last(self) -> Year:
+        return self.years[-1]
 
 
 def block_generators(seed: int) -> dict[str, np.random.Generator]:
-    """Independent generators for the blocks of the world, all spawned from one seed.
+    """Independent generators for the blocks of a world, all spawned from one seed.
 
     The leader ratings have a stream of their own, so a sweep over rater behaviour can
     redraw them under other knobs while every other table stays the same (common random
     numbers: the same draws, transformed differently).
     """
-    world, leader = np.random.SeedSequence(seed).spawn(2)
-    return {"world": np.random.default_rng(world), "leader": np.random.default_rng(leader)}
+    world, leader, months = np.random.SeedSequence(seed).spawn(3)
+    return {"world": np.random.default_rng(world), "leader": np.random.default_rng(leader),
+            "months": np.random.default_rng(months)}
 
 
-def leader_ratings(theta: np.ndarray, unit_ids: np.ndarray, year: int, knobs: Mapping[str, Any],
-                   rng: np.random.Generator) -> pd.DataFrame:
-    """City-leader ratings: leniency, favouritism (人情分), balancing (平衡分) and noise.
+def _ar1(rng: np.random.Generator, n: int, years: int, rho: float, sd: float) -> np.ndarray:
+    out = np.empty((years, n))
+    out[0] = sd * rng.standard_normal(n)
+    for t in range(1, years):
+        out[t] = rho * out[t - 1] + np.sqrt(1 - rho ** 2) * sd * rng.standard_normal(n)
+    return out
 
-    rating = rater mean + (1 - compression) x (raw - rater mean), clipped to [floor, 100], with
-    raw = mean + leniency_r + theta_effect x theta_u + favour_points x [r favours u] + noise.
-    Rater r favours unit u when rho z_u + sqrt(1 - rho^2) e_ru exceeds the normal quantile
-    of 1 - favour_prob, where z_u is the unit's connectedness shared by all raters and
-    rho = favour_correlation: 0 spreads favours at random (they average out over raters),
-    1 gives the same well-connected units every rater's favour (a systematic bias).
+
+def leader_ratings(perceived: np.ndarray, knobs: Mapping[str, Any], rng: np.random.Generator,
+                   leniency: np.ndarray | None = None, compression: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """City-leader ratings (raters x units): leniency, favouritism (人情分), balancing
+    (平衡分) and noise. Returns (ratings, favour, leniency, compression).
+
+    rating = rater mean + (1 - compression_r) x (raw - rater mean), clipped to [floor, 100],
+    raw = mean + leniency_r + theta_effect x perceived_u + favour_points x [r favours u] + noise.
+    Rater r favours unit u when rho z_u + sqrt(1 - rho^2) e_ru exceeds the normal quantile of
+    1 - favour_prob, where z_u is the unit's connectedness shared by all raters and rho =
+    favour_correlation. Each rater's compression is drawn around ``compression`` with
+    ``compression_sd`` (clipped to [0, 0.95]); leniency and compression are drawn once per
+    world and kept over its years when given.
     """
-    from scipy.stats import norm
+    from scipy.special import ndtri
 
-    n, r = len(theta), int(knobs["raters"])
-    leniency = knobs["leniency_sd"] * rng.standard_normal(r)
+    n, r = len(perceived), int(knobs["raters"])
+    if leniency is None:
+        leniency = knobs["leniency_sd"] * rng.standard_normal(r)
+        compression = np.clip(knobs["compression"] + knobs.get("compression_sd", 0.0) * rng.standard_normal(r),
+                              0.0, 0.95)
     rho = float(knobs["favour_correlation"])
     connected = rho * rng.standard_normal(n)[None, :] + np.sqrt(1 - rho ** 2) * rng.standard_normal((r, n))
-    favour = connected > norm.ppf(1.0 - knobs["favour_prob"])
-    raw = (knobs["mean"] + leniency[:, None] + knobs["theta_effect"] * theta[None, :]
+    favour = connected > ndtri(1.0 - knobs["favour_prob"])
+    raw = (knobs["mean"] + leniency[:, None] + knobs["theta_effect"] * perceived[None, :]
            + knobs["favour_points"] * favour + knobs["noise_sd"] * rng.standard_normal((r, n)))
     rater_mean = raw.mean(axis=1, keepdims=True)
-    rating = rater_mean + (1.0 - knobs["compression"]) * (raw - rater_mean)
-    rating = np.clip(np.round(rating, 1), knobs["floor"], 100.0)
-    return pd.DataFrame({
-        "year": year, "rater_id": np.repeat([f"L{k + 1:02d}" for k in range(r)], n),
-        "unit_id": np.tile(unit_ids, r), "rating": rating.ravel(),
-    })
+    rating = rater_mean + (1.0 - compression[:, None]) * (raw - rater_mean)
+    return np.clip(np.round(rating, 1), knobs["floor"], 100.0), favour, leniency, compression
 
 
-def _group_of(units: pd.DataFrame) -> np.ndarray:
-    return np.where(units["kind"] == "district", units["district_type"], units["category"])
+def generate_arrays(seed: int, params: Mapping[str, Any] | None = None, years: int | None = None,
+                    monthly: bool = True) -> World:
+    """Draw a world as arrays: ``years`` years (default: the knobs' ``years``) ending with
+    the knobs' ``year``; ``monthly`` also draws the year-to-date path of every indicator
+    (tables need it; scoring uses the year-end values only)."""
+    p = dict(params) if params is not None else synth_params()
+    st = structure(p)
+    streams = block_generators(seed)
+    rng = streams["world"]
+    n, m = len(st.ids), len(st.ind_ids)
+    T = int(years if years is not None else p.get("years", 1))
+    last_year = int(p["year"])
+    u = p["units"]
+    kind = np.where(st.is_district, "district", "department")
+    median = np.array([u["staff_median"][k] for k in kind], dtype=float)
+    staff = np.round(median * np.exp(u["staff_sigma"] * rng.standard_normal(n)))
+    budget = staff * u["budget_per_staff_median"] * np.exp(u["budget_sigma"] * rng.standard_normal(n))
+    consumption = budget * u["consumption_share_median"] * np.exp(u["consumption_sigma"] * rng.standard_normal(n))
+
+    tr = p["truth"]
+    rho = float(tr.get("persistence", 0.0))
+    vis = _ar1(rng, n, T, rho, tr["theta_sd"])
+    lat = _ar1(rng, n, T, rho, tr["theta_sd"])
+    a = np.sqrt(tr.get("visible_share", 0.5))
+    b = np.sqrt(1 - tr.get("visible_share", 0.5))
+    perf, tg = p["performance"], p["targets"]
+    sigma = np.where(st.is_district, p["indicators"]["level_sigma"]["district"],
+                     p["indicators"]["level_sigma"]["department"])
+    scale = np.where(st.is_district, 1.0, p["indicators"]["department_scale"])
+    # a unit's neutral level of each indicator (what it reaches at average performance):
+    # size differences, fixed over the years
+    size = np.exp(sigma[:, None] * rng.standard_normal((n, m)))
+    # (task counts are a unit's own list of tasks and rates are rates: neither is scaled
+    # down for departments)
+    pct = (st.indicators["unit_of_measure"] == "%").to_numpy()
+    scaled = np.where((st.counts | pct)[None, :], 1.0, scale[:, None])
+    base = st.level[None, :] * np.where(st.share[None, :], 1.0, scaled * size)
+    sign = np.where(st.lower, -1.0, 1.0)[None, :]
+    gap = np.where(st.lower, base, 100.0 - base)
+    methods = np.array(list(tg["method_shares"]))
+    shares = np.array(list(tg["method_shares"].values()), dtype=float)
+    method = rng.choice(len(methods), size=(n, m), p=shares / shares.sum())
+    lk = p["leader"]
+    sp, ad, sp2 = p["satisfaction"], p["adjustments"], p["special"]
+    groups = list(sp["groups"])
+    mean_n = np.array([sp["groups"][g]["respondents"] for g in groups], dtype=float)
+    bias = np.array([sp["groups"][g]["bias"] for g in groups], dtype=float)
+    items = list(ad["deduction_items"])
+    world = World(structure=st, params=p, seed=seed, staff=staff, budget=budget, consumption=consumption,
+                  raters=[f"L{k + 1:02d}" for k in range(int(lk["raters"]))], rater_leniency=np.empty(0),
+                  rater_compression=np.empty(0), groups=groups, items=items, methods=methods)
+    leniency = compression = None
+    for t in range(T):
+        theta = a * vis[t] + b * lat[t]
+        driver = np.where(st.latent[None, :], lat[t][:, None], vis[t][:, None])      # n x m
+        expected = perf["theta_effect"] * driver
+        effect = expected + perf["noise_sd"] * rng.standard_normal((n, m))
+
+        def level_at(x: np.ndarray) -> np.ndarray:
+            amount = base * np.exp(sign * x)
+            closed = np.clip(base + sign * np.tanh(perf["pct_sensitivity"] * x) * gap, 0.0, 100.0)
+            return np.where(st.share[None, :], closed, amount)
+
+        annual = level_at(effect)
+        sandbag = tg["sandbag"] + tg["sandbag_sd"] * rng.standard_normal((n, m))
+        insight = tg.get("self_insight", 0.0)
+        push = np.select([method == 0, method == 1],
+                         [insight * expected - sandbag, np.full((n, m), tg["cascade_push"])],
+                         tg["benchmark_push"])
+        target = level_at(push)
+        target = np.where(st.share[None, :], np.clip(target, 0.5, 99.5), target)
+        digits = np.where(st.level >= 100, 1, 2)
+        target = np.round(target * 10.0 ** digits) / 10.0 ** digits
+        target = np.where(st.counts[None, :], np.maximum(np.round(target), 1.0), target)
+        actual = np.where(st.counts[None, :], np.round(annual), np.round(annual, 3))   # as published
+        if st.tasks.any():
+            # an annual task list is finished in full (at least the target) with a probability
+            # that rises with performance; otherwise at least one task is left undone
+            logit = np.log(tg["task_completion"] / (1 - tg["task_completion"]))
+            p_done = 1.0 / (1.0 + np.exp(-(logit + tg["task_theta"] * driver)))
+            done = rng.random((n, m)) < p_done
+            tasks = np.where(done, np.maximum(target, actual), np.minimum(target - 1, actual))
+            actual = np.where(st.tasks[None, :], np.maximum(tasks, 0.0), actual)
+        ytd = None
+        if monthly:
+            mrng = streams["months"]
+            months = np.arange(1, MONTHS + 1)
+            noise = perf["monthly_noise_sd"] * mrng.standard_normal((n, m, MONTHS))
+            noise *= np.sqrt((MONTHS - months) / MONTHS)[None, None, :] + 0.2
+            noise[:, :, -1] = 0.0                     # December is the year-end value itself
+            ytd = actual[:, :, None] * st.profile[None, :, :] * np.exp(noise)
+            ytd = np.where(st.share[None, :, None], np.clip(ytd, 0.0, 100.0), ytd)
+            ytd = np.where(st.counts[None, :, None], np.round(ytd), ytd)
+        applies = st.applies
+        perceived = lk.get("visible_weight", 0.5) * vis[t] + (1 - lk.get("visible_weight", 0.5)) * lat[t]
+        leader, favour, leniency, compression = leader_ratings(perceived, lk, streams["leader"], leniency,
+                                                               compression)
+        resp = np.maximum(1, rng.poisson(mean_n[None, :], size=(n, len(groups))))
+        true_sat = sp["mean"] + sp["theta_effect"] * theta[:, None] + bias[None, :]
+        sat = np.round(np.clip(true_sat + sp["respondent_sd"] / np.sqrt(resp) * rng.standard_normal(resp.shape),
+                               0.0, 100.0), 2)
+        p_ded = np.clip(ad["deduction_prob"] * np.exp(ad["deduction_theta"] * theta), 0, 1)
+        hit = rng.random((n, len(items))) < p_ded[:, None]
+        ded = np.where(hit, rng.choice(np.array(ad["deduction_points"], dtype=float), size=(n, len(items))), 0.0)
+        p_bonus = np.clip(ad["bonus_prob"] * np.exp(ad["bonus_theta"] * theta), 0, 1)
+        bonus = np.where(rng.random(n) < p_bonus, rng.choice(np.array(ad["bonus_points"], dtype=float), size=n), 0.0)
+        veto = rng.random(n) < np.clip(ad["veto_prob"] * np.exp(ad["veto_theta"] * theta), 0, 1)
+        fs = (sp2["mean"] + sp2["theta_effect"] * theta[:, None] + sp2["outer_offset"] * st.outer[:, None]
+              + sp2["noise_sd"] * rng.standard_normal((n, len(FACETS))))
+        special = np.where(st.is_district[:, None], np.round(np.clip(fs, 0.0, 100.0), 2), np.nan)
+        world.years.append(Year(
+            year=last_year - T + 1 + t, visible=vis[t], latent=lat[t], theta=theta,
+            target=np.where(applies, target, np.nan), method=method,
+            actual=np.where(applies, actual, np.nan), monthly=ytd, leader=leader, favour=favour,
+            sat_score=sat, sat_respondents=resp, special=special, bonus=bonus, deduction=ded, veto=veto))
+    world.rater_leniency, world.rater_compression = leniency, compression
+    return world
+
+
+# --------------------------------------------------------------------------- tables
+
+def _peers(world: World, rng: np.random.Generator) -> pd.DataFrame:
+    p, st = world.params, world.structure
+    pe = p["peers"]
+    col = [int(np.flatnonzero(st.ind_ids == i)[0]) for i in pe["indicators"]]
+    n_cities = int(pe["cities"])
+    cities = ["Focal City (synthetic)"] + [f"City {chr(ord('A') + k)}" for k in range(n_cities)]
+    spread = np.exp(pe["sigma"] * rng.standard_normal((n_cities, len(col))))
+    frames = []
+    for y in world.years:
+        d = st.is_district
+        city_total = np.array([np.nansum(y.actual[d, c]) if not st.share[c] else np.nanmean(y.actual[d, c])
+                               for c in col])
+        prof = np.array([[st.profile[c][q - 1] for q in QUARTER_ENDS] for c in col])        # k x 4
+        qnoise = np.exp(pe["quarterly_noise_sd"] * rng.standard_normal((n_cities + 1, len(col), 4)))
+        levels = np.vstack([city_total[None, :], city_total[None, :] * spread])
+        vals = levels[:, :, None] * prof[None, :, :] * qnoise
+        vals = np.where(st.share[col][None, :, None], np.clip(vals, 0, 100), vals)
+        frames.append(pd.DataFrame({
+            "period": np.tile([f"{y.year}-{q:02d}" for q in QUARTER_ENDS], len(cities) * len(col)),
+            "city": np.repeat(cities, len(col) * 4),
+            "indicator_id": np.tile(np.repeat(list(pe["indicators"]), 4), len(cities)),
+            "value": np.round(vals.ravel(), 3)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def world_tables(world: World) -> dict[str, pd.DataFrame]:
+    """The tables of the data contract for every year of a world (plus the synthetic-only
+    ``truth`` and ``rater_truth``)."""
+    st = world.structure
+    ids, ind = st.ids, st.ind_ids
+    units = st.units.assign(staff=world.staff.astype(int), budget=np.round(world.budget, 1),
+                            consumption=np.round(world.consumption, 1))
+    ui, ii = np.nonzero(st.applies)
+    months = np.arange(1, MONTHS + 1)
+    tables: dict[str, list[pd.DataFrame]] = {k: [] for k in ("targets", "actuals", "leader_ratings",
+                                                             "satisfaction", "adjustments", "special")}
+    for y in world.years:
+        tables["targets"].append(pd.DataFrame({
+            "year": y.year, "unit_id": ids[ui], "indicator_id": ind[ii], "target": y.target[ui, ii],
+            "method": world.methods[y.method[ui, ii]]}))
+        path = y.monthly if y.monthly is not None else y.actual[:, :, None] * np.ones(MONTHS)
+        rows = path[ui, ii, :]                                                   # k x 12
+        keep = st.reported[ii, :]                                                # k x 12
+        k_idx, m_idx = np.nonzero(keep)
+        tables["actuals"].append(pd.DataFrame({
+            "period": [f"{y.year}-{mm:02d}" for mm in months[m_idx]],
+            "unit_id": ids[ui][k_idx], "indicator_id": ind[ii][k_idx],
+            "value": np.round(rows[k_idx, m_idx], 3)}))
+        r, n = y.leader.shape
+        tables["leader_ratings"].append(pd.DataFrame({
+            "year": y.year, "rater_id": np.repeat(world.raters, n), "unit_id": np.tile(ids, r),
+            "rating": y.leader.ravel()}))
+        g = len(world.groups)
+        tables["satisfaction"].append(pd.DataFrame({
+            "year": y.year, "unit_id": np.repeat(ids, g), "group": np.tile(world.groups, len(ids)),
+            "respondents": y.sat_respondents.ravel(), "score": y.sat_score.ravel()}))
+        du, di = np.nonzero(y.deduction > 0)
+        bonus = y.bonus > 0
+        tables["adjustments"].append(pd.concat([
+            pd.DataFrame({"year": y.year, "unit_id": ids[bonus], "type": "bonus", "item": "innovation",
+                          "points": y.bonus[bonus], "note": "synthetic bonus event"}),
+            pd.DataFrame({"year": y.year, "unit_id": ids[du], "type": "deduction",
+                          "item": np.array(world.items)[di], "points": y.deduction[du, di],
+                          "note": "synthetic deduction event"}),
+            pd.DataFrame({"year": y.year, "unit_id": ids[y.veto], "type": "veto", "item": "veto",
+                          "points": np.nan, "note": "synthetic one-vote veto"}),
+        ], ignore_index=True))
+        d = np.flatnonzero(st.is_district)
+        tables["special"].append(pd.DataFrame({
+            "year": y.year, "unit_id": np.repeat(ids[d], len(FACETS)), "facet": np.tile(FACETS, len(d)),
+            "score": y.special[d].ravel()}))
+    out = {"units": units, "indicators": st.indicators}
+    out.update({k: pd.concat(v, ignore_index=True) for k, v in tables.items()})
+    out["peers"] = _peers(world, np.random.default_rng(np.random.SeedSequence([world.seed, 97])))
+    last = world.last
+    out["truth"] = pd.DataFrame({"unit_id": ids, "theta": np.round(last.theta, 6),
+                                 "visible": np.round(last.visible, 6), "latent": np.round(last.latent, 6),
+                                 "year": last.year})
+    out["rater_truth"] = pd.DataFrame({
+        "rater_id": world.raters, "leniency": np.round(world.rater_leniency, 4),
+        "compression": np.round(world.rater_compression, 4),
+        "favoured_units": [" ".join(ids[last.favour[k]]) for k in range(len(world.raters))]})
+    return out
+
+
+def world_dataset(world: World) -> "Dataset":
+    """The last year of a world as a :class:`~perfsim.core.contract.Dataset` for scoring in
+    memory: the units, indicators and truth tables, and the year's view (the arrays the
+    engine reads) built straight from the world's arrays, without files, tables or
+    pandera (use :func:`check_world` to validate the arrays). For
+    :func:`perfsim.core.engine.score_arrays`; the full tables are :func:`world_tables`."""
+    from ..core.contract import Dataset, empty_table
+    from ..core.engine import YearView
+
+    st, y = world.structure, world.last
+    order = np.argsort(st.ids, kind="stable")
+    units = st.units.assign(staff=world.staff, budget=world.budget, consumption=world.consumption)
+    units = units.iloc[order].reset_index(drop=True)
+    ids = pd.Index(units["unit_id"])
+    keyed = lambda keys: {k: j for j, k in enumerate(keys)}                     # noqa: E731
+    veto = np.where(y.veto[order], 1.0, np.nan)[:, None]
+    matrices = {
+        "target": (y.target[order], keyed(st.ind_ids)), "actual": (y.actual[order], keyed(st.ind_ids)),
+        "leader": (y.leader.T[order], keyed(world.raters)),
+        "sat_score": (y.sat_score[order], keyed(world.groups)),
+        "sat_respondents": (y.sat_respondents[order].astype(float), keyed(world.groups)),
+        "special": (y.special[order], keyed(FACETS)),
+        "bonus": (np.where(y.bonus[order] > 0, y.bonus[order], np.nan)[:, None], {"bonus": 0}),
+        "deduction": (np.where(y.deduction[order] > 0, y.deduction[order], np.nan), keyed(world.items)),
+        "veto": (veto, {"veto": 0}),
+    }
+    view = YearView(ids, units, {name: empty_table(name) for name in
+                                 ("targets", "leader_ratings", "satisfaction", "special", "adjustments")},
+                    matrices)
+    truth = pd.DataFrame({"unit_id": st.ids, "theta": y.theta})
+    tables = {name: empty_table(name) for name in ("targets", "actuals", "leader_ratings", "satisfaction",
+                                                   "adjustments", "special", "peers")}
+    tables.update(units=units, indicators=st.indicators, truth=truth)
+    dataset = Dataset(tables=tables, origin=f"<synthetic world, seed {world.seed}>")
+    dataset.cache[("year_view", y.year)] = view
+    dataset.cache["years"] = [y.year]
+    return dataset
+
+
+def check_world(world: World) -> None:
+    """Validate a world's arrays in memory (what the contract's schemas check on its
+    tables): finite where present, non-negative targets, ratings and scores within 0-100."""
+    from ..core.errors import PerfsimError
+
+    for y in world.years:
+        checks = {
+            "targets": (y.target, 0, None), "actuals": (y.actual, None, None),
+            "leader_ratings": (y.leader, 0, 100), "satisfaction": (y.sat_score, 0, 100),
+            "special": (y.special, 0, 100), "bonus": (y.bonus, 0, None), "deduction": (y.deduction, 0, None),
+        }
+        for name, (values, lo, hi) in checks.items():
+            present = values[~np.isnan(values)]
+            if not np.isfinite(present).all() or (lo is not None and (present < lo).any()) \
+                    or (hi is not None and (present > hi).any()):
+                raise PerfsimError(f"synthetic world (seed {world.seed}), year {y.year}: {name} out of range")
+        if (y.sat_respondents < 1).any():
+            raise PerfsimError(f"synthetic world (seed {world.seed}), year {y.year}: respondents below 1")
 
 
 def generate_world(seed: int, params: Mapping[str, Any] | None = None) -> dict[str, pd.DataFrame]:
-    """All tables of the contract for one synthetic year, from one seed."""
-    p = dict(params) if params is not None else synth_params()
-    streams = block_generators(seed)
-    rng = streams["world"]
-    year = int(p["year"])
-    units = _units(p, rng)
-    n = len(units)
-    theta = rng.normal(0.0, p["truth"]["theta_sd"], n)
-    group = _group_of(units)
-    is_district = (units["kind"] == "district").to_numpy()
-
-    # ---------------------------------------------------------------- indicators
-    lib = p["indicator_library"]
-    indicators = pd.DataFrame([{
-        "indicator_id": d["id"], "name": d["name"], "name_en": d["name_en"],
-        "dimension": d["dimension"], "direction": d["direction"], "unit_of_measure": d["uom"],
-        "kind": d["kind"], "frequency": d["frequency"], "visibility": d["visibility"],
-        "season": "level" if d.get("pct") else d.get("season", "flat"),
-    } for d in lib])
-    m = len(lib)
-    applies = np.array([[g in d["applies"] for d in lib] for g in group])   # n x m
-    level = np.array([float(d["level"]) for d in lib])
-    pct = np.array([bool(d.get("pct")) for d in lib])
-    lower = np.array([d["direction"] == "lower" for d in lib])
-    perf = p["performance"]
-    sigma = np.where(is_district, p["indicators"]["level_sigma"]["district"],
-                     p["indicators"]["level_sigma"]["department"])
-    scale = np.where(is_district, 1.0, p["indicators"]["department_scale"])
-    # neutral level: what an average (theta = 0) unit would reach
-    base = level[None, :] * np.where(pct[None, :], 1.0, scale[:, None] * np.exp(
-        sigma[:, None] * rng.standard_normal((n, m))))
-    effect = perf["theta_effect"] * theta[:, None] + perf["noise_sd"] * rng.standard_normal((n, m))
-    sign = np.where(lower, -1.0, 1.0)[None, :]
-    annual = base * np.exp(sign * effect)
-    # percentages: close part of the gap to 100 (or to 0 when lower is better)
-    gap = np.where(lower, base, 100.0 - base)
-    shift = np.tanh(effect / perf["theta_effect"] * perf["pct_headroom"] / 2.0) * gap
-    annual = np.where(pct[None, :], np.clip(base + sign * shift, 0.0, 100.0), annual)
-
-    # ---------------------------------------------------------------- targets
-    t = p["targets"]
-    methods = np.array(list(t["method_shares"]))
-    shares = np.array(list(t["method_shares"].values()), dtype=float)
-    method = methods[rng.choice(len(methods), size=(n, m), p=shares / shares.sum())]
-    sandbag = t["sandbag"] + t["sandbag_sd"] * rng.standard_normal((n, m))
-    push = np.select([method == "self", method == "cascade"],
-                     [-sandbag, np.full((n, m), t["cascade_push"])], t["benchmark_push"])
-    target = base * np.exp(sign * push)
-    target = np.where(pct[None, :], np.clip(base + sign * push * gap, 0.5, 99.5), target)
-    digits = np.where(level >= 100, 1, 2)
-    ui, ii = np.nonzero(applies)
-    targets = pd.DataFrame({
-        "year": year, "unit_id": units["unit_id"].to_numpy()[ui],
-        "indicator_id": indicators["indicator_id"].to_numpy()[ii],
-        "target": [round(float(v), int(d)) for v, d in zip(target[ui, ii], digits[ii])],
-        "method": method[ui, ii],
-    })
-
-    # ---------------------------------------------------------------- monthly actuals
-    seasons = p["seasons"]
-    profile = np.array([seasons[d.get("season", "flat")] if not d.get("pct") else [1.0] * MONTHS
-                        for d in lib])                                         # m x 12
-    months = np.arange(1, MONTHS + 1)
-    noise = p["performance"]["monthly_noise_sd"] * rng.standard_normal((n, m, MONTHS))
-    noise *= np.sqrt((MONTHS - months) / MONTHS)[None, None, :] + 0.2
-    ytd = annual[:, :, None] * profile[None, :, :] * np.exp(noise)
-    ytd = np.where(pct[None, :, None], np.clip(ytd, 0.0, 100.0), ytd)
-    actual_rows = ytd[ui, ii, :]                                              # k x 12
-    actuals = pd.DataFrame({
-        "period": np.tile([f"{year}-{mm:02d}" for mm in months], len(ui)),
-        "unit_id": np.repeat(units["unit_id"].to_numpy()[ui], MONTHS),
-        "indicator_id": np.repeat(indicators["indicator_id"].to_numpy()[ii], MONTHS),
-        "value": np.round(actual_rows.ravel(), 3),
-    })
-
-    # ---------------------------------------------------------------- leader ratings
-    leader = leader_ratings(theta, units["unit_id"].to_numpy(), year, p["leader"], streams["leader"])
-
-    # ---------------------------------------------------------------- satisfaction
-    sp = p["satisfaction"]
-    groups = sp["groups"]
-    gnames = list(groups)
-    mean_n = np.array([groups[g]["respondents"] for g in gnames], dtype=float)
-    bias = np.array([groups[g]["bias"] for g in gnames], dtype=float)
-    resp = np.maximum(1, rng.poisson(mean_n[None, :], size=(n, len(gnames))))
-    true_sat = sp["mean"] + sp["theta_effect"] * theta[:, None] + bias[None, :]
-    observed = true_sat + sp["respondent_sd"] / np.sqrt(resp) * rng.standard_normal(resp.shape)
-    satisfaction = pd.DataFrame({
-        "year": year, "unit_id": np.repeat(units["unit_id"].to_numpy(), len(gnames)),
-        "group": np.tile(gnames, n), "respondents": resp.ravel(),
-        "score": np.round(np.clip(observed, 0.0, 100.0), 2).ravel(),
-    })
-
-    # ---------------------------------------------------------------- adjustments
-    ad = p["adjustments"]
-    items = list(ad["deduction_items"])
-    p_ded = np.clip(ad["deduction_prob"] * np.exp(ad["deduction_theta"] * theta), 0, 1)
-    hit = rng.random((n, len(items))) < p_ded[:, None]
-    ded_pts = rng.choice(np.array(ad["deduction_points"], dtype=float), size=(n, len(items)))
-    p_bonus = np.clip(ad["bonus_prob"] * np.exp(ad["bonus_theta"] * theta), 0, 1)
-    bonus_hit = rng.random(n) < p_bonus
-    bonus_pts = rng.choice(np.array(ad["bonus_points"], dtype=float), size=n)
-    p_veto = np.clip(ad["veto_prob"] * np.exp(ad["veto_theta"] * theta), 0, 1)
-    veto_hit = rng.random(n) < p_veto
-    ids = units["unit_id"].to_numpy()
-    du, di = np.nonzero(hit)
-    frames = [
-        pd.DataFrame({"year": year, "unit_id": ids[bonus_hit], "type": "bonus",
-                      "item": "innovation", "points": bonus_pts[bonus_hit],
-                      "note": "synthetic bonus event"}),
-        pd.DataFrame({"year": year, "unit_id": ids[du], "type": "deduction",
-                      "item": np.array(items)[di], "points": ded_pts[du, di],
-                      "note": "synthetic deduction event"}),
-        pd.DataFrame({"year": year, "unit_id": ids[veto_hit], "type": "veto",
-                      "item": "veto", "points": np.nan, "note": "synthetic one-vote veto"}),
-    ]
-    adjustments = pd.concat(frames, ignore_index=True)
-
-    # ---------------------------------------------------------------- special facets
-    sp2 = p["special"]
-    facets = ["contribution", "social_impact", "satisfaction", "admin_cost"]
-    d_idx = np.nonzero(is_district)[0]
-    outer = (units["district_type"].to_numpy()[d_idx] == "outer")
-    fs = (sp2["mean"] + sp2["theta_effect"] * theta[d_idx, None] + sp2["outer_offset"] * outer[:, None]
-          + sp2["noise_sd"] * rng.standard_normal((len(d_idx), len(facets))))
-    special = pd.DataFrame({
-        "year": year, "unit_id": np.repeat(ids[d_idx], len(facets)),
-        "facet": np.tile(facets, len(d_idx)),
-        "score": np.round(np.clip(fs, 0.0, 100.0), 2).ravel(),
-    })
-
-    # ---------------------------------------------------------------- peers
-    pe = p["peers"]
-    peer_ind = [i for i in pe["indicators"]]
-    col = [indicators.index[indicators["indicator_id"] == i][0] for i in peer_ind]
-    city_total = np.array([annual[is_district, c].sum() if not pct[c] else annual[is_district, c].mean()
-                           for c in col])
-    n_cities = int(pe["cities"])
-    names = [f"City {chr(ord('A') + k)}" for k in range(n_cities)]
-    levels = city_total[None, :] * np.exp(pe["sigma"] * rng.standard_normal((n_cities, len(col))))
-    quarters = [3, 6, 9, 12]
-    prof = np.array([[profile[c][q - 1] for q in quarters] for c in col])       # k x 4
-    qnoise = np.exp(pe["quarterly_noise_sd"] * rng.standard_normal((n_cities + 1, len(col), 4)))
-    all_levels = np.vstack([city_total[None, :], levels])
-    vals = all_levels[:, :, None] * prof[None, :, :] * qnoise
-    is_pct = pct[col]
-    vals = np.where(is_pct[None, :, None], np.clip(vals, 0, 100), vals)
-    cities = ["Focal City (synthetic)"] + names
-    peers = pd.DataFrame({
-        "period": np.tile([f"{year}-{q:02d}" for q in quarters], len(cities) * len(col)),
-        "city": np.repeat(cities, len(col) * 4),
-        "indicator_id": np.tile(np.repeat(peer_ind, 4), len(cities)),
-        "value": np.round(vals.ravel(), 3),
-    })
-
-    truth = pd.DataFrame({"unit_id": ids, "theta": np.round(theta, 6)})
-    return {"units": units, "indicators": indicators, "targets": targets, "actuals": actuals,
-            "leader_ratings": leader, "satisfaction": satisfaction, "adjustments": adjustments,
-            "special": special, "peers": peers, "truth": truth}
+    """All tables of the contract for the synthetic world of one seed (every year)."""
+    return world_tables(generate_arrays(seed, params))
 
 
 def readme_text(seed: int, params: Mapping[str, Any], params_path: str | Path | None) -> str:
     return (f"{params['label']}\n\nGenerated by `perfsim synth --seed {seed}` from "
             f"{Path(params_path) if params_path else 'params/synth.yaml'}.\n"
-            "truth.csv (the sheet 'truth' in a workbook) holds the latent true performance theta "
-            "that drives every other table.\n")
+            "truth.csv (the sheet 'truth' in a workbook) holds each unit's true performance theta in the\n"
+            "last year and its visible and latent parts; rater_truth.csv each city leader's leniency,\n"
+            "balancing compression and the units it favoured in the last year. They drive every other\n"
+            "table and exist only in synthetic data.\n")
 
 
 def write(out: str | Path, seed: int, params_path: str | Path | None = None,

@@ -1,0 +1,160 @@
+"""The calibrated world and ensembles of plausible worlds: calibration recovers known
+moments, the bundled world reproduces its targets, an ensemble of a scenario against
+itself shows nothing, a scenario built to help helps and one built to hurt hurts, the
+same seed gives the same files, and effects are what per_world says."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import perfsim
+from perfsim.analyses import calibration as cal
+from perfsim.analyses.ensemble import ensemble, ensemble_effects, verdict
+from perfsim.cli import main
+from perfsim.core.scheme import parse_scheme, raw_of, reallocate
+from perfsim.sources import synth
+
+from .conftest import ROOT
+
+BASELINE = ROOT / "params" / "baseline.yaml"
+TARGETS = ROOT / "params" / "calibration.yaml"
+
+
+def test_bundled_world_reproduces_its_calibration_targets():
+    setup = cal.load_setup(TARGETS, synth.synth_params())
+    moments = cal.simulate(setup, {}, list(range(101, 109)))
+    assert cal.within(setup, moments), {m: round(v, 3) for m, v in moments.items()}
+
+
+def test_bundled_world_totals_bunch_as_documented(baseline):
+    """The scored bundled world itself (DESIGN 6: totals bunch between about 88 and 93)."""
+    table = perfsim.score(baseline, perfsim.open_dataset(None))
+    p10, p50, p90 = np.percentile(table["total"], [10, 50, 90])
+    assert 86.5 <= p10 and p50 <= 91.5 + 0.5 and p90 <= 94.5 and p50 >= 89.5
+
+
+def test_calibration_recovers_moments_of_known_knobs(tmp_path):
+    """Targets are the moments of worlds made with known knobs; starting far from them, the
+    fit reproduces the moments within (tight) tolerances."""
+    truth = {"leader.mean": 84.0, "leader.theta_effect": 5.0, "satisfaction.theta_effect": 2.0}
+    params = synth.synth_params()
+    targets = yaml.safe_load(TARGETS.read_text(encoding="utf-8"))
+    targets.update(scheme=str(BASELINE), worlds=2,
+                   knobs={"leader.mean": {"range": [70.0, 95.0]}, "leader.theta_effect": {"range": [0.5, 10.0]},
+                          "satisfaction.theta_effect": {"range": [0.5, 8.0]}})
+    tolerance = {"total_p50": 0.4, "leader_sd_within": 0.3, "satisfaction_sd_within": 0.3}
+    targets["moments"] = {m: {**targets["moments"][m], "tolerance": t} for m, t in tolerance.items()}
+    probe = tmp_path / "t.yaml"
+    probe.write_text(yaml.safe_dump(targets, allow_unicode=True), encoding="utf-8")
+    known = cal.simulate(cal.load_setup(probe, cal.with_knobs(params, truth)), {}, cal._fit_seeds(7, 16))
+    for m in tolerance:
+        targets["moments"][m]["value"] = round(known[m], 4)
+    probe.write_text(yaml.safe_dump(targets, allow_unicode=True), encoding="utf-8")
+    start = cal.with_knobs(params, {"leader.mean": 74.0, "leader.theta_effect": 1.0, "satisfaction.theta_effect": 6.0})
+    setup = cal.load_setup(probe, start)
+    before = cal.simulate(setup, {}, cal._fit_seeds(7, 2))
+    assert not cal.within(setup, before)
+    fit = cal.calibrate(setup, budget=120, seed=7)
+    assert fit.fit["ok"].all(), fit.fit
+    assert fit.distance < cal.distance(setup, before) / 10
+
+
+def test_calibration_targets_errors_name_file_and_key(tmp_path, capsys):
+    base = yaml.safe_load(TARGETS.read_text(encoding="utf-8"))
+    cases = {
+        "unknown_moment": ({"moments": {**base["moments"], "total_p99": base["moments"]["total_p10"]}},
+                           "key 'moments.total_p99': unknown moment"),
+        "unknown_knob": ({"knobs": {"leader.meen": {"range": [1, 2]}}},
+                         "key 'knobs.leader.meen': not a knob of the generator"),
+        "bad_range": ({"knobs": {"leader.mean": {"range": [90, 80]}}}, "the upper end must be above the lower"),
+        "zero_tolerance": ({"moments": {"total_p10": {**base["moments"]["total_p10"], "tolerance": 0}}},
+                           "key 'moments.total_p10.tolerance'"),
+    }
+    for name, (change, expect) in cases.items():
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({**base, "scheme": str(BASELINE), **change}, allow_unicode=True),
+                        encoding="utf-8")
+        code = main(["calibrate", "--targets", str(path), "--budget", "1", "--out", str(tmp_path / "o"),
+                     "--no-progress"])
+        err = capsys.readouterr().err
+        assert code == 2 and expect in err and str(path) in err, (name, err)
+        assert not (tmp_path / "o").exists()
+
+
+def _sets(count: int, **knobs):
+    draws = cal.knob_draws(pd.read_csv(ROOT / "params" / "plausible.csv"), synth.synth_params(), count, seed=4)
+    return [cal.with_knobs(k, knobs) for k in draws]
+
+
+def test_scenario_against_itself_shows_nothing(baseline):
+    per = ensemble(baseline, {"same": baseline}, _sets(6), seed=1)
+    eff = ensemble_effects(per)
+    moved = eff[~eff["metric"].isin(["tau_truth", "tau_truth_base"])]
+    assert (moved[["median", "q05", "q95", "p_positive"]] == 0).all().all()
+    assert eff.set_index("metric").loc["delta_tau_truth", "verdict"] == "undetermined"
+
+
+def test_a_scenario_built_to_help_helps_and_one_built_to_hurt_hurts(baseline):
+    """Worlds where the survey measures the truth well and the leaders' ratings are noise:
+    moving the leader's points to satisfaction must help, moving satisfaction's points to
+    the leader must hurt."""
+    sets = _sets(24, **{"leader.theta_effect": 0.0, "leader.noise_sd": 15.0, "leader.favour_points": 10.0,
+                        "satisfaction.theta_effect": 8.0, "satisfaction.respondent_sd": 3.0})
+    raw = raw_of(baseline)
+    helps = parse_scheme(reallocate(raw, "leader", 0, "satisfaction"), "helps")
+    hurts = parse_scheme(reallocate(raw, "satisfaction", 0, "leader"), "hurts")
+    eff = ensemble_effects(ensemble(baseline, {"helps": helps, "hurts": hurts}, sets, seed=2)).set_index(
+        ["scenario", "metric"])
+    assert eff.loc[("helps", "delta_tau_truth"), "verdict"] == "helps"
+    assert eff.loc[("hurts", "delta_tau_truth"), "verdict"] == "hurts"
+
+
+def test_verdict_rule():
+    assert verdict(0.001, 0.2) == "helps" and verdict(-0.2, -0.001) == "hurts"
+    assert verdict(-0.01, 0.01) == "undetermined" and verdict(0.0, 0.1) == "undetermined"
+
+
+def test_ensemble_command_same_seed_same_files_and_effects_from_per_world(tmp_path, capsys):
+    argv = ["ensemble", str(BASELINE), str(ROOT / "params" / "scenarios" / "leader5_proportional.yaml"),
+            str(ROOT / "params" / "scenarios" / "leader0.yaml"), "--worlds", "8", "--jobs", "1", "--no-progress"]
+    assert main(argv + ["--out", str(tmp_path / "a")]) == 0
+    assert main(argv + ["--out", str(tmp_path / "b"), "--jobs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "leader5_proportional:" in out and "90 % interval" in out
+    for name in ("per_world.csv", "effects.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    per = pd.read_csv(tmp_path / "a" / "per_world.csv")
+    eff = pd.read_csv(tmp_path / "a" / "effects.csv")
+    assert list(eff.columns) == ["scenario", "metric", "median", "q05", "q95", "p_positive", "verdict"]
+    assert per["world"].nunique() == 8 and set(per["scenario"]) == {"leader5_proportional", "leader0"}
+    for row in eff.itertuples():
+        v = per[(per["scenario"] == row.scenario) & (per["metric"] == row.metric)]["value"].to_numpy()
+        assert row.median == pytest.approx(np.median(v)) and row.q05 == pytest.approx(np.quantile(v, 0.05))
+        assert row.q95 == pytest.approx(np.quantile(v, 0.95)) and row.p_positive == pytest.approx((v > 0).mean())
+    metrics = set(per["metric"])
+    assert {"delta_tau_truth", "mean_abs_shift", "share_moved", "grade_changes", "mean_shift:central",
+            "mean_shift:outer", "mean_shift:district"} <= metrics
+
+
+def test_in_memory_world_scores_like_its_tables(baseline):
+    from perfsim.core.contract import validate_frames
+    from perfsim.core.engine import score_arrays
+
+    world = synth.generate_arrays(5, synth.synth_params())
+    fast = score_arrays(baseline.scheme, synth.world_dataset(world), world.last.year)
+    full = perfsim.score(baseline, validate_frames(synth.world_tables(world), origin="t")).set_index("unit_id")
+    ids = np.sort(world.structure.ids)
+    assert np.array_equal(fast.total, full["total"].reindex(ids).to_numpy())
+
+
+def test_every_indicator_stays_within_a_plausible_ratio_of_its_target():
+    params = synth.synth_params()
+    st = synth.structure(params)
+    for seed in range(6):
+        y = synth.generate_arrays(seed, params, years=1, monthly=False).last
+        ratio = np.where(st.lower[None, :], y.target / y.actual, y.actual / y.target)
+        counts = st.counts[None, :] & (y.target < 4)          # 1 task of 3 is a third
+        assert np.nanmin(np.where(counts, 1.0, ratio)) >= 0.5 and np.nanmax(ratio) <= 2.0
