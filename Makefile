@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.perfsim-installed
 
-.PHONY: run test bench clean-venv
+.PHONY: run test bench screenshots mutation clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,10 +21,23 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests --nbval-lax notebooks
 
+# PNG renderings of outputs/default (after `make run`) for review; needs Debian's chromium and
+# fonts-noto-cjk (apt-get install chromium fonts-noto-cjk)
+screenshots: $(STAMP)
+	$(BIN)/python tools/screenshots.py outputs/default --out outputs/screenshots
+
+# mutation testing of the core scoring code (slow: tens of minutes; see [tool.mutmut] in
+# pyproject.toml); prints the mutants' results, `mutmut browse` shows the survivors
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[mutation]"
+	$(BIN)/mutmut run --max-children 2 || true
+	$(BIN)/mutmut results
+
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/bench_score.py
 	$(BIN)/python benchmarks/bench_uncertainty.py
+	$(BIN)/python benchmarks/bench_ensemble.py
 	$(BIN)/python benchmarks/bench_batch.py
 
 clean-venv:

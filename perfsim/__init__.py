@@ -67,10 +67,13 @@ _EXPORTS = {
     "simulate_regimes": "analyses.gaming", "summarise_regimes": "analyses.gaming",
     "load_gaming": "analyses.gaming",
     # report
-    "save_table": "report.outputs", "save_figure": "report.outputs",
+    "save_table": "report.outputs", "save_figure": "report.outputs", "save_findings": "report.outputs",
+    "findings": "analyses.findings", "findings_markdown": "report.text",
     "setup_fonts": "report.plotting", "label": "report.plotting", "unit_names": "report.plotting",
     "slope_chart": "report.plotting", "rank_bands": "report.plotting",
     "acceptability_maps": "report.plotting", "interval_band": "report.plotting",
+    "node_labels": "report.plotting", "input_group_label": "report.plotting", "integer_ticks": "report.plotting",
+    "many_colours": "report.plotting",
     "effect_histogram": "report.plotting", "validity_sentence": "report.text", "sweep_sentence": "report.text",
     "knob_label": "report.text",
     # runners

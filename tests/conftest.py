@@ -25,6 +25,9 @@ BASELINE = ROOT / "params" / "baseline.yaml"
 # of the project's outputs/ folder
 os.environ["PERFSIM_CACHE"] = tempfile.mkdtemp(prefix="perfsim-test-cache-")
 atexit.register(shutil.rmtree, os.environ["PERFSIM_CACHE"], ignore_errors=True)
+# notebooks run with their default out_dir (nbval) save here, not into the project's outputs/
+os.environ["PERFSIM_NOTEBOOK_OUT"] = tempfile.mkdtemp(prefix="perfsim-test-notebooks-")
+atexit.register(shutil.rmtree, os.environ["PERFSIM_NOTEBOOK_OUT"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -45,21 +45,24 @@ def test_broken_scenario_fails_alone_and_exit_is_nonzero(batch_root):
     assert code == 1
     manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
     status = {(j["scenario"], j["notebook"]): j["status"] for j in manifest["jobs"]}
-    assert status == {("mini", "scoring"): "done", ("mini", "comparison"): "done",
+    assert status == {("mini", "scoring"): "done", ("mini", "comparison"): "skipped",
                       ("mini_leader10", "scoring"): "done", ("mini_leader10", "comparison"): "done",
                       ("broken", "scoring"): "failed", ("broken", "comparison"): "failed"}
     errors = [j["error"] for j in manifest["jobs"] if j["status"] == "failed"]
     assert all("base file 'nowhere.yaml' not found" in e for e in errors)
     index = (root / "index.html").read_text(encoding="utf-8")
     assert "base file &#x27;nowhere.yaml&#x27; not found" in index
-    assert "mini_leader10/scoring/scoring.html" in index
+    assert "mini_leader10/comparison/comparison.report.html" in index
+    assert "mini_leader10/scoring/scoring.html" in (root / "jobs.html").read_text(encoding="utf-8")
     from perfsim.report.pages import comparison_table
     table = comparison_table(root, manifest)
-    counts = [c for c in table.columns if c.startswith("n_")]
-    grades = perfsim.load_scenario(MINI_SCHEME).scheme.grading.grades
-    assert counts == [f"n_{g}" for g in grades if f"n_{g}" in counts] and len(counts) >= 2
+    grades = list(perfsim.load_scenario(MINI_SCHEME).scheme.grading.grades)
+    counts = [c for c in table.columns if c in grades]
+    assert counts == grades                                         # every grade, in the scheme's order
     scored = table[table["units"].notna()]
     assert (scored[counts].sum(axis=1) == scored["units"]).all()     # no missing counts
+    row = table.set_index("scenario").loc["mini_leader10"]
+    assert row["base"] == "mini" and 0 <= row["tau_vs_base"] <= 1
 
 
 def test_outputs_and_manifest(batch_root):
@@ -88,12 +91,13 @@ def test_rerun_is_cached_and_identical(batch_root, tmp_path):
     before = table_hashes(root)
     manifest = run_batch([MINI_SCHEME, SCENARIO], NOTEBOOKS, out=root.parent, name="t",
                          data=str(MINI), jobs=2, progress=False)
-    assert all(j["cached"] for j in manifest["jobs"]) and len(manifest["jobs"]) == 4
+    ran = [j for j in manifest["jobs"] if j["status"] != "skipped"]
+    assert all(j["cached"] for j in ran) and len(ran) == 3 and len(manifest["jobs"]) == 4
     assert table_hashes(root) == before
     # an independent second run gives byte-identical tables
     again = run_batch([MINI_SCHEME, SCENARIO], NOTEBOOKS, out=tmp_path, name="t", data=str(MINI),
                       jobs=1, progress=False)
-    assert not any(j["cached"] for j in again["jobs"])
+    assert not any(j["cached"] for j in again["jobs"] if j["status"] != "skipped")
     assert table_hashes(tmp_path / "t") == before
 
 
@@ -156,14 +160,14 @@ def test_killed_batch_resumes_to_the_same_tables(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     finished = len(list(root.glob("*/*/job.json")))
-    assert 1 <= finished < 4, finished
+    assert 1 <= finished < 3, finished
     assert subprocess.run(args, capture_output=True).returncode == 0
     manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
     assert sum(j["cached"] for j in manifest["jobs"]) >= finished
     assert not list(root.glob("*/.tmp-*"))
     clean = run_batch([MINI_SCHEME, SCENARIO], NOTEBOOKS, out=tmp_path, name="clean",
                       data=str(MINI), jobs=1, progress=False)
-    assert all(j["status"] == "done" for j in clean["jobs"])
+    assert all(j["status"] in ("done", "skipped") for j in clean["jobs"])
     assert table_hashes(root) == table_hashes(tmp_path / "clean")
 
 

@@ -110,8 +110,12 @@ def test_truth_tau_and_variance_shares(world, baseline):
     oracle = table.assign(total=world.truth.set_index("unit_id")["theta"].reindex(table["unit_id"]).to_numpy())
     assert np.allclose(truth_tau(oracle, world.truth)["kendall_tau"], 1.0)
     shares = variance_shares(table, component_columns(baseline)).set_index("category")
-    parts = shares.drop(columns="n")
-    assert np.allclose(parts.sum(axis=1), 1.0)
+    # independently, per category: cov(part, total) / var(total) with numpy
+    for category, g in table.groupby("category"):
+        unrounded = g[["targets", "leader", "satisfaction", "special", "bonus"]].sum(axis=1) - g["deduction"]
+        for part in ("targets", "leader", "satisfaction"):
+            expected = np.cov(g[part], unrounded, ddof=0)[0, 1] / np.var(unrounded)
+            assert shares.loc[category, part] == pytest.approx(expected, rel=1e-6, abs=1e-9), (category, part)
     assert shares.loc["overall", "targets"] > shares.loc["overall", "leader"]
 
 

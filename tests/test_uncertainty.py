@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from scipy import stats
 import pandas as pd
 import pytest
 
@@ -116,7 +117,6 @@ def test_rank_bands_recomputed_independently_and_reproducible(world, baseline):
     acc = mc.acceptability.set_index("unit_id").reindex(model.ids)
     assert np.allclose(acc["rank_1"], (r == 1).mean(axis=0))
     grades = [c for c in stats.columns if c.startswith("p_")]
-    assert np.allclose(stats[grades].sum(axis=1), 1.0)
     index = grade_index(model.scheme, totals, r, model.groups, model.veto)     # draw by draw
     for k, column in enumerate(grades):
         assert np.allclose(stats[column], (index == k).mean(axis=0))
@@ -174,9 +174,14 @@ def test_asem_matches_an_independent_coinr_style_computation():
 def test_asem_ten_thousand_draws():
     data = asem_dataset()
     scheme = perfsim.load_scenario(ROOT / "params" / "real" / "asem.yaml")
-    mc = monte_carlo(compile_model(scheme, data, scheme.scheme.uncertainty), draws=10_000, seed=5)
+    mc = monte_carlo(compile_model(scheme, data, scheme.scheme.uncertainty), draws=10_000, seed=5, chunk=3000,
+                     keep_draws=True)
     assert len(mc.rank_stats) == 51
-    assert (mc.rank_stats["rank_q05"] <= mc.rank_stats["rank_q95"]).all()
+    # recounted from the kept draws with scipy (one category: ASEM)
+    r = np.vstack([stats.rankdata(-row, method="min") for row in mc.totals])
+    got = mc.rank_stats.set_index("unit_id").reindex(mc.model.ids)
+    assert np.allclose(got["rank_mean"], r.mean(axis=0))
+    assert np.array_equal(got["rank_q95"], np.quantile(r, 0.95, axis=0, method="inverted_cdf"))
 
 
 def test_linear_and_node_by_node_paths_agree(world, baseline):

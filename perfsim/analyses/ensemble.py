@@ -42,7 +42,7 @@ def tau_truth(total: np.ndarray, theta: np.ndarray, groups: np.ndarray) -> float
     for g in np.unique(groups):
         cols = groups == g
         if cols.sum() > 1:
-            tau = stats.kendalltau(total[cols], theta[cols]).statistic
+            tau = stats.kendalltau(total[cols], theta[cols], method="asymptotic").statistic
             if np.isfinite(tau):
                 taus.append(tau)
                 sizes.append(cols.sum())

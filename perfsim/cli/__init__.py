@@ -132,12 +132,30 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(movers[["category", "unit_id", "name", "rank_base", "rank_scenario", "shift",
                       "total_base", "total_scenario", "grade_base", "grade_scenario"]]
               .to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    effects = None
+    if args.worlds:
+        from ..analyses.ensemble import ensemble, ensemble_effects, fits_synthetic, plausible_knobs
+
+        why = fits_synthetic(base, scenario)
+        if why:
+            warnings.warn(f"validity not judged: the schemes do not fit the synthetic world ({why})",
+                          PerfsimWarning, stacklevel=1)
+        else:
+            effects = ensemble_effects(ensemble(base, {scenario.name: scenario},
+                                                plausible_knobs(args.worlds, args.seed), args.seed))
+    from ..analyses.findings import findings
+    from ..report.text import findings_markdown
+
+    found = findings(base, scenario, dataset, args.year, effects, args.worlds or None)
     with OutputSet(out) as outputs:
         outputs.csv(shifts, "rank_shifts.csv")
         outputs.csv(summary, "summary.csv")
+        outputs.json(found, "findings.json")
+        outputs.text(findings_markdown(found, args.lang), "findings.md")
         outputs.json(_run_facts("compare", {"base": base, "scenario": scenario}, args.data,
-                                year=args.year), "run.json")
-    print(f"wrote {out / 'rank_shifts.csv'}, {out / 'summary.csv'} and {out / 'run.json'}")
+                                year=args.year, worlds=args.worlds, seed=args.seed), "run.json")
+    print("\n" + found["headline"]["zh" if args.lang == "zh" else "en"])
+    print(f"wrote {', '.join(outputs.names)} to {out}")
     return 0
 
 
@@ -148,7 +166,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     manifest = run_batch(scenarios, args.notebook or None, out=args.out, name=args.name,
                          jobs=args.jobs, scheduler=args.scheduler, data=args.data, year=args.year,
                          seed=args.seed, force=args.force, progress=not args.no_progress,
-                         timeout=args.timeout)
+                         timeout=args.timeout, lang=args.lang)
     print(summary_table(manifest))
     print(f"open {Path(args.out) / args.name / 'index.html'}")
     failed = sum(1 for j in manifest["jobs"] if j["status"] == "failed")
@@ -388,6 +406,9 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpF
     pass
 
 
+bounded_zero = options.bounded_int(0, 100_000)
+
+
 def _sub(sub, name: str, help_: str, example: str, func) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=help_, description=help_, formatter_class=_Help,
                        epilog=f"example:\n  {example}")
@@ -441,6 +462,10 @@ def build_parser() -> argparse.ArgumentParser:
     _data(p)
     p.add_argument("--out", default="outputs/compare", help="folder for rank_shifts.csv, summary.csv, run.json")
     p.add_argument("--top", type=options.top, default=5, help="how many movers up and down to print")
+    p.add_argument("--worlds", type=bounded_zero, default=0,
+                   help="also judge validity over this many plausible synthetic worlds (0: not at all)")
+    p.add_argument("--seed", type=options.seed, default=DEFAULT_SEED, help="random seed of the worlds")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of findings.md and the headline")
 
     p = _sub(sub, "batch", "run scenarios through notebooks (parallel, cached, resumable)",
              "perfsim batch params/scenarios/levers/*.yaml --name levers --jobs 2", cmd_batch)
@@ -458,6 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=options.timeout, default=1800,
                    help="seconds a job may run (and a cell may run) before it is stopped and recorded as failed")
     p.add_argument("--force", action="store_true", help="rerun jobs even when cached")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh",
+                   help="language of the report (index.html): Chinese with English in parentheses, or English")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = _sub(sub, "uncertainty", "Monte Carlo rank bands, SMAA acceptability, Sobol indices and stability",

@@ -547,7 +547,7 @@ def raw_of(scheme: "Resolved | Scheme") -> dict[str, Any]:
     """A scheme as plain data (the resolved YAML of a loaded file), ready for a diff."""
     if isinstance(scheme, Resolved):
         return copy.deepcopy(dict(scheme.raw))
-    return scheme.model_dump(exclude_none=True)
+    return scheme.model_dump(exclude_none=True, exclude_unset=True)   # as written: no defaults added
 
 
 def tree_depth(raw: Any) -> int:

@@ -26,3 +26,15 @@ def save_figure(fig, name: str, out_dir: str | Path, dpi: int = 110) -> Path:
     path = Path(out_dir) / "figures" / f"{name}.png"
     return write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight",
                                                     metadata={"Software": None}))
+
+
+def save_findings(found: dict, out_dir: str | Path) -> Path:
+    """Save findings (:func:`perfsim.analyses.findings.findings`) as ``tables/findings.json``
+    and as Markdown, ``tables/findings.md`` (Chinese) and ``tables/findings.en.md``."""
+    from ..core.files import atomic_write_text, write_json
+    from .text import findings_markdown
+
+    folder = Path(out_dir) / "tables"
+    atomic_write_text(folder / "findings.md", findings_markdown(found, "zh"))
+    atomic_write_text(folder / "findings.en.md", findings_markdown(found, "en"))
+    return write_json(folder / "findings.json", found)

@@ -1,118 +1,368 @@
-"""The batch's index.html: the page a person opens first."""
+"""A batch's report: ``index.html`` (findings first), ``jobs.html`` (the run log) and
+``results.xlsx`` (the results in the form a city office publishes).
+
+``index.html`` opens with one card per scenario that has a base to compare with: the
+headline in Chinese and English, the key numbers, two or three figures at a readable
+size and links to the code-free report, the full notebook and ``findings.md``. Then one
+table compares all scenarios (the scheme's labels, integers as integers, grades in their
+order, the validity change with its interval where an ensemble was run), then each
+scenario's declared change as YAML. Every link is relative, so the folder can be moved or
+handed on; the page does not overflow at 1280 px. ``--lang en`` gives English first.
+"""
 
 from __future__ import annotations
 
 import html
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from ..core.files import atomic_write_text
+from ..core.files import atomic_write_text, write_with
 from ..core.scheme import Grading
 
 SCORES = ("scoring", "tables", "scores.csv")
+#: notebooks whose findings.json a card shows, in order of preference
+FINDINGS_FROM = ("leader_rating_reform", "comparison")
+#: figures a card shows, in order of preference (notebook, figure)
+CARD_FIGURES = (("comparison", "rank_shifts"), ("leader_rating_reform", "validity_over_worlds"),
+                ("leader_rating_reform", "shapley_movers"), ("leader_rating_reform", "sweep_rater_behaviour"))
+DEFAULT_GRADES = list(Grading.model_fields["grades"].default)
+
+CSS = """
+body { font-family: "Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif;
+       margin: 1.5em auto; max-width: 1220px; padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+.meta { color: #555; font-size: 0.92em; }
+.card { border: 1px solid #ccd; border-radius: 6px; padding: 0.8em 1.1em; margin: 1em 0; background: #fbfbfe; }
+.card h3 { margin: 0.1em 0 0.4em 0; }
+.headline { font-size: 1.08em; font-weight: 600; } .en { color: #555; font-size: 0.95em; }
+.numbers { display: flex; flex-wrap: wrap; gap: 0.6em 1.6em; margin: 0.6em 0; font-size: 0.95em; }
+.numbers b { font-size: 1.15em; }
+.figs { display: flex; flex-wrap: wrap; gap: 10px; }
+.figs a img { width: 380px; max-width: 100%; border: 1px solid #ddd; }
+.verdict-helps { color: #0a6b2d; font-weight: 600; } .verdict-hurts { color: #a01818; font-weight: 600; }
+.verdict-undetermined { color: #7a5a00; font-weight: 600; }
+.wrap { overflow-x: auto; }
+table { border-collapse: collapse; margin: 0.5em 0 1.2em 0; font-size: 0.9em; }
+td, th { border: 1px solid #ccc; padding: 3px 5px; vertical-align: top; }
+th { background: #eef; word-break: keep-all; } td.num { text-align: right; white-space: nowrap; }
+tr.failed td { background: #fde2e2; } td.err { color: #a00; font-family: monospace; font-size: 0.85em; }
+pre { background: #f6f6f6; padding: 0.5em; font-size: 0.85em; white-space: pre-wrap; margin: 0; }
+"""
+
+TEXT = {
+    "zh": {"title": "绩效方案比较报告", "findings": "结论", "compare": "方案比较", "changes": "各方案声明的改动",
+           "jobs": "运行记录", "report": "报告", "notebook": "笔记本（含代码）", "md": "结论文本",
+           "moved": "排名变化", "grades": "等次变化", "largest": "最大变动（位）", "validity": "效度变化（τ）",
+           "no_findings": "没有可比较的方案：每个方案都与其基准方案比较，基准方案自身不单独成卡。",
+           "synthetic": "数据为合成数据（SYNTHETIC），不代表任何真实城市。",
+           "files": "文件", "xlsx": "结果表（Excel）"},
+    "en": {"title": "Performance scheme comparison", "findings": "Findings", "compare": "Scenarios compared",
+           "changes": "Declared changes", "jobs": "Run log", "report": "report", "notebook": "notebook (with code)",
+           "md": "findings text", "moved": "units that change rank", "grades": "grade changes",
+           "largest": "largest move (ranks)", "validity": "validity change (tau)",
+           "no_findings": "No scenario has a base in this batch to compare with.",
+           "synthetic": "The data are SYNTHETIC: no real city is described.",
+           "files": "Files", "xlsx": "results workbook (Excel)"},
+}
+COLUMNS = {  # column: (zh, en)
+    "scenario": ("方案", "scenario"), "units": ("单位数", "units"), "mean_total": ("平均总分", "mean total"),
+    "range": ("总分范围", "range of totals"), "vetoes": ("一票否决", "vetoes"),
+    "base": ("基准方案", "base"), "tau_vs_base": ("与基准的τ", "tau vs base"),
+    "mean_abs_shift": ("平均名次变化", "mean |rank change|"), "grade_changes": ("等次变化", "grade changes"),
+    "validity": ("效度变化τ", "validity change of tau, 90 % interval"),
+}
+
+
+def _h(text: Any) -> str:
+    return html.escape("" if text is None else str(text))
+
+
+def _rel(root: Path, target: Path) -> str:
+    return html.escape(target.relative_to(root).as_posix())
+
+
+def _head(key: str, lang: str) -> str:
+    from .plotting import GLOSSARY
+
+    zh, en = COLUMNS.get(key, (key, GLOSSARY.get(key, key)))
+    return f"{zh}<br><span class='en'>({en})</span>" if lang == "zh" else f"{en}<br><span class='en'>({zh})</span>"
+
+
+def _scenario_facts(root: Path, manifest: dict) -> list[dict[str, Any]]:
+    """Per scenario: its facts, scores table, base, resolved scheme and findings (if any)."""
+    out = []
+    by_file = {s["file"]: s["name"] for s in manifest["scenarios"]}
+    for facts in manifest["scenarios"]:
+        name = facts["name"]
+        folder = root / name
+        stored = folder / "scenario.json"
+        resolved = json.loads(stored.read_text(encoding="utf-8")).get("resolved") if stored.exists() else None
+        scores = folder / Path(*SCORES)
+        found = None
+        for nb in FINDINGS_FROM:
+            path = folder / nb / "tables" / "findings.json"
+            if path.exists():
+                found = (nb, json.loads(path.read_text(encoding="utf-8")))
+                break
+        out.append({**facts, "folder": folder, "resolved": resolved,
+                    "scores": pd.read_csv(scores) if scores.exists() else None,
+                    "base_name": by_file.get(facts.get("base")), "findings": found})
+    return out
+
+
+def _grades(resolved: dict | None) -> list[str]:
+    return list(((resolved or {}).get("grading") or {}).get("grades") or DEFAULT_GRADES)
 
 
 def comparison_table(root: Path, manifest: dict) -> pd.DataFrame:
-    """One row per scenario: score statistics and rank agreement with the first scenario."""
+    """One row per scenario: scores summary, grade counts in the scheme's grade order, and
+    against its base (in the batch) the rank agreement, rank and grade changes and, where an
+    ensemble was run, the validity change."""
     from ..analyses.compare import rank_shifts, summarise
 
-    rows, reference = [], None
-    for facts in manifest["scenarios"]:
-        path = root / facts["name"] / Path(*SCORES)
-        row = {"scenario": facts["name"], "status": facts["status"]}
-        if path.exists():
-            table = pd.read_csv(path)
-            row.update({"units": len(table), "mean_total": table["total"].mean(),
-                        "sd_total": table["total"].std(), "min_total": table["total"].min(),
-                        "max_total": table["total"].max(), "vetoes": int(table["veto"].sum())})
-            for grade, count in table["grade"].value_counts().items():
-                row[f"n_{grade}"] = int(count)
-            if reference is None:
-                reference = (facts["name"], table)
-            else:
-                overall = summarise(rank_shifts(reference[1], table)).iloc[-1]
-                row[f"tau_vs_{reference[0]}"] = overall["kendall_tau"]
-                row["mean_abs_shift"] = overall["mean_abs_shift"]
-                row["grade_changes"] = overall["grade_changes"]
+    facts = _scenario_facts(root, manifest)
+    tables = {f["name"]: f["scores"] for f in facts}
+    grades: list[str] = []
+    for f in facts:
+        grades += [g for g in _grades(f["resolved"]) if g not in grades]
+    rows = []
+    for f in facts:
+        row: dict[str, Any] = {"scenario": f["name"]}
+        table = f["scores"]
+        if table is not None:
+            row.update(units=len(table), mean_total=table["total"].mean(),
+                       range=f"{table['total'].min():.1f}–{table['total'].max():.1f}", vetoes=int(table["veto"].sum()))
+            counts = table["grade"].value_counts()
+            row.update({g: int(counts.get(g, 0)) for g in grades})
+        base = tables.get(f["base_name"]) if f["base_name"] else None
+        if table is not None and base is not None:
+            overall = summarise(rank_shifts(base, table)).iloc[-1]
+            row.update(base=f["base_name"], tau_vs_base=overall["kendall_tau"],
+                       mean_abs_shift=overall["mean_abs_shift"], grade_changes=int(overall["grade_changes"]))
+        v = (f["findings"][1].get("validity") if f["findings"] else None)
+        if v:
+            row["validity"] = f"{v['median']:+.3f} [{v['q05']:+.3f}, {v['q95']:+.3f}] {v['verdict']}"
         rows.append(row)
     frame = pd.DataFrame(rows)
-    # grade counts in each scheme's grade order (best first), 0 where a grade is not given
-    order: list[str] = []
-    for facts in manifest["scenarios"]:
-        stored = root / facts["name"] / "scenario.json"
-        if stored.exists():
-            grading = (json.loads(stored.read_text(encoding="utf-8")).get("resolved") or {}).get("grading") or {}
-            grades = grading.get("grades") or Grading.model_fields["grades"].default
-            order += [g for g in grades if g not in order]
-    counts = [c for c in frame.columns if c.startswith("n_")]
-    ranked = [f"n_{g}" for g in order if f"n_{g}" in counts] + [c for c in counts if c[2:] not in order]
-    if counts:
-        scored = frame["units"].notna()             # counts exist only beside a scores table
-        frame.loc[scored, counts] = frame.loc[scored, counts].fillna(0).astype(int)
-        rest = [c for c in frame.columns if c not in counts]
-        at = rest.index("vetoes") + 1 if "vetoes" in rest else len(rest)
-        frame = frame[rest[:at] + ranked + rest[at:]]
-    return frame
+    order = ["scenario", "base", "units", "mean_total", "range", *grades, "vetoes", "tau_vs_base", "mean_abs_shift",
+             "grade_changes", "validity"]
+    return frame[[c for c in order if c in frame.columns]]
 
 
-def _link(root: Path, target: Path, text: str) -> str:
-    if not target.exists():
-        return ""
-    return f'<a href="{html.escape(target.relative_to(root).as_posix())}">{html.escape(text)}</a>'
+def _cell(column: str, value: Any) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "<td></td>"
+    if column in ("mean_total",):
+        return f"<td class='num'>{value:.2f}</td>"
+    if column in ("tau_vs_base", "mean_abs_shift"):
+        return f"<td class='num'>{value:.3f}</td>"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"<td class='num'>{int(value)}</td>"
+    if column == "validity":
+        median, rest = str(value).split(" ", 1)
+        interval, verdict = rest.rsplit(" ", 1)
+        return (f"<td class='verdict-{_h(verdict)}'>{_h(median)} {_h(verdict)}<br>"
+                f"<span class='en'>{_h(interval)}</span></td>")
+    return f"<td>{_h(value)}</td>"
 
 
-def write_index(root: Path, manifest: dict) -> Path:
+def _table_html(frame: pd.DataFrame, lang: str) -> str:
+    head = "".join(f"<th>{_head(c, lang)}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(_cell(c, row[c]) for c in frame.columns) + "</tr>"
+                   for _, row in frame.iterrows())
+    return f"<div class='wrap'><table><tr>{head}</tr>{body}</table></div>"
+
+
+def _card(root: Path, f: dict, lang: str) -> str:
+    nb, found = f["findings"]
+    t = TEXT[lang]
+    n, v = found["numbers"], found.get("validity")
+    first, second = ("zh", "en") if lang == "zh" else ("en", "zh")
+    figures = []
+    for notebook, figure in CARD_FIGURES:
+        path = f["folder"] / notebook / "figures" / f"{figure}.png"
+        if path.exists() and len(figures) < 3:
+            figures.append(f"<a href='{_rel(root, path)}'><img src='{_rel(root, path)}' alt='{_h(figure)}'></a>")
+    links = []
+    for notebook in (nb, "comparison", "leader_rating_reform"):
+        report = f["folder"] / notebook / f"{notebook}.report.html"
+        if report.exists() and notebook not in [x[0] for x in links]:
+            links.append((notebook, f"<a href='{_rel(root, report)}'>{t['report']}: {_h(notebook)}</a>"))
+    full = f["folder"] / nb / f"{nb}.html"
+    md = f["folder"] / nb / "tables" / "findings.md"
+    extra = [f"<a href='{_rel(root, full)}'>{t['notebook']}</a>" if full.exists() else "",
+             f"<a href='{_rel(root, md)}'>{t['md']}</a>" if md.exists() else ""]
+    validity = ""
+    if v:
+        validity = (f"<span>{t['validity']}: <b class='verdict-{_h(v['verdict'])}'>{v['median']:+.3f}</b> "
+                    f"[{v['q05']:+.3f}, {v['q95']:+.3f}], {_h(v['verdict'])} "
+                    f"({v['worlds']} {'个合成世界' if lang == 'zh' else 'synthetic worlds'})</span>")
+    return f"""<div class="card"><h3>{_h(found['scenario'])} <span class='en'>vs {_h(found['base'])}</span></h3>
+<div class="headline">{_h(found['headline'][first])}</div><div class="en">{_h(found['headline'][second])}</div>
+<div class="numbers"><span>{t['moved']}: <b>{n['moved']}</b> / {n['units']}</span>
+<span>{t['largest']}: <b>{n['largest_up']}</b> ↑ <b>{n['largest_down']}</b> ↓</span>
+<span>{t['grades']}: <b>{n['grade_changes']}</b></span>{validity}</div>
+<div class="figs">{''.join(figures)}</div>
+<p>{' · '.join([l for _, l in links] + [e for e in extra if e])}</p></div>"""
+
+
+def write_index(root: Path, manifest: dict, lang: str = "zh") -> Path:
+    """index.html, jobs.html and results.xlsx of a batch folder (see the module docstring)."""
     root = Path(root)
+    t = TEXT[lang]
+    facts = _scenario_facts(root, manifest)
+    cards = [_card(root, f, lang) for f in facts if f["findings"]]
     comparison = comparison_table(root, manifest)
+    changes = []
+    import yaml
+
+    for f in facts:
+        diff = f.get("diff")
+        text = yaml.safe_dump({k: v for k, v in diff.items() if k != "name"}, allow_unicode=True, sort_keys=False) \
+            if diff else "(scheme)"
+        status = f"<td class='err'>{_h(f['error'])}</td>" if f.get("error") else "<td></td>"
+        changes.append(f"<tr class='{'failed' if f.get('error') else ''}'><td>{_h(f['name'])}</td>"
+                       f"<td>{_h(f['file'])}</td><td><pre>{_h(text)}</pre></td>{status}</tr>")
+    n_failed = sum(1 for j in manifest["jobs"] if j["status"] == "failed")
+    synthetic = manifest.get("data") == "bundled synthetic world"
+    xlsx = write_results_workbook(root, manifest)
+    page = f"""<!doctype html>
+<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{t['title']} · {_h(manifest['batch'])}</title><style>{CSS}</style></head><body>
+<h1>{t['title']}: <code>{_h(manifest['batch'])}</code></h1>
+<p class="meta">{len(manifest['scenarios'])} scenarios, {len(manifest['jobs'])} jobs ({n_failed} failed) ·
+data: {_h(manifest['data'])} (sha256 {_h(manifest['data_hash'][:12])}) · seed {manifest['seed']} ·
+perfsim {_h(manifest['perfsim_version'])}, commit {_h(str(manifest.get('git_commit'))[:10])} · {_h(manifest['created'])}
+{('<br><b>' + t['synthetic'] + '</b>') if synthetic else ''}</p>
+<p>{t['files']}: <a href="jobs.html">{t['jobs']}</a> · <a href="{_h(xlsx.name)}">{t['xlsx']}</a> ·
+<a href="manifest.json">manifest.json</a></p>
+<h2>{t['findings']}</h2>
+{''.join(cards) or '<p>' + t['no_findings'] + '</p>'}
+<h2>{t['compare']}</h2>
+{_table_html(comparison, lang)}
+<h2>{t['changes']}</h2>
+<div class='wrap'><table><tr><th>{_head('scenario', lang)}</th><th>file</th><th>diff</th><th>error</th></tr>
+{''.join(changes)}</table></div>
+</body></html>
+"""
+    write_jobs(root, manifest, lang)
+    return atomic_write_text(root / "index.html", page)
+
+
+def write_jobs(root: Path, manifest: dict, lang: str = "zh") -> Path:
+    """jobs.html: every job's status, time, outputs and error; links relative."""
     rows = []
     for job in manifest["jobs"]:
         folder = root / job["scenario"] / job["notebook"]
-        links = [_link(root, folder / f"{job['notebook']}.html", "html"),
-                 _link(root, folder / f"{job['notebook']}.ipynb", "notebook")]
+        links = []
+        for name, text in ((f"{job['notebook']}.report.html", "report"), (f"{job['notebook']}.html", "html"),
+                           (f"{job['notebook']}.ipynb", "ipynb"), ("job.json", "job.json")):
+            if (folder / name).exists():
+                links.append(f"<a href='{_rel(root, folder / name)}'>{text}</a>")
         tables = sorted((folder / "tables").glob("*.csv")) if folder.exists() else []
-        figures = sorted((folder / "figures").glob("*.png")) if folder.exists() else []
-        links += [_link(root, t, t.stem) for t in tables]
-        thumbs = "".join(f'<a href="{html.escape(f.relative_to(root).as_posix())}">'
-                         f'<img src="{html.escape(f.relative_to(root).as_posix())}" height="60" '
-                         f'alt="{html.escape(f.stem)}"></a>' for f in figures)
+        links += [f"<a href='{_rel(root, p)}'>{_h(p.stem)}</a>" for p in tables]
         status = "cached" if job.get("cached") else job["status"]
-        error = html.escape(job.get("error") or "")
-        rows.append(f"<tr class='{job['status']}'><td>{html.escape(job['scenario'])}</td>"
-                    f"<td>{html.escape(job['notebook'])}</td><td>{status}</td>"
-                    f"<td>{job.get('seconds', 0):.1f}</td><td>{' '.join(l for l in links if l)}</td>"
-                    f"<td>{thumbs}</td><td class='err'>{error}</td></tr>")
-    scen_rows = []
-    for s in manifest["scenarios"]:
-        diff = html.escape(str(s.get("diff") or "")) if s.get("diff") else "(scheme)"
-        scen_rows.append(f"<tr class='{'failed' if s['error'] else 'done'}'><td>{html.escape(s['name'])}</td>"
-                         f"<td>{html.escape(s['file'])}</td><td><code>{diff}</code></td>"
-                         f"<td>{html.escape((s.get('hash') or '')[:12])}</td>"
-                         f"<td class='err'>{html.escape(s.get('error') or '')}</td></tr>")
-    n_failed = sum(1 for j in manifest["jobs"] if j["status"] == "failed")
+        timings = job.get("timings") or {}
+        cells = timings.get("cells")
+        rows.append(f"<tr class='{_h(job['status'])}'><td>{_h(job['scenario'])}</td><td>{_h(job['notebook'])}</td>"
+                    f"<td>{_h(status)}</td><td class='num'>{job.get('seconds', 0):.1f}</td>"
+                    f"<td class='num'>{'' if cells is None else f'{cells:.1f}'}</td>"
+                    f"<td>{' '.join(links)}</td><td class='err'>{_h(job.get('error') or job.get('reason') or '')}</td>"
+                    f"<td><code>{_h((job.get('key') or '')[:10])}</code></td></tr>")
     page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>perfsim batch {html.escape(manifest['batch'])}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; }} table {{ border-collapse: collapse; margin-bottom: 2em; }}
-td, th {{ border: 1px solid #ccc; padding: 4px 8px; vertical-align: top; }} th {{ background: #eee; }}
-tr.failed td {{ background: #fde2e2; }} td.err {{ color: #a00; font-family: monospace; }}
-</style></head><body>
-<h1>perfsim batch <code>{html.escape(manifest['batch'])}</code></h1>
-<p>{len(manifest['jobs'])} jobs, {n_failed} failed; created {html.escape(manifest['created'])};
-perfsim {html.escape(manifest['perfsim_version'])}, commit {html.escape(str(manifest.get('git_commit')))};
-data: {html.escape(manifest['data'])} (sha256 {html.escape(manifest['data_hash'][:12])}); seed {manifest['seed']}.
-Files: <a href="manifest.json">manifest.json</a>.</p>
-<h2>Scenarios compared</h2>
-<p>Totals in points; tau is the within-category Kendall tau of ranks against the first scenario
-(n-weighted over categories).</p>
-{comparison.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="", border=0)}
-<h2>Scenarios</h2>
-<table><tr><th>scenario</th><th>file</th><th>declared change</th><th>hash</th><th>error</th></tr>
-{''.join(scen_rows)}</table>
-<h2>Jobs</h2>
-<table><tr><th>scenario</th><th>notebook</th><th>status</th><th>seconds</th><th>outputs</th><th>figures</th><th>error</th></tr>
-{''.join(rows)}</table>
-</body></html>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{TEXT[lang]['jobs']} · {_h(manifest['batch'])}</title>
+<style>{CSS}</style></head><body>
+<p><a href="index.html">← index</a></p>
+<h1>{TEXT[lang]['jobs']}: <code>{_h(manifest['batch'])}</code></h1>
+<p class="meta">executor: {_h(manifest.get('executor'))} · code {_h(manifest.get('code_hash', '')[:12])} ·
+phases (s): {_h(json.dumps(manifest.get('phases', {})))}</p>
+<div class='wrap'><table><tr><th>scenario</th><th>notebook</th><th>status</th><th>seconds</th><th>cells s</th>
+<th>outputs</th><th>error</th><th>key</th></tr>{''.join(rows)}</table></div></body></html>
 """
-    return atomic_write_text(root / "index.html", page)
+    return atomic_write_text(root / "jobs.html", page)
+
+
+# --------------------------------------------------------------------------- Excel
+
+HEAD = {"unit_id": ("单位编号", "unit id"), "name": ("单位", "unit"), "category": ("类别", "category"),
+        "total": ("总分", "total"), "rank": ("排名", "rank"), "grade": ("等次", "grade"),
+        "bonus": ("加分", "bonus"), "deduction": ("减分", "deduction"), "veto": ("一票否决", "veto")}
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    clean = "".join("_" if c in "[]:*?/\\" else c for c in name)[:31] or "sheet"
+    out, k = clean, 1
+    while out in used:
+        k += 1
+        out = f"{clean[:28]}_{k}"
+    used.add(out)
+    return out
+
+
+def write_results_workbook(root: Path, manifest: dict) -> Path:
+    """results.xlsx: one sheet per scenario as an office publishes results (单位, 类别, 总分,
+    排名, 等次, then component points; Chinese headers with English in a second header row;
+    frozen headers; categories in order, then rank), a sheet comparing the scenarios and
+    a notes sheet (说明)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    notes = wb.active
+    notes.title = "说明 notes"
+    facts = _scenario_facts(root, manifest)
+    used = {notes.title}
+    bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDE3F0")
+    for f in facts:
+        table = f["scores"]
+        if table is None:
+            continue
+        comps = [c for c in table.columns if c not in HEAD]
+        children = ((f["resolved"] or {}).get("tree") or {}).get("children") or {}
+        labels = {c: (children.get(c, {}).get("label") or c, children.get(c, {}).get("label_en") or c) for c in comps}
+        columns = ["unit_id", "name", "category", "total", "rank", "grade", *comps, "bonus", "deduction", "veto"]
+        ws = wb.create_sheet(_sheet_name(f["name"], used))
+        ws.append([HEAD.get(c, labels.get(c, (c, c)))[0] for c in columns])
+        ws.append([HEAD.get(c, labels.get(c, (c, c)))[1] for c in columns])
+        ordered = table.sort_values(["category", "rank", "unit_id"], kind="stable")
+        for _, row in ordered.iterrows():
+            ws.append([("是" if row[c] else "") if c == "veto" else row[c] for c in columns])
+        for k, c in enumerate(columns, start=1):
+            letter = get_column_letter(k)
+            ws.column_dimensions[letter].width = 24 if c == "name" else 12
+            for cell in ws[letter][2:]:
+                if c in ("total", "bonus", "deduction", *comps):
+                    cell.number_format = "0.00"
+                elif c == "rank":
+                    cell.number_format = "0"
+        for r in (1, 2):
+            for cell in ws[r]:
+                cell.font, cell.fill = bold, fill
+                cell.alignment = Alignment(horizontal="center")
+        ws.freeze_panes = "C3"
+    comparison = comparison_table(root, manifest)
+    ws = wb.create_sheet(_sheet_name("比较 comparison", used))
+    ws.append([COLUMNS.get(c, (c, c))[0] for c in comparison.columns])
+    ws.append([COLUMNS.get(c, (c, c))[1] for c in comparison.columns])
+    for _, row in comparison.iterrows():
+        ws.append([None if (isinstance(v, float) and pd.isna(v)) else v for v in row])
+    for r in (1, 2):
+        for cell in ws[r]:
+            cell.font, cell.fill = bold, fill
+    ws.freeze_panes = "B3"
+    notes.append(["perfsim batch", manifest["batch"]])
+    notes.append(["数据 data", manifest["data"]])
+    notes.append(["种子 seed", manifest["seed"]])
+    notes.append(["版本 perfsim", manifest["perfsim_version"]])
+    notes.append(["说明 note", "每个方案一张表：第一行中文表头，第二行英文表头；总分、排名、等次按方案计算。"
+                               " One sheet per scenario: Chinese headers in row 1, English in row 2."])
+    if manifest.get("data") == "bundled synthetic world":
+        notes.append(["合成数据 SYNTHETIC", "数据为合成数据，不代表任何真实城市。 The data are synthetic."])
+    notes.column_dimensions["A"].width, notes.column_dimensions["B"].width = 22, 100
+    path = root / "results.xlsx"
+    write_with(path, lambda tmp: wb.save(tmp))
+    return path

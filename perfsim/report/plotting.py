@@ -103,6 +103,7 @@ def slope_chart(shifts, base_name: str, scenario_name: str, ncol: int = 3):
             ax.plot([0, 1], [base_rank, scen_rank], color=colour, marker="o", ms=3,
                     zorder=3 if shift else 2)
         ax.invert_yaxis()
+        integer_ticks(ax)
         ax.set_xticks([0, 1], [base_name, scenario_name])
         ax.set_xlim(-0.2, 1.2)
         ax.set_title(f"{category} ({len(g)} units)")
@@ -156,7 +157,8 @@ def rank_bands(stats, title: str):
         ax.set_title(f"{category} ({len(g)} units)")
         ax.set_xlabel("rank within category (1 = best)")
         ax.set_ylabel("unit (by nominal rank)")
-    axes.flat[0].legend(fontsize=7)
+        integer_ticks(ax, "x")
+    axes.flat[0].legend(fontsize=7, loc="lower right")
     _finish(fig, title)
     return fig
 
@@ -209,3 +211,45 @@ def effect_histogram(values, row, title: str, xlabel: str):
     ax.legend(fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
     fig.tight_layout()
     return fig
+
+
+def node_labels(scheme) -> "dict[str, str]":
+    """Every node path (``tree.targets.economic``) and component id (``targets``) of a scheme
+    mapped to its label for figures: the scheme's ``label`` with ``label_en`` in
+    parentheses, or the id where a node has no label."""
+    from ..core.scheme import Resolved, iter_nodes
+
+    scheme = scheme.scheme if isinstance(scheme, Resolved) else scheme
+    out = {}
+    for path, node in iter_nodes(scheme.tree):
+        key = path.rsplit(".", 1)[-1]
+        text = node.label or key
+        if node.label_en and node.label_en != text:
+            text = f"{text} ({node.label_en})"
+        out[path] = text
+        if path.count(".") == 1:
+            out[key] = text
+    out.update(bonus="加分 (bonus)", deduction="减分 (deduction)")
+    return out
+
+
+def input_group_label(group: str, labels: "dict[str, str]") -> str:
+    """A Sobol input group (``weights tree.targets``, ``noise tree.satisfaction``) in words."""
+    kind, _, path = group.partition(" ")
+    name = labels.get(path, path)
+    return {"weights": f"weights in {name}", "noise": f"sampling noise of {name}"}.get(kind, group)
+
+
+def integer_ticks(ax, axis: str = "y") -> None:
+    """Whole-number ticks only (ranks, counts)."""
+    from matplotlib.ticker import MaxNLocator
+
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_locator(MaxNLocator(integer=True))
+
+
+def many_colours(count: int):
+    """Distinct colours for up to 20 lines (tab20), beyond that a continuous map."""
+    import matplotlib.pyplot as plt
+
+    cmap = plt.get_cmap("tab20" if count <= 20 else "viridis")
+    return [cmap(i if count <= 20 else i / max(1, count - 1)) for i in range(count)]

@@ -49,12 +49,13 @@ def knob_label(knob: str, lang: str = "en") -> str:
     return zh if lang == "zh" else en
 
 
-def sweep_sentence(knob: str, effects: Sequence[Mapping], lang: str = "en") -> str:
-    """Where along a rater-behaviour sweep the effect helps, hurts or is undetermined."""
+def sweep_sentence(knob: str, effects: Sequence[Mapping], lang: str = "en", with_label: bool = True) -> str:
+    """Where along a rater-behaviour sweep the effect helps, hurts or is undetermined
+    (``with_label=False`` leaves out the knob's name, for a line that starts with it)."""
     groups: dict[str, list[str]] = {"helps": [], "hurts": [], "undetermined": []}
     for row in effects:
         groups[row["verdict"]].append(f"{row['value']:g}")
-    label = knob_label(knob, lang)
+    label = knob_label(knob, lang) if with_label else ""
     parts = []
     for verdict in ("helps", "hurts", "undetermined"):
         if groups[verdict]:
@@ -63,5 +64,52 @@ def sweep_sentence(knob: str, effects: Sequence[Mapping], lang: str = "en") -> s
                 word = {"helps": "改善效度", "hurts": "损害效度", "undetermined": "不确定"}[verdict]
                 parts.append(f"{label}为 {values} 时{word}")
             else:
-                parts.append(f"{verdict} at {label} {values}")
+                parts.append(f"{verdict} at {label} {values}".replace("  ", " "))
     return ("；".join(parts) + "。") if lang == "zh" else ("; ".join(parts) + ".")
+
+
+def _signed_rank(shift: int, lang: str) -> str:
+    if lang == "zh":
+        return f"上升 {-shift} 位" if shift < 0 else f"下降 {shift} 位" if shift > 0 else "不变"
+    return f"{-shift} up" if shift < 0 else f"{shift} down" if shift > 0 else "unchanged"
+
+
+def findings_markdown(f: Mapping, lang: str = "en") -> str:
+    """A findings dict (:func:`perfsim.analyses.findings.findings`) as Markdown."""
+    zh = lang == "zh"
+    n = f["numbers"]
+    out = [f"# {'结论' if zh else 'Findings'}: {f['scenario']} {'对比' if zh else 'against'} {f['base']}", "",
+           f"**{f['headline']['zh' if zh else 'en']}**", ""]
+    if not zh:
+        out += [f"({f['headline']['zh']})", ""]
+    out += [f"## {'关键数字' if zh else 'Key numbers'}", "",
+            f"| {'指标' if zh else 'measure'} | {'数值' if zh else 'value'} |", "|---|---|",
+            f"| {'单位数' if zh else 'units'} | {n['units']} |",
+            f"| {'排名变化的单位' if zh else 'units that change rank'} | {n['moved']} ({n['share_moved']:.0%}) |",
+            f"| {'最大上升 / 下降（位）' if zh else 'largest move up / down (ranks)'} | {n['largest_up']} / {n['largest_down']} |",
+            f"| {'平均名次变化（绝对值）' if zh else 'mean absolute rank change'} | {n['mean_abs_shift']:.2f} |",
+            f"| {'等次变化的单位' if zh else 'units that change grade'} | {n['grade_changes']} |", ""]
+    if n["grade_transitions"]:
+        out += [", ".join(f"{t['from']} → {t['to']}: {t['units']}" for t in n["grade_transitions"]), ""]
+    v = f.get("validity")
+    if v:
+        out += [f"## {'效度（合成世界）' if zh else 'Validity (synthetic worlds)'}", "",
+                f"Kendall τ {'变化' if zh else 'change'}: {interval(v)} ({v['worlds']} "
+                f"{'个世界' if zh else 'worlds'}, P(>0) = {v['p_positive']:.2f}) → **{v['verdict']}**", ""]
+    out += [f"## {'分组：谁得谁失（负值为上升）' if zh else 'Groups: who gains and who loses (negative = up)'}", "",
+            f"| {'组' if zh else 'group'} | {'单位' if zh else 'units'} | {'平均名次变化' if zh else 'mean rank change'} | "
+            f"{'上升' if zh else 'up'} | {'下降' if zh else 'down'} | {'平均总分变化' if zh else 'mean total change'} |",
+            "|---|---|---|---|---|---|"]
+    for g in f["groups"]:
+        out.append(f"| {g['label'] if zh else g['label_en']} | {g['units']} | {g['mean_shift']:+.2f} | {g['moved_up']} | "
+                   f"{g['moved_down']} | {g['mean_total_change']:+.2f} |")
+    out += ["", f"## {'变动最大的单位' if zh else 'Biggest movers'}", ""]
+    for m in f["movers"]:
+        cause = m["main_cause_label"] if zh else m["main_cause_label_en"]
+        out.append(f"- {m['name'] if zh else m['name_en']} ({m['unit_id']}, {m['category']}): {m['rank_base']} → "
+                   f"{m['rank_scenario']} ({_signed_rank(m['shift'], lang)}), "
+                   f"{'总分变化' if zh else 'total'} {m['total_change']:+.2f}; "
+                   f"{'主要原因' if zh else 'mostly'}: {cause}")
+    out += ["", f"## {'结论依赖的假设' if zh else 'What the result rests on'}", ""]
+    out += [f"- {a['what']} ({a['basis']}): {a['note']}" for a in f["assumptions"]]
+    return "\n".join(out) + "\n"

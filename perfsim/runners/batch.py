@@ -165,16 +165,33 @@ def job_key(scenario_hash: str, notebook_hash: str, data_hash: str, code_hash: s
                                     str(year), str(seed), str(data or "")]).encode()).hexdigest()
 
 
+def needs_base(notebook: Path) -> bool:
+    """Whether a notebook compares a scenario with its base (``metadata.perfsim.needs_base``):
+    a batch does not run it for a plain scheme, which would be compared with itself."""
+    try:
+        meta = json.loads(Path(notebook).read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        return False
+    return bool((meta.get("perfsim") or {}).get("needs_base"))
+
+
 def plan_jobs(scenarios: Sequence[Scenario], notebooks: dict[Path, str], root: Path, data: str | None,
               data_hash: str, code_hash: str, year: int | None, seed: int, timeout: float
               ) -> tuple[list[Job], list[dict]]:
-    """Jobs of the valid scenarios (each with its key) and failure records of the invalid ones."""
+    """Jobs of the valid scenarios (each with its key), and records of the jobs that do not
+    run: failed (an invalid scenario) or skipped (a comparing notebook for a plain scheme)."""
     jobs, failed = [], []
+    comparing = {nb: needs_base(nb) for nb in notebooks}
     for sc in scenarios:
         for nb, nb_hash in notebooks.items():
             if sc.error:
                 failed.append({"scenario": sc.name, "notebook": nb.stem, "key": None, "status": "failed",
                                "cached": False, "error": sc.error, "seconds": 0.0})
+                continue
+            if comparing[nb] and sc.resolved is not None and sc.resolved.base_path is None:
+                failed.append({"scenario": sc.name, "notebook": nb.stem, "key": None, "status": "skipped",
+                               "cached": False, "error": None, "seconds": 0.0,
+                               "reason": f"compares a scenario with its base; '{sc.name}' is a plain scheme"})
                 continue
             parameters = {"scenario": shown_path(sc.file), "data": shown_path(Path(data)) if data else "",
                           "year": year or 0, "seed": seed, "out_dir": "."}
@@ -256,7 +273,7 @@ def run_batch(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path] |
               out: str | Path = "outputs", name: str = "default", jobs: int = 2,
               scheduler: str | None = None, data: str | None = None, year: int | None = None,
               seed: int = DEFAULT_SEED, force: bool = False, progress: bool = True,
-              warm: bool = True, timeout: float = 1800.0) -> dict:
+              warm: bool = True, timeout: float = 1800.0, lang: str = "zh") -> dict:
     """Run a batch; return the manifest (also written to OUT/NAME/manifest.json)."""
     from ..sources.readers import data_path as resolve_data
 
@@ -286,8 +303,8 @@ def run_batch(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path] |
         prepared = [checked.get(sc.name, sc) for sc in resolved]
         write_json(root / ".validated.json", sorted(validated))
         invalid = {sc.name for sc in prepared if sc.error}
-        _, failed = plan_jobs([sc for sc in prepared if sc.error], nb_hashes, root, data, data_hash, code_hash,
-                              year, seed, timeout)
+        _, failed = plan_jobs([sc for sc in prepared if sc.error or sc.resolved.base_path is None], nb_hashes,
+                              root, data, data_hash, code_hash, year, seed, timeout)
         to_run = longest_first([job for job in to_run if job.scenario_name not in invalid])
         for sc in prepared:
             if sc.resolved is not None:
@@ -313,7 +330,7 @@ def run_batch(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path] |
         order = {s["name"]: i for i, s in enumerate(manifest["scenarios"])}
         records.sort(key=lambda r: (order.get(r["scenario"], 0), r["notebook"]))
         t0 = time.perf_counter()
-        _write_pages(root, manifest)
+        _write_pages(root, manifest, lang)
         manifest["phases"]["pages"] = round(time.perf_counter() - t0, 3)
         manifest["seconds"] = round(time.perf_counter() - started, 3)
         write_json(root / "manifest.json", manifest)
@@ -393,19 +410,19 @@ def _render_html(job: Job, record: dict) -> None:
         record.setdefault("timings", {})["html"] = round(time.perf_counter() - t0, 3)
 
 
-def _write_pages(root: Path, manifest: dict) -> None:
+def _write_pages(root: Path, manifest: dict, lang: str = "zh") -> None:
     """index.html (and its companions) unless nothing they show has changed."""
     from ..report.pages import write_index
 
     records = manifest["jobs"]
     index_key = hashlib.sha256(json.dumps(
         [[j["scenario"], j["notebook"], j.get("key"), j["status"], j.get("error")] for j in records]
-        + [manifest["scenarios"], source_hash()], sort_keys=True, default=str).encode()).hexdigest()
+        + [manifest["scenarios"], source_hash(), lang], sort_keys=True, default=str).encode()).hexdigest()
     manifest["index_key"] = index_key
     previous = root / ".index_key"
     if not (root / "index.html").exists() or not previous.exists() \
             or previous.read_text().strip() != index_key:
-        write_index(root, manifest)
+        write_index(root, manifest, lang)
         previous.write_text(index_key + "\n")
 
 
@@ -438,9 +455,10 @@ def summary_table(manifest: dict) -> str:
     done = sum(1 for j in jobs if j["status"] == "done" and not j["cached"])
     cached = sum(1 for j in jobs if j["cached"])
     failed = [j for j in jobs if j["status"] == "failed"]
+    skipped = sum(1 for j in jobs if j["status"] == "skipped")
     busy = sum(j.get("seconds", 0.0) for j in jobs)
-    lines = [f"{'jobs':>8} {'done':>6} {'cached':>7} {'failed':>7} {'job s':>8} {'wall s':>8}",
-             f"{len(jobs):>8} {done:>6} {cached:>7} {len(failed):>7} {busy:>8.1f} "
+    lines = [f"{'jobs':>8} {'done':>6} {'cached':>7} {'skipped':>8} {'failed':>7} {'job s':>8} {'wall s':>8}",
+             f"{len(jobs):>8} {done:>6} {cached:>7} {skipped:>8} {len(failed):>7} {busy:>8.1f} "
              f"{manifest.get('seconds', 0.0):>8.1f}"]
     for j in failed:
         lines.append(f"FAILED {j['scenario']}/{j['notebook']}: {j['error']}")

@@ -15,6 +15,7 @@ execution as papermill measured it, the HTML export and the writing of the folde
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 import time
@@ -267,16 +268,21 @@ def _exporter():
     return _EXPORTER[0]
 
 
-def export_html(notebook: Path) -> tuple[Path, Path] | None:
+def export_html(notebook: Path, back: str | None = "../../index.html") -> tuple[Path, Path] | None:
     """The executed notebook as HTML: ``NAME.html`` with its code and ``NAME.report.html``
     without (the same page with the code hidden, so one conversion serves both). The
-    exporter is built once per process (building one costs more than an export)."""
+    exporter is built once per process (building one costs more than an export). ``back``
+    is the relative address of the batch's index, linked from the top of both pages."""
     try:
         import nbformat
 
         body, _ = _exporter().from_notebook_node(nbformat.read(notebook, as_version=4))
         full = notebook.with_suffix(".html")
         report = notebook.with_suffix(".report.html")
+        if back is not None:          # every page links back to the batch's index
+            bar = (f'<p style="margin:0.5em 1em;font-family:sans-serif"><a href="{back}">&larr; index</a> · '
+                   f'<a href="{full.name}">with code</a> · <a href="{report.name}">report</a></p>')
+            body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + bar, body, count=1)
         full.write_text(body, encoding="utf-8")
         report.write_text(body.replace("</head>", REPORT_CSS + "\n</head>", 1), encoding="utf-8")
         return full, report

@@ -18,6 +18,15 @@ from ..core.scheme import Resolved, load_scenario
 from ..sources.readers import data_path, is_bundled, load_dataset
 
 
+def default_out(name: str) -> Path:
+    """Where a notebook run without ``out_dir`` saves: ``outputs/notebooks/<name>`` in the
+    project, or under ``PERFSIM_NOTEBOOK_OUT`` when set (the test suite keeps its runs there)."""
+    import os
+
+    root = os.environ.get("PERFSIM_NOTEBOOK_OUT")
+    return Path(root) / name if root else PROJECT_DIR / "outputs" / "notebooks" / name
+
+
 @dataclass(frozen=True)
 class Notebook:
     """What a notebook works with."""
@@ -41,13 +50,13 @@ def setup_notebook(name: str, scenario: str, data: str = "", year: int = 0, seed
                    out_dir: str = "", fonts: bool = True, quiet: bool = False) -> Notebook:
     """Resolve a notebook's raw parameters (see the module docstring).
 
-    ``out_dir`` empty means ``outputs/notebooks/<name>`` in the project.
+    ``out_dir`` empty means :func:`default_out`.
     """
     resolved = load_scenario(resolve_path(scenario))
     base = load_scenario(resolved.base_path) if resolved.base_path else resolved
     path = data_path(resolve_path(data) if data else None)
     dataset = load_dataset(path)
-    out = resolve_path(out_dir) if out_dir else PROJECT_DIR / "outputs" / "notebooks" / name
+    out = resolve_path(out_dir) if out_dir else default_out(name)
     if fonts:
         from ..report.plotting import setup_fonts
 

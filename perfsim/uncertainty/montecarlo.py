@@ -379,5 +379,5 @@ def run_chunk(model: Model, seed_seq: np.random.SeedSequence, draws: int,
     out = {"hist": hist, "grades": grade_counts_, "central_sum": central,
            "first": first_count, "draws": draws, "weight_names": names}
     if keep:
-        out.update(totals=np.ascontiguousarray(totals), shares=flat.copy())
+        out.update(totals=np.ascontiguousarray(totals), shares=flat.copy(), combos=combo.copy())
     return out

@@ -37,6 +37,7 @@ class MonteCarlo:
     grades: list[str]
     totals: np.ndarray | None = None      # draws x units, with keep_draws
     shares: np.ndarray | None = None      # draws x uncertain weights (normalised), with keep_draws
+    combos: np.ndarray | None = None      # per draw, the index of its scoring-choice combination (model.combos)
 
     def draws_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The kept draws as tables: totals (one column per unit) and normalised weight
@@ -126,8 +127,8 @@ def monte_carlo(model: Model, draws: int, seed: int, chunk: int | None = None,
         accept[f"central_weight:{name}"] = np.where(first > 0, cw[:, j], np.nan)
     accept["confidence_factor"] = confidence_factors(model, cw, first, seed)
     order = np.lexsort((stats["rank_nominal"], stats["category"]))
-    kept = ({"totals": np.vstack([p["totals"] for p in parts]), "shares": np.vstack([p["shares"] for p in parts])}
-            if keep_draws else {})
+    kept = ({"totals": np.vstack([p["totals"] for p in parts]), "shares": np.vstack([p["shares"] for p in parts]),
+             "combos": np.concatenate([p["combos"] for p in parts])} if keep_draws else {})
     return MonteCarlo(model, stats.iloc[order].reset_index(drop=True),
                       accept.iloc[order].reset_index(drop=True), draws, grades, **kept)
 
@@ -386,7 +387,8 @@ def stability_intervals(model: Model, unit: str | None = None, target_rank: int 
                         grid: int = 201) -> pd.DataFrame:
     """Per weight and category: the nominal share of the weight within its parent and the
     share interval [lo, hi] over which that category's ranking stays unchanged (siblings
-    rescaled in proportion). With ``unit`` and ``target_rank``, also per weight the share
+    rescaled in proportion); ``applies`` is False where no unit of the category has the
+    weight's part (its interval is then [0, 1] trivially, not a sign of stability). With ``unit`` and ``target_rank``, also per weight the share
     nearest the nominal one at which the unit reaches that rank (None if no share in [0, 1]
     does), the smallest such change flagged."""
     nominal = nominal_ranks(model)
@@ -419,10 +421,12 @@ def stability_intervals(model: Model, unit: str | None = None, target_rank: int 
                 found = _refine(model, pos, j, np.array(brackets_in), np.array(brackets_out),
                                 lambda tt, k, _meta=meta: orders.same(tt, _meta[k][0]))
                 edges = {m: v for m, v in zip(meta, found)}
-            for g in range(len(orders.cats)):
+            for g, cols in enumerate(orders.cats):
                 rows.append({"weight": model.tree.paths[c], "parent": model.tree.paths[node.index],
                              "category": labels[g], "share_nominal": share0,
-                             "share_lo": edges.get((g, "lo"), 0.0), "share_hi": edges.get((g, "hi"), 1.0)})
+                             "share_lo": edges.get((g, "lo"), 0.0), "share_hi": edges.get((g, "hi"), 1.0),
+                             # False: no unit of the category has this part, so its share cannot matter
+                             "applies": bool(model.present[cols, c].any())})
             if u is not None and target_rank is not None:
                 better = target_rank < nominal[u]
 

@@ -1,0 +1,134 @@
+"""Findings a decision maker can read: headlines from computed numbers, a report whose links
+all resolve and are relative, a results workbook equal to the CSV tables, Chinese in figures
+on any machine, CSV that Excel opens."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import perfsim
+from perfsim.analyses.findings import findings
+from perfsim.runners.batch import run_batch
+
+from .conftest import MINI, MINI_SCHEME, ROOT, TESTS
+
+SCENARIO = TESTS / "data" / "mini_scenario.yaml"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    manifest = run_batch([MINI_SCHEME, SCENARIO], [ROOT / "notebooks" / "scoring.ipynb",
+                                                    ROOT / "notebooks" / "comparison.ipynb"],
+                         out=out, name="r", data=str(MINI), jobs=2, progress=False)
+    return out / "r", manifest
+
+
+def test_headline_numbers_are_the_computed_ones(baseline):
+    data = perfsim.open_dataset(None)
+    scenario = perfsim.load_scenario(ROOT / "params" / "scenarios" / "leader5_proportional.yaml")
+    f = findings(baseline, scenario, data)
+    shifts = perfsim.rank_shifts(perfsim.score(baseline, data), perfsim.score(scenario, data))
+    moved = int((shifts["shift"] != 0).sum())
+    grades = int((shifts["grade_base"] != shifts["grade_scenario"]).sum())
+    up, down = int(-shifts["shift"].min()), int(shifts["shift"].max())
+    en, zh = f["headline"]["en"], f["headline"]["zh"]
+    assert f"{moved} of {len(shifts)} units change rank" in en and f"{grades} change grade" in en
+    assert f"largest move {up} up, {down} down" in en
+    assert f"{len(shifts)} 个单位中 {moved} 个排名变化" in zh and f"{grades} 个等次变化" in zh
+    assert "City-leader rating 10 -> 5 points" in en and "市领导评价 10 → 5 分" in zh
+    central = next(g for g in f["groups"] if g["group"] == "central")
+    units = data.units.set_index("unit_id")
+    mask = shifts["unit_id"].map(units["district_type"]) == "central"
+    assert central["mean_shift"] == pytest.approx(shifts.loc[mask, "shift"].mean())
+    assert central["moved_up"] == int((shifts.loc[mask, "shift"] < 0).sum())
+
+
+def test_headline_says_undetermined_when_the_interval_straddles_zero(baseline):
+    data = perfsim.open_dataset(None)
+    scenario = perfsim.load_scenario(ROOT / "params" / "scenarios" / "leader5_proportional.yaml")
+    effects = pd.DataFrame([{"scenario": scenario.name, "metric": "delta_tau_truth", "median": -0.01,
+                             "q05": -0.03, "q95": 0.002, "p_positive": 0.1, "verdict": "undetermined"}])
+    f = findings(baseline, scenario, data, effects=effects, worlds=50)
+    assert "does not measurably change" in f["headline"]["en"] and "lowers" not in f["headline"]["en"]
+    assert "无法确定" in f["headline"]["zh"] and "区间跨过零" in f["headline"]["zh"] and "-0.010" in f["headline"]["en"] and "+0.002" in f["headline"]["en"]
+
+
+def _links(page: Path) -> list[str]:
+    text = page.read_text(encoding="utf-8")
+    return re.findall(r'(?:href|src)=["\']([^"\'#]+)["\']', text)
+
+
+def test_every_link_of_the_report_resolves_and_is_relative(report):
+    root, manifest = report
+    pages = [root / "index.html", root / "jobs.html"] + sorted(root.glob("*/*/*.html"))
+    assert len(pages) > 4
+    for page in pages:
+        for link in _links(page):
+            if link.startswith(("data:", "https://cdn", "https://unpkg", "http://", "https://")):
+                assert not link.startswith("file:"), (page, link)
+                continue
+            assert not link.startswith("/") and ":" not in link.split("/")[0], (page, link)
+            assert (page.parent / link).exists(), (page, link)
+    index = (root / "index.html").read_text(encoding="utf-8")
+    assert "jobs.html" in index and "results.xlsx" in index
+    assert str(ROOT) not in index and str(root) not in index          # no machine's folders
+    for page in root.glob("*/*/*.html"):                            # every notebook page links back
+        assert "../../index.html" in page.read_text(encoding="utf-8"), page
+
+
+def test_comparing_notebooks_are_skipped_for_a_plain_scheme(report):
+    _, manifest = report
+    by = {(j["scenario"], j["notebook"]): j for j in manifest["jobs"]}
+    assert by[("mini", "comparison")]["status"] == "skipped"
+    assert by[("mini_leader10", "comparison")]["status"] == "done"
+
+
+def test_results_workbook_equals_the_tables(report):
+    from openpyxl import load_workbook
+
+    root, _ = report
+    wb = load_workbook(root / "results.xlsx", read_only=True)
+    for name in ("mini", "mini_leader10"):
+        scores = pd.read_csv(root / name / "scoring" / "tables" / "scores.csv")
+        rows = list(wb[name].iter_rows(values_only=True))
+        assert rows[0][:6] == ("单位编号", "单位", "类别", "总分", "排名", "等次")
+        assert rows[1][:6] == ("unit id", "unit", "category", "total", "rank", "grade")
+        sheet = pd.DataFrame(rows[2:], columns=rows[1]).set_index("unit id")
+        table = scores.set_index("unit_id")
+        assert set(sheet.index) == set(table.index)
+        assert np.allclose(sheet.loc[table.index, "total"].astype(float), table["total"])
+        assert (sheet.loc[table.index, "rank"].astype(int) == table["rank"]).all()
+        assert (sheet.loc[table.index, "grade"] == table["grade"]).all()
+    assert "比较 comparison" in wb.sheetnames and "说明 notes" in wb.sheetnames
+
+
+def test_chinese_labels_draw_without_missing_glyphs():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    family = perfsim.setup_fonts()
+    assert family is not None
+    fig, ax = plt.subplots()
+    ax.set_title("市领导评价 满意度评价 优秀 良好 达标 不达标")
+    ax.set_xlabel("考评类别")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        fig.canvas.draw()
+    plt.close(fig)
+    missing = [str(w.message) for w in seen if "missing from" in str(w.message)]
+    assert not missing, missing
+
+
+def test_csv_tables_carry_a_bom_for_excel(tmp_path, mini, mini_scheme):
+    path = perfsim.save_table(perfsim.score(mini_scheme, mini), "scores", tmp_path)
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert list(pd.read_csv(path).columns)[0] == "unit_id"
