@@ -57,6 +57,13 @@ def format_ranked(table, components: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def _dataset(args: argparse.Namespace):
+    """The dataset named by ``--data`` (and read with ``--encoding``)."""
+    from ..sources.readers import open_dataset
+
+    return open_dataset(args.data, getattr(args, "encoding", None))
+
+
 def _origin(data: str | None) -> str:
     return "the bundled SYNTHETIC world" if not data else str(data)
 
@@ -79,36 +86,92 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from ..core.engine import check_fit
-    from ..sources.readers import open_dataset
+    from ..core.engine import check_fit, score_detail
 
     resolved = _load(args.file)
     kind = "scenario" if resolved.diffs else "scheme"
     print(f"{args.file}: valid {kind} '{resolved.name}'"
           + (f" (base chain: {' <- '.join(d['base'] for d in resolved.diffs)})" if resolved.diffs else ""))
     if args.data is not None:
-        dataset = open_dataset(args.data)
+        dataset = _dataset(args)
         year = check_fit(resolved, dataset, args.year)
         print(f"{args.data}: fits the {kind} for year {year} ({len(dataset.units)} units)")
+        for table, columns in dataset.defaults.items():
+            print(f"  {table}: no column(s) {', '.join(columns)}; defaults used (see README, data contract)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PerfsimWarning)
+            missing = score_detail(resolved, dataset, year).missing
+        _print_missing(missing, limit=20)
     return 0
+
+
+def _print_missing(missing, limit: int) -> None:
+    """Each missing actual and the rule applied (the first ``limit`` of them)."""
+    import pandas as pd
+
+    from ..core.engine import missing_summary
+
+    if missing is None or missing.empty:
+        print("  missing actuals: none")
+        return
+    print(f"  missing actuals: {len(missing)} ({missing_summary(missing)})")
+    shown = missing.head(limit)[["unit_id", "indicator_id", "path", "rule", "value", "score", "note"]]
+    with pd.option_context("display.unicode.east_asian_width", True, "display.width", 200):
+        print("    " + shown.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.3g}")
+              .replace("\n", "\n    "))
+    if len(missing) > limit:
+        print(f"    ... and {len(missing) - limit} more")
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from ..core.engine import component_columns, score
-    from ..core.files import check_file_target, write_csv
-    from ..sources.readers import open_dataset
+    from ..analyses.panel import panel
+    from ..core.engine import component_columns, score_detail
+    from ..core.files import OutputSet, check_file_target
 
     out = check_file_target(args.out) if args.out is not None else None
     resolved = _load(args.scenario)
-    dataset = open_dataset(args.data)
-    table = score(resolved, dataset, args.year)
-    if not args.quiet:
-        print(f"scheme '{resolved.name}' on {_origin(args.data)}")
-        print(format_ranked(table, component_columns(resolved)))
+    dataset = _dataset(args)
+    if args.year == "all":
+        result = panel(resolved, dataset)
+        table, missing, treated = result.scores, result.missing, result.treated
+        if not args.quiet:
+            print(f"scheme '{resolved.name}' on {_origin(args.data)}, years {', '.join(map(str, result.years))}")
+            for year, part in table.groupby("year", sort=True):
+                print(f"\n#### {year}")
+                print(format_ranked(part, component_columns(resolved)))
+            print(_format_persistence(result.persistence))
+    else:
+        detail = score_detail(resolved, dataset, args.year)
+        table, missing, treated = detail.table, detail.missing, detail.treated
+        if not args.quiet:
+            print(f"scheme '{resolved.name}' on {_origin(args.data)}, year {detail.year}")
+            print(format_ranked(table, component_columns(resolved)))
+    if missing is not None and len(missing):
+        from ..core.engine import missing_summary
+
+        print(f"missing actuals: {len(missing)} cell(s): {missing_summary(missing)}")
     if out is not None:
-        write_csv(table, out)
-        print(f"wrote {out}")
+        with OutputSet(out.parent) as outputs:
+            outputs.csv(table, out.name)
+            outputs.csv(missing, "missing.csv")
+            if treated is not None and len(treated):
+                outputs.csv(treated, "treated.csv")
+            if args.year == "all":
+                outputs.csv(result.wide, "panel.csv")
+                outputs.csv(result.persistence, "persistence.csv")
+        print(f"wrote {out}" + (", missing.csv" if missing is not None else "")
+              + (", panel.csv, persistence.csv" if args.year == "all" else "") + f" in {out.parent}")
     return 0
+
+
+def _format_persistence(persistence) -> str:
+    if persistence.empty:
+        return "rank persistence: one year only"
+    lines = ["rank persistence (Kendall tau of ranks between consecutive years, per category):"]
+    for row in persistence.itertuples():
+        tau = "n/a" if row.tau != row.tau else f"{row.tau:+.2f}"
+        lines.append(f"  {row.category}: {row.year_from} -> {row.year_to}: tau {tau} ({row.units} units)")
+    return "\n".join(lines)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -117,11 +180,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ..analyses.compare import biggest_movers, rank_shifts, summarise
     from ..core.engine import score
     from ..core.files import OutputSet, check_dir_target
-    from ..sources.readers import open_dataset
 
     out = check_dir_target(args.out)
     base, scenario = _load(args.base), _load(args.scenario)
-    dataset = open_dataset(args.data)
+    dataset = _dataset(args)
     shifts = rank_shifts(score(base, dataset, args.year), score(scenario, dataset, args.year))
     summary = summarise(shifts)
     with pd.option_context("display.unicode.east_asian_width", True, "display.width", 200):
@@ -176,7 +238,6 @@ def cmd_batch(args: argparse.Namespace) -> int:
 def cmd_uncertainty(args: argparse.Namespace) -> int:
     from ..core.files import OutputSet, check_dir_target
     from ..runners.executors import executor_for, progress_bar
-    from ..sources.readers import open_dataset
     from ..uncertainty.model import compile_model, load_spec
     from ..uncertainty.robustness import monte_carlo, sobol_indices, stability_intervals
 
@@ -191,7 +252,7 @@ def cmd_uncertainty(args: argparse.Namespace) -> int:
     else:
         raise PerfsimError("no uncertainty spec: add an 'uncertainty' section to the scheme or "
                            "give --spec FILE", where=args.scenario)
-    dataset = open_dataset(args.data)
+    dataset = _dataset(args)
     model = compile_model(resolved, dataset, spec, args.year)
     if args.unit is not None and args.unit not in set(model.ids):
         raise PerfsimError(f"--unit {args.unit!r} is not a unit of the dataset", where=dataset.origin)
@@ -244,11 +305,10 @@ def cmd_uncertainty(args: argparse.Namespace) -> int:
 def cmd_track(args: argparse.Namespace) -> int:
     from ..analyses.tracking import dynamic_ranking, feedback, load_tracking, progress
     from ..core.files import OutputSet, check_dir_target
-    from ..sources.readers import open_dataset
 
     out = check_dir_target(args.out)
     resolved = _load(args.scenario)
-    dataset = open_dataset(args.data)
+    dataset = _dataset(args)
     params = load_tracking(args.params)
     table = progress(dataset, args.period, params)
     if table["actual"].isna().all():
@@ -420,6 +480,20 @@ def _data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None,
                    help="dataset folder of CSV files or one .xlsx workbook (default: the bundled SYNTHETIC world)")
     p.add_argument("--year", type=options.year, default=None, help="year to score (default: the latest in the data)")
+    _encoding(p)
+
+
+def _data_years(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default=None,
+                   help="dataset folder of CSV files or one .xlsx workbook (default: the bundled SYNTHETIC world)")
+    p.add_argument("--year", type=options.year_or_all, default=None,
+                   help="year to score, or 'all' for every year with a panel (default: the latest in the data)")
+    _encoding(p)
+
+
+def _encoding(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--encoding", type=options.encoding, default=None,
+                   help="text encoding of the CSV files, e.g. gbk (default: detected, UTF-8 or GB18030)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -446,12 +520,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="scheme or scenario YAML file")
     p.add_argument("--data", default=None, help="dataset folder or .xlsx to check against (default: none)")
     p.add_argument("--year", type=options.year, default=None, help="year to check (default: the latest)")
+    _encoding(p)
 
     p = _sub(sub, "score", "score every unit under a scheme or scenario and print the ranked tables",
-             "perfsim score params/baseline.yaml --out outputs/scores.csv", cmd_score)
+             "perfsim score params/baseline.yaml --year all --out outputs/scores/scores.csv", cmd_score)
     p.add_argument("scenario", help="scheme or scenario YAML file")
-    _data(p)
-    p.add_argument("--out", default=None, help="write the result table to this CSV file (default: print only)")
+    _data_years(p)
+    p.add_argument("--out", default=None,
+                   help="write the result table to this CSV file, with missing.csv (every missing actual and "
+                        "the rule applied) beside it; with --year all also panel.csv and persistence.csv "
+                        "(default: print only)")
     p.add_argument("--quiet", action="store_true", help="do not print the ranked tables")
 
     p = _sub(sub, "compare", "rank shifts of a scenario against a base scheme",
@@ -543,6 +621,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", help="scheme or scenario file")
     p.add_argument("--period", type=options.period, required=True, help="the month, YYYY-MM")
     p.add_argument("--data", default=None, help="dataset folder or .xlsx (default: the bundled SYNTHETIC world)")
+    _encoding(p)
     p.add_argument("--params", default=None, help="tracking knobs (default: params/tracking.yaml)")
     p.add_argument("--out", default="outputs/track", help="folder for progress.csv, ranking.csv, feedback.csv")
     return parser

@@ -97,3 +97,20 @@ def period(text: str) -> str:
     if not PERIOD.match(str(text).strip()):
         raise argparse.ArgumentTypeError(f"{text!r} is not a period YYYY-MM (e.g. 2025-06)")
     return str(text).strip()
+
+
+def encoding(text: str) -> str:
+    """A text encoding Python knows (utf-8, gbk, gb18030, big5, ...)."""
+    import codecs
+
+    try:
+        return codecs.lookup(str(text).strip()).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a known text encoding (e.g. utf-8, gbk, gb18030)") from None
+
+
+def year_or_all(text: str) -> "int | str":
+    """A year, or ``all`` (every year in the data)."""
+    if str(text).strip().lower() == "all":
+        return "all"
+    return year(text)

@@ -7,11 +7,22 @@ and indicators actually present). The first problem found becomes one
 :class:`~perfsim.errors.PerfsimError` naming the file (and sheet), the row and the column.
 
 Row numbers are spreadsheet rows: the header is row 1, the first data row is row 2.
+
+Only the columns in :data:`REQUIRED_COLUMNS` must be present; every other contract column
+is optional and takes the default in :data:`DEFAULTS` (recorded in
+:attr:`Dataset.defaults`, printed by ``perfsim validate --data`` and refused by
+:func:`perfsim.core.engine.check_fit` when the scheme at hand needs that column).
+Periods may be written ``YYYY-MM``, ``YYYY-M``, ``YYYY/MM``, ``YYYY年M月``, as an Excel
+date (``2024-12-01 00:00:00``, ``2024-12-31``) or as a year ``YYYY``/``YYYY年`` (the
+year's figure, period ``YYYY-12``); years may be written ``2024``, ``2024.0`` or
+``2024年``. Each is normalised before validation.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -21,7 +32,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera import Check
 
-from .errors import PerfsimError
+from .errors import PerfsimError, PerfsimWarning
 
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 DIMENSIONS = ("economic", "political", "cultural", "social", "ecological", "party_building")
@@ -32,7 +43,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "units": ("unit_id", "name", "name_en", "kind", "category", "district_type",
               "staff", "budget", "consumption"),
     "indicators": ("indicator_id", "name", "name_en", "dimension", "direction",
-                   "unit_of_measure", "kind", "frequency", "visibility"),
+                   "unit_of_measure", "kind", "frequency", "visibility", "season"),
     "targets": ("year", "unit_id", "indicator_id", "target", "method"),
     "actuals": ("period", "unit_id", "indicator_id", "value"),
     "leader_ratings": ("year", "rater_id", "unit_id", "rating"),
@@ -40,11 +51,58 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "adjustments": ("year", "unit_id", "type", "item", "points", "note"),
     "special": ("year", "unit_id", "facet", "score"),
     "peers": ("period", "city", "indicator_id", "value"),
-    "truth": ("unit_id", "theta"),
+    "truth": ("unit_id", "theta", "visible", "latent", "year"),
 }
 #: Tables a dataset must have. The others may be absent; a scheme that needs one says so.
 REQUIRED_TABLES = ("units", "indicators", "targets", "actuals")
+#: The unit kinds of the source document. Any other kind (a street office, a state-owned
+#: enterprise) is allowed too; a scheme may list the kinds it accepts (``unit_kinds``).
 UNIT_KINDS = ("district", "department")
+TARGET_METHODS = ("self", "cascade", "benchmark", "history", "unspecified")
+
+
+class Copy(str):
+    """A default that copies another column of the same row (``name`` defaults to the id)."""
+
+
+#: Columns every table must have; the other columns of :data:`TABLE_COLUMNS` are optional.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "units": ("unit_id", "category"),
+    "indicators": ("indicator_id", "direction"),
+    "targets": ("year", "unit_id", "indicator_id", "target"),
+    "actuals": ("period", "unit_id", "indicator_id", "value"),
+    "leader_ratings": ("year", "rater_id", "unit_id", "rating"),
+    "satisfaction": ("year", "unit_id", "group", "score"),
+    "adjustments": ("year", "unit_id", "type"),
+    "special": ("year", "unit_id", "facet", "score"),
+    "peers": ("period", "city", "indicator_id", "value"),
+    "truth": ("unit_id", "theta"),
+}
+#: What an absent optional column means (``None``: empty; :class:`Copy`: another column).
+DEFAULTS: dict[str, dict[str, object]] = {
+    "units": {"name": Copy("unit_id"), "name_en": None, "kind": "unit", "district_type": None,
+              "staff": None, "budget": None, "consumption": None},
+    "indicators": {"name": Copy("indicator_id"), "name_en": None, "dimension": "",
+                   "unit_of_measure": None, "kind": "continuing", "frequency": "annual",
+                   "visibility": "visible", "season": None},
+    "targets": {"method": "unspecified"},
+    "satisfaction": {"respondents": "1"},
+    "adjustments": {"item": "", "points": None, "note": None},
+    "truth": {"visible": None, "latent": None, "year": None},
+}
+#: Chinese names of the tables, accepted as sheet names of a workbook.
+SHEET_ALIASES: dict[str, tuple[str, ...]] = {
+    "units": ("单位", "责任单位", "被考核单位"),
+    "indicators": ("指标",),
+    "targets": ("目标", "目标值"),
+    "actuals": ("实绩", "完成值", "实际值", "实际"),
+    "leader_ratings": ("领导评价", "市领导评价"),
+    "satisfaction": ("满意度", "满意度评价", "群众满意度"),
+    "adjustments": ("加减分", "加分减分"),
+    "special": ("专项", "特色指标", "专项指标"),
+    "peers": ("对标", "对标城市"),
+    "truth": ("真值",),
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +117,8 @@ class Dataset:
     tables: Mapping[str, pd.DataFrame]
     sources: Mapping[str, str] = field(default_factory=dict)
     origin: str = "<memory>"
+    #: per table, the optional columns the source did not have (filled with DEFAULTS)
+    defaults: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: derived views (per-year slices and pivots) computed once; never part of equality
     cache: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -75,7 +135,12 @@ class Dataset:
         if unknown:
             raise ValueError(f"not tables of the contract: {sorted(unknown)}")
         return Dataset(tables={**self.tables, **tables}, sources=self.sources,
-                       origin=origin if origin is not None else self.origin)
+                       origin=origin if origin is not None else self.origin,
+                       defaults={k: v for k, v in self.defaults.items() if k not in tables})
+
+    def defaulted(self, table: str, column: str) -> bool:
+        """Whether ``column`` of ``table`` was absent from the source (filled by default)."""
+        return column in self.defaults.get(table, ())
 
     def has(self, table: str) -> bool:
         return table in self.tables and len(self.tables[table]) > 0
@@ -126,7 +191,8 @@ def _year() -> pa.Column:
 
 
 def _period() -> pa.Column:
-    return pa.Column(str, Check.str_matches(PERIOD_PATTERN, error="is not a period YYYY-MM"))
+    return pa.Column(str, Check.str_matches(
+        PERIOD_PATTERN, error="is not a period (write YYYY-MM, YYYY年M月, YYYY or an Excel date)"))
 
 
 def _finite() -> Check:
@@ -147,14 +213,8 @@ def _score100() -> pa.Column:
     return pa.Column(float, Check.in_range(0, 100, error="must be between 0 and 100"), coerce=True)
 
 
-def _district_type_consistent(df: pd.DataFrame) -> pd.Series:
-    is_district = df["kind"] == "district"
-    has_type = df["district_type"].notna()
-    return (is_district & has_type) | (~is_district & ~has_type)
-
-
 def build_schemas(unit_ids: Iterable[str] = (), indicator_ids: Iterable[str] = (),
-                  kinds: Iterable[str] = UNIT_KINDS) -> dict[str, pa.DataFrameSchema]:
+                  kinds: Iterable[str] | None = None) -> dict[str, pa.DataFrameSchema]:
     """pandera schemas for every table; references are checked against the given ids."""
     unit_ids, indicator_ids = list(unit_ids), list(indicator_ids)
     unit = pa.Column(str, _ref(unit_ids, "unit (not in units)"))
@@ -165,15 +225,13 @@ def build_schemas(unit_ids: Iterable[str] = (), indicator_ids: Iterable[str] = (
             "unit_id": pa.Column(str, unique=True, report_duplicates="exclude_first"),
             "name": pa.Column(str),
             "name_en": opt_str,
-            "kind": pa.Column(str, _one_of(kinds)),
+            "kind": pa.Column(str, _one_of(kinds)) if kinds is not None else pa.Column(str),
             "category": pa.Column(str),
-            "district_type": pa.Column(str, _one_of(("central", "outer")), nullable=True),
+            "district_type": opt_str,
             "staff": _nonneg(nullable=True),
             "budget": _nonneg(nullable=True),
             "consumption": _nonneg(nullable=True),
-        }, checks=[Check(_district_type_consistent,
-                         error="column 'district_type' must be central or outer for a "
-                               "district and empty for any other unit")]),
+        }),
         "indicators": pa.DataFrameSchema({
             "indicator_id": pa.Column(str, unique=True, report_duplicates="exclude_first"),
             "name": pa.Column(str),
@@ -184,11 +242,12 @@ def build_schemas(unit_ids: Iterable[str] = (), indicator_ids: Iterable[str] = (
             "kind": pa.Column(str, _one_of(("continuing", "annual_task"))),
             "frequency": pa.Column(str, _one_of(("monthly", "quarterly", "annual"))),
             "visibility": pa.Column(str, _one_of(("visible", "latent"))),
+            "season": opt_str,
         }),
         "targets": pa.DataFrameSchema({
             "year": _year(), "unit_id": unit, "indicator_id": indicator,
             "target": _nonneg(),
-            "method": pa.Column(str, _one_of(("self", "cascade", "benchmark"))),
+            "method": pa.Column(str, _one_of(TARGET_METHODS)),
         }, unique=["year", "unit_id", "indicator_id"], report_duplicates="exclude_first"),
         "actuals": pa.DataFrameSchema({
             "period": _period(), "unit_id": unit, "indicator_id": indicator,
@@ -219,6 +278,9 @@ def build_schemas(unit_ids: Iterable[str] = (), indicator_ids: Iterable[str] = (
             "unit_id": pa.Column(str, _ref(unit_ids, "unit (not in units)"), unique=True,
                                  report_duplicates="exclude_first"),
             "theta": _number(),
+            "visible": _number(nullable=True), "latent": _number(nullable=True),
+            "year": pa.Column(float, Check.in_range(1900, 2200, error="is not a plausible year"),
+                              coerce=True, nullable=True),
         }),
     }
 
@@ -299,6 +361,61 @@ def _validate_table(frame: pd.DataFrame, table: str, schema: pa.DataFrameSchema,
         raise PerfsimError(problem, where=text) from None
 
 
+# --------------------------------------------------------------------------- normalising
+
+_MONTH_FORMS = (
+    r"(\d{4})-(\d{1,2})",                       # 2024-12, 2024-6
+    r"(\d{4})/(\d{1,2})",                       # 2024/12
+    r"(\d{4})年(\d{1,2})月",                    # 2024年12月
+    r"(\d{4})[-/](\d{1,2})[-/]\d{1,2}(?:[ T]00:00(?::00)?)?",   # an Excel or ISO date
+    r"(\d{4})年(\d{1,2})月\d{1,2}日",           # 2024年12月31日
+)
+_QUARTER_FORMS = (r"(\d{4})-?Q([1-4])", r"(\d{4})年第?([1-4一二三四])季度?")
+_YEAR_FORMS = (r"(\d{4})", r"(\d{4})\.0+", r"(\d{4})年", r"(\d{4})年度")
+_CN_DIGITS = {"一": "1", "二": "2", "三": "3", "四": "4"}
+
+
+def normalise_period(text: str) -> str:
+    """A period as ``YYYY-MM``: months, dates, quarters (their last month) and years (the
+    year's figure, December) as offices write them; anything else is returned unchanged
+    (and refused by validation)."""
+    text = str(text).strip()
+    for form in _MONTH_FORMS:
+        m = re.fullmatch(form, text)
+        if m and 1 <= int(m.group(2)) <= 12:
+            return f"{m.group(1)}-{int(m.group(2)):02d}"
+    for form in _QUARTER_FORMS:
+        m = re.fullmatch(form, text, flags=re.IGNORECASE)
+        if m:
+            return f"{m.group(1)}-{3 * int(_CN_DIGITS.get(m.group(2), m.group(2))):02d}"
+    for form in _YEAR_FORMS:
+        m = re.fullmatch(form, text)
+        if m:
+            return f"{m.group(1)}-12"
+    return text
+
+
+def normalise_year(text: str) -> str:
+    """A year as ``YYYY`` from ``2024``, ``2024.0`` (a number cell) or ``2024年``; anything
+    else unchanged."""
+    text = str(text).strip()
+    for form in _YEAR_FORMS:
+        m = re.fullmatch(form, text)
+        if m:
+            return m.group(1)
+    return text
+
+
+def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
+    for column, fn in (("period", normalise_period), ("year", normalise_year)):
+        if column in frame.columns and len(frame):
+            values = frame[column]
+            text = values[values.notna()].astype(str)
+            mapping = {v: fn(v) for v in text.unique()}
+            frame[column] = values.where(values.isna(), text.map(mapping))
+    return frame
+
+
 # --------------------------------------------------------------------------- validation
 
 def _clean(frame: pd.DataFrame) -> pd.DataFrame:
@@ -312,7 +429,38 @@ def _clean(frame: pd.DataFrame) -> pd.DataFrame:
         frame.index = pd.RangeIndex(len(frame))   # readers keep each row's place in its file
     if frame.empty:  # an empty column has no values to tell its type: call it text
         frame = frame.astype("str")
-    return frame
+    return _normalise(frame)
+
+
+def _complete(frame: pd.DataFrame, table: str, where: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Check the required columns (all missing ones in one message), fill the optional
+    ones from :data:`DEFAULTS`, and warn about columns the contract does not know."""
+    columns = TABLE_COLUMNS[table]
+    missing = [c for c in REQUIRED_COLUMNS[table] if c not in frame.columns]
+    if missing:
+        optional = [c for c in columns if c not in REQUIRED_COLUMNS[table]]
+        names = ", ".join(f"'{c}'" for c in missing)
+        raise PerfsimError(f"missing column{'s' if len(missing) > 1 else ''} {names} (required: "
+                           f"{', '.join(REQUIRED_COLUMNS[table])}"
+                           + (f"; optional: {', '.join(optional)}" if optional else "") + ")",
+                           where=where)
+    unknown = [str(c) for c in frame.columns if c not in columns]
+    if unknown:
+        warnings.warn(f"{where}: column(s) {', '.join(repr(c) for c in unknown)} are not part of "
+                      f"the contract and are ignored (columns: {', '.join(columns)})",
+                      PerfsimWarning, stacklevel=4)
+    filled = []
+    for column in columns:
+        if column in frame.columns:
+            continue
+        default = DEFAULTS[table][column]
+        if isinstance(default, Copy):
+            frame[column] = frame[default]
+        else:
+            frame[column] = pd.Series(np.nan if default is None else default, index=frame.index,
+                                      dtype=object)
+        filled.append(column)
+    return frame[list(columns)], tuple(filled)
 
 
 def empty_table(table: str) -> pd.DataFrame:
@@ -320,8 +468,10 @@ def empty_table(table: str) -> pd.DataFrame:
 
 
 def validate_frames(frames: Mapping[str, pd.DataFrame], sources: Mapping[str, str] | None = None,
-                    origin: str = "<memory>", kinds: Iterable[str] = UNIT_KINDS) -> Dataset:
-    """Validate raw tables (strings or typed) against the contract and return a Dataset."""
+                    origin: str = "<memory>", kinds: Iterable[str] | None = None) -> Dataset:
+    """Validate raw tables (strings or typed) against the contract and return a Dataset.
+
+    ``kinds``: the unit kinds allowed (any when None)."""
     sources = dict(sources or {})
     for table in TABLE_COLUMNS:
         sources.setdefault(table, f"{origin}: table '{table}'")
@@ -330,7 +480,12 @@ def validate_frames(frames: Mapping[str, pd.DataFrame], sources: Mapping[str, st
             raise PerfsimError(f"missing table '{table}' (expected {Path(sources[table]).name})"
                                if origin != "<memory>" else f"missing table '{table}'",
                                where=origin)
-    cleaned = {name: _clean(frame) for name, frame in frames.items() if name in TABLE_COLUMNS}
+    cleaned, defaults = {}, {}
+    for name, frame in frames.items():
+        if name in TABLE_COLUMNS:
+            cleaned[name], filled = _complete(_clean(frame), name, sources[name])
+            if filled:
+                defaults[name] = filled
     base = build_schemas(kinds=kinds)
     units = _validate_table(cleaned["units"], "units", base["units"], sources["units"])
     indicators = _validate_table(cleaned["indicators"], "indicators", base["indicators"],
@@ -344,5 +499,4 @@ def validate_frames(frames: Mapping[str, pd.DataFrame], sources: Mapping[str, st
             tables[table] = empty_table(table)
             continue
         tables[table] = _validate_table(cleaned[table], table, schemas[table], sources[table])
-    return Dataset(tables=tables, sources=sources, origin=origin)
-
+    return Dataset(tables=tables, sources=sources, origin=origin, defaults=defaults)

@@ -25,9 +25,10 @@ import pandas as pd
 from . import rules
 from .contract import Dataset
 from .errors import PerfsimError
-from .scheme import Node, Resolved, Scheme, iter_nodes
+from .scheme import TARGET_RULES, Node, Resolved, Scheme, iter_nodes
 
-TARGET_RULES = ("ratio", "band", "binary")
+#: codes of :attr:`Inputs.missing`: what was done with a unit's missing actual on a leaf
+NOT_MISSING, ZERO, EXCLUDED, IMPUTED_VALUE, IMPUTED_SCORE, NOT_IMPUTABLE = range(6)
 
 
 _TREES: dict[int, tuple[Scheme, "Tree"]] = {}
@@ -85,6 +86,12 @@ class Inputs:
     categories: np.ndarray    # category code per unit (minmax and rank compare within it)
     groups: np.ndarray        # ranking group per unit (category, or one group for all)
     year: int
+    #: units x leaves: what the scheme's missing-data rule did (NOT_MISSING, ZERO, ...)
+    missing: np.ndarray | None = None
+    #: per leaf, the rule that applies to a missing actual ("zero", "exclude", "impute:...")
+    policies: tuple[str, ...] = ()
+    #: per leaf with ``treat``: how its values were treated (a :class:`~perfsim.core.treat.Treated`)
+    treated: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,10 @@ class Result:
     node_points: pd.DataFrame   # units x node paths, points earned
     node_held: pd.DataFrame     # units x node paths, points at stake (the effective weight)
     year: int
+    #: every missing actual and what the scheme's rule did with it (see :func:`missing_table`)
+    missing: pd.DataFrame | None = None
+    #: outlier treatment per leaf with ``treat`` (see :func:`treated_table`)
+    treated: pd.DataFrame | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -246,6 +257,7 @@ def check_fit(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = No
     year = resolve_year(dataset, year)
     tree = Tree.of(scheme)
     recut_categories(scheme, dataset.units, where)
+    _check_units_fit(scheme, dataset, where)
     known = set(dataset.indicators["indicator_id"])
     view = year_view(dataset, year)
     targets = view.tables["targets"]
@@ -308,6 +320,46 @@ def check_fit(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = No
     return year
 
 
+def _check_units_fit(scheme: Scheme, dataset: Dataset, where: str) -> None:
+    """The unit kinds the scheme accepts, and the unit columns its ``applies_to`` rules
+    read: present in the data (not defaulted), with values some unit has."""
+    import warnings
+
+    from .errors import PerfsimWarning
+
+    units = dataset.units
+    if scheme.unit_kinds is not None:
+        if dataset.defaulted("units", "kind"):
+            raise PerfsimError(f"key 'unit_kinds': {dataset.where('units')} has no column 'kind'", where=where)
+        bad = units[~units["kind"].isin(scheme.unit_kinds)]
+        if len(bad):
+            r = bad.index[0]
+            raise PerfsimError(f"{bad.loc[r, 'kind']!r} is not one of the unit kinds in key 'unit_kinds' "
+                               f"of {where} ({', '.join(scheme.unit_kinds)})",
+                               where=dataset.where("units", r, "kind"))
+    for path, node in iter_nodes(scheme.tree):
+        rule = node.applies_to
+        if rule is None:
+            continue
+        for column in ("kind", "district_type", "category"):
+            allowed = getattr(rule, column)
+            if allowed is None:
+                continue
+            if dataset.defaulted("units", column):
+                raise PerfsimError(f"key '{path}.applies_to.{column}': {dataset.where('units')} has no "
+                                   f"column '{column}'", where=where)
+            have = set(units[column].dropna())
+            unknown = [v for v in allowed if v not in have]
+            if unknown:
+                warnings.warn(f"{where}: key '{path}.applies_to.{column}': no unit has {column} "
+                              f"{unknown[0]!r} (values in the data: {', '.join(sorted(map(str, have)))})",
+                              PerfsimWarning, stacklevel=3)
+        if node.source == "satisfaction" and node.groups is None and dataset.defaulted("satisfaction", "respondents"):
+            warnings.warn(f"{where}: key '{path}' weighs groups by respondents, but "
+                          f"{dataset.where('satisfaction')} has no column 'respondents': groups weigh equally",
+                          PerfsimWarning, stacklevel=3)
+
+
 # --------------------------------------------------------------------------- step 1
 
 def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
@@ -355,8 +407,120 @@ def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
     recut, categories = view.memo[key]
     units = units.assign(category=recut)
     groups = categories if scheme.ranking.within == "category" else np.zeros(n, dtype=np.int64)
+    policies = _policies(tree)
+    missing = _apply_missing(tree, policies, dataset, year, view, x, t, present, applies, categories)
+    treated = _apply_treat(tree, x, present)
     return Inputs(units=units, x=x, t=t, present=present, lower=lower, categories=categories,
-                  groups=groups, year=year)
+                  groups=groups, year=year, missing=missing, policies=policies, treated=treated)
+
+
+def _policies(tree: "Tree") -> tuple[str, ...]:
+    """Per leaf, the missing-data rule: the nearest ``missing`` at or above the leaf, else
+    ``zero`` for the target rules and ``exclude`` for the others ("" for non-indicator leaves)."""
+    out = []
+    for i in tree.leaves:
+        if tree.leaf_source(i) != "indicator":
+            out.append("")
+            continue
+        k, rule = i, None
+        while k >= 0 and rule is None:
+            node = tree.nodes[k]
+            if node.missing is not None:
+                rule = node.missing if node.missing != "impute" else f"impute:{node.impute}"
+            k = tree.parent[k]
+        out.append(rule or ("zero" if tree.nodes[i].rule in TARGET_RULES else "exclude"))
+    return tuple(out)
+
+
+def _apply_missing(tree: "Tree", policies: tuple[str, ...], dataset: Dataset, year: int,
+                   view: "YearView", x: np.ndarray, t: np.ndarray, present: np.ndarray,
+                   applies: dict, categories: np.ndarray) -> np.ndarray:
+    """Find the cells where a unit is assessed on an indicator but has no actual and apply
+    each leaf's rule in place (``x`` filled by a value imputation, ``present`` cleared by
+    exclusion); return the codes (units x leaves)."""
+    codes = np.zeros(x.shape, dtype=np.int8)
+    for j, i in enumerate(tree.leaves):
+        policy = policies[j]
+        if not policy:
+            continue
+        node = tree.nodes[i]
+        if node.rule in TARGET_RULES:
+            due = present[:, j]                    # assessed: has a target and the node applies
+        else:
+            has_target = ~np.isnan(view.column("target", tree.indicator_of(i)))
+            due = applies[i] & (has_target if has_target.any() else True)
+        miss = due & np.isnan(x[:, j])
+        if not miss.any():
+            continue
+        if policy == "zero":
+            present[miss, j] = True
+            codes[miss, j] = ZERO
+        elif policy == "exclude":
+            present[miss, j] = False
+            codes[miss, j] = EXCLUDED
+        elif policy == "impute:unit_mean":
+            siblings = [tree.leaves.index(c) for c in tree.children[tree.parent[i]]
+                        if c != i and c in tree.leaves]
+            donors = np.zeros(len(x), dtype=bool)
+            for k in siblings:
+                donors |= present[:, k] & ~np.isnan(x[:, k]) & (codes[:, k] == NOT_MISSING)
+            ok = miss & donors
+            present[ok, j] = True
+            codes[ok, j] = IMPUTED_SCORE
+            present[miss & ~donors, j] = False
+            codes[miss & ~donors, j] = NOT_IMPUTABLE
+        else:
+            value = _impute_value(policy.split(":", 1)[1], tree.indicator_of(i), node, dataset, year,
+                                  x[:, j], t[:, j], miss, due, categories)
+            ok = miss & ~np.isnan(value)
+            x[ok, j] = value[ok]
+            present[ok, j] = True
+            codes[ok, j] = IMPUTED_VALUE
+            present[miss & ~ok, j] = False
+            codes[miss & ~ok, j] = NOT_IMPUTABLE
+    return codes
+
+
+def _impute_value(method: str, indicator: str, node: Node, dataset: Dataset, year: int,
+                  x: np.ndarray, t: np.ndarray, miss: np.ndarray, due: np.ndarray,
+                  categories: np.ndarray) -> np.ndarray:
+    """The imputed actual of every unit (NaN where there is none)."""
+    n = len(x)
+    if method == "previous_year":
+        if year - 1 not in dataset.years:
+            return np.full(n, np.nan)
+        return year_view(dataset, year - 1).column("actual", indicator).copy()
+    stat = np.nanmedian if method == "category_median" else np.nanmean
+    donors = due & ~miss & ~np.isnan(x)
+    target_rule = node.rule in TARGET_RULES
+    if target_rule:
+        donors &= t > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            level = x / t
+    else:
+        level = x
+    out = np.full(n, np.nan)
+    for c in np.unique(categories[miss]):
+        pool = level[donors & (categories == c)]
+        if len(pool):
+            out[categories == c] = stat(pool)
+    return out * t if target_rule else out
+
+
+def _apply_treat(tree: "Tree", x: np.ndarray, present: np.ndarray) -> dict:
+    """Treat the values of every leaf with ``treat`` in place (see :mod:`perfsim.core.treat`)."""
+    from .treat import treat
+
+    out = {}
+    for j, i in enumerate(tree.leaves):
+        spec = tree.nodes[i].treat
+        if spec is None:
+            continue
+        values = np.where(present[:, j], x[:, j], np.nan)
+        result = treat(values, spec.method, spec.max_points, spec.skew, spec.kurtosis, spec.log_fallback)
+        x[:, j] = np.where(present[:, j], result.values, x[:, j])
+        out[j] = result
+    return out
 
 
 def _applies_masks(tree: "Tree", view: "YearView") -> dict[int, np.ndarray]:
@@ -459,7 +623,24 @@ def leaf_scores(scheme: Scheme, inputs: Inputs) -> np.ndarray:
         else:
             col = rules.rating(x)
         s[:, j] = np.where(inputs.present[:, j], np.nan_to_num(col, nan=0.0), 0.0)
+    if inputs.missing is not None and (inputs.missing == IMPUTED_SCORE).any():
+        _fill_unit_mean(tree, inputs, s)
     return s
+
+
+def _fill_unit_mean(tree: "Tree", inputs: Inputs, s: np.ndarray) -> None:
+    """``impute: unit_mean``: the unit's mean score on its other indicators under the same
+    parent (those with an actual of their own)."""
+    col = {i: j for j, i in enumerate(tree.leaves)}
+    own = inputs.present & (inputs.missing == NOT_MISSING)
+    for j in np.flatnonzero((inputs.missing == IMPUTED_SCORE).any(axis=0)):
+        i = tree.leaves[j]
+        siblings = [col[c] for c in tree.children[tree.parent[i]] if c != i and c in col]
+        rows = inputs.missing[:, j] == IMPUTED_SCORE
+        donors = own[:, siblings]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (s[:, siblings] * donors).sum(axis=1) / donors.sum(axis=1)
+        s[rows, j] = np.nan_to_num(mean[rows])
 
 
 # --------------------------------------------------------------------------- step 3
@@ -612,43 +793,103 @@ def grade(scheme: Scheme, total: np.ndarray, rank: np.ndarray, groups: np.ndarra
     return np.array(scheme.grading.grades, dtype=object)[grade_index(scheme, total, rank, groups, veto)]
 
 
-def missing_cells(scheme: Scheme, inputs: Inputs) -> tuple[np.ndarray, np.ndarray]:
-    """(cells units x leaves that count but have no input, units with no input at all).
+MISSING_COLUMNS = ("year", "unit_id", "name", "category", "indicator_id", "path", "rule", "value",
+                   "score", "note")
 
-    A target-scored leaf (ratio, band, binary) counts for a unit that has a target; without
-    an actual it scores 0. A unit none of whose normal components has any input scores 0.
-    """
+
+def missing_table(scheme: Scheme, inputs: Inputs, s_leaf: np.ndarray) -> pd.DataFrame:
+    """Every cell where a unit is assessed on an indicator but has no actual, and what the
+    scheme's ``missing`` rule did with it: ``rule`` (zero, exclude, impute:METHOD),
+    ``value`` (the actual used: an imputed one, else empty), ``score`` (the fraction of
+    full marks the leaf gave; empty when excluded) and a ``note`` for cells that could not
+    be imputed."""
+    if inputs.missing is None or not inputs.missing.any():
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in MISSING_COLUMNS})
     tree = Tree.of(scheme)
-    target_rule = np.array([tree.nodes[i].rule in TARGET_RULES for i in tree.leaves], dtype=bool)
-    cells = inputs.present & np.isnan(inputs.x) & target_rule[None, :]
+    u, j = np.nonzero(inputs.missing)
+    codes = inputs.missing[u, j]
+    policies = np.array(inputs.policies, dtype=object)[j]
+    rule = np.where(codes == NOT_IMPUTABLE, "exclude", policies)
+    note = np.where(codes == NOT_IMPUTABLE,
+                    np.char.add("no value to impute by ", np.array([p.split(":", 1)[-1] for p in policies])), "")
+    value = np.where(codes == IMPUTED_VALUE, inputs.x[u, j], np.nan)
+    score = np.where((codes == EXCLUDED) | (codes == NOT_IMPUTABLE), np.nan, s_leaf[u, j])
+    units = inputs.units
+    table = pd.DataFrame({
+        "year": inputs.year, "unit_id": units["unit_id"].to_numpy()[u], "name": units["name"].to_numpy()[u],
+        "category": units["category"].to_numpy()[u],
+        "indicator_id": [tree.indicator_of(tree.leaves[k]) for k in j],
+        "path": [tree.paths[tree.leaves[k]] for k in j], "rule": rule, "value": value, "score": score,
+        "note": note})
+    return table.sort_values(["unit_id", "path"], kind="stable").reset_index(drop=True)
+
+
+def missing_summary(table: pd.DataFrame) -> str:
+    """'3 scored 0 (zero), 1 excluded, 2 imputed by category_median' from :func:`missing_table`."""
+    parts = []
+    for rule, count in table["rule"].value_counts(sort=False).sort_index().items():
+        if rule == "zero":
+            parts.append(f"{count} scored 0 (missing: zero)")
+        elif rule == "exclude":
+            parts.append(f"{count} excluded, weights re-normalised (missing: exclude)")
+        else:
+            parts.append(f"{count} imputed by {rule.split(':', 1)[1]}")
+    return ", ".join(parts)
+
+
+def units_without_data(scheme: Scheme, inputs: Inputs) -> np.ndarray:
+    """Units none of whose normal components has any input of their own (they score 0)."""
+    tree = Tree.of(scheme)
     normal = np.zeros(len(tree.leaves), dtype=bool)
     for j, i in enumerate(tree.leaves):
         k = i
         while tree.parent[k] > 0:
             k = tree.parent[k]
         normal[j] = not tree.nodes[k].extra
-    has_input = (inputs.present & ~cells)[:, normal].any(axis=1)
-    return cells, ~has_input
+    own = inputs.present & ((inputs.missing == NOT_MISSING) if inputs.missing is not None else True)
+    return ~own[:, normal].any(axis=1)
 
 
-def warn_missing(scheme: Scheme, inputs: Inputs, dataset: Dataset) -> None:
-    """Say so (a :class:`PerfsimWarning`) when a target has no actual or a unit has no data."""
+def warn_missing(scheme: Scheme, inputs: Inputs, dataset: Dataset, table: pd.DataFrame) -> None:
+    """Say (a :class:`PerfsimWarning`) how many missing actuals each rule touched, and
+    which units have no data at all."""
     import warnings
 
     from .errors import PerfsimWarning
 
-    cells, empty = missing_cells(scheme, inputs)
-    tree = Tree.of(scheme)
     ids = inputs.units["unit_id"].to_numpy()
-    if cells.any():
-        u, j = np.nonzero(cells)
-        example = f"unit {ids[u[0]]}, indicator {tree.indicator_of(tree.leaves[j[0]])}"
-        warnings.warn(f"{len(u)} target(s) in year {inputs.year} have no actual in {dataset.where('actuals')} "
-                      f"and score 0 (first: {example})", PerfsimWarning, stacklevel=3)
+    if len(table):
+        first = table.iloc[0]
+        warnings.warn(f"{len(table)} assessed cell(s) in year {inputs.year} have no actual in "
+                      f"{dataset.where('actuals')}: {missing_summary(table)} (first: unit {first['unit_id']}, "
+                      f"indicator {first['indicator_id']}; every cell in missing.csv)",
+                      PerfsimWarning, stacklevel=3)
+    empty = units_without_data(scheme, inputs)
     if empty.any():
         shown = ", ".join(ids[empty][:10]) + (" ..." if empty.sum() > 10 else "")
         warnings.warn(f"{int(empty.sum())} unit(s) have no data at all in year {inputs.year} and score 0, "
                       f"ranked last with the lowest grade: {shown}", PerfsimWarning, stacklevel=3)
+    for j, result in inputs.treated.items():
+        if result.method != "none":
+            tree = Tree.of(scheme)
+            path = tree.paths[tree.leaves[j]]
+            what = (f"{result.points} value(s) winsorised" if result.method == "winsorise"
+                    else "log-transformed")
+            warnings.warn(f"key '{path}.treat': skewness {result.skew_before:.2f}, kurtosis "
+                          f"{result.kurtosis_before:.2f} in year {inputs.year}: {what} (now "
+                          f"{result.skew_after:.2f}, {result.kurtosis_after:.2f})", PerfsimWarning, stacklevel=3)
+
+
+def treated_table(scheme: Scheme, inputs: Inputs) -> pd.DataFrame:
+    """One row per leaf with ``treat``: method applied, points, skewness and kurtosis."""
+    tree = Tree.of(scheme)
+    rows = [{"year": inputs.year, "path": tree.paths[tree.leaves[j]],
+             "indicator_id": tree.indicator_of(tree.leaves[j]), "method": r.method, "points": r.points,
+             "skew_before": r.skew_before, "kurtosis_before": r.kurtosis_before,
+             "skew_after": r.skew_after, "kurtosis_after": r.kurtosis_after}
+            for j, r in inputs.treated.items()]
+    return pd.DataFrame(rows, columns=["year", "path", "indicator_id", "method", "points", "skew_before",
+                                       "kurtosis_before", "skew_after", "kurtosis_after"])
 
 
 @dataclass(frozen=True)
@@ -690,8 +931,10 @@ def score_detail(scheme: Scheme | Resolved, dataset: Dataset, year: int | None =
     """Score every unit; the result table plus the score and points of every node."""
     scheme_obj, _ = _scheme(scheme)
     year = check_fit(scheme, dataset, year)
-    warn_missing(scheme_obj, leaf_inputs(scheme_obj, dataset, year), dataset)
     s = score_arrays(scheme_obj, dataset, year)
+    s_leaf = s.node_score[:, list(Tree.of(scheme_obj).leaves)]
+    missing = missing_table(scheme_obj, s.inputs, s_leaf)
+    warn_missing(scheme_obj, s.inputs, dataset, missing)
     units = s.inputs.units
     ids = pd.Index(units["unit_id"])
     tree = Tree.of(scheme_obj)
@@ -709,7 +952,8 @@ def score_detail(scheme: Scheme | Resolved, dataset: Dataset, year: int | None =
     scores = pd.DataFrame(s.node_score, index=ids, columns=columns)
     points = pd.DataFrame(s.node_points, index=ids, columns=columns)
     held = pd.DataFrame(s.node_held, index=ids, columns=columns)
-    return Result(table=table, node_scores=scores, node_points=points, node_held=held, year=year)
+    return Result(table=table, node_scores=scores, node_points=points, node_held=held, year=year,
+                  missing=missing, treated=treated_table(scheme_obj, s.inputs))
 
 
 def unit_type(units: pd.DataFrame) -> pd.Series:

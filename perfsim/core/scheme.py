@@ -72,7 +72,12 @@ RULE_FIELDS: dict[tuple[str, str], frozenset[str]] = {
 }
 #: fields every node may carry
 NODE_FIELDS = frozenset({"label", "label_en", "basis", "note", "points", "weight", "extra", "applies_to",
-                         "source", "rule", "children", "aggregate"})
+                         "source", "rule", "children", "aggregate", "missing", "impute", "treat"})
+#: what a missing actual means (DESIGN: declared, never silent); see :class:`Node`
+MissingRule = Literal["zero", "exclude", "impute"]
+ImputeMethod = Literal["category_median", "category_mean", "previous_year", "unit_mean"]
+#: rules that score an actual against the unit's target (a missing actual scores 0 by default)
+TARGET_RULES = ("ratio", "band", "binary")
 
 
 class AppliesTo(_Strict):
@@ -83,8 +88,34 @@ class AppliesTo(_Strict):
     category: list[str] | None = None
 
 
+class Treat(_Strict):
+    """Outlier treatment of an indicator's actuals before scoring, as COINr's Treat does:
+    ``winsorise`` clips up to ``max_points`` of the most extreme values, one at a time,
+    to the next value inward, while the absolute skewness exceeds ``skew`` and the
+    kurtosis exceeds ``kurtosis``; if that is not enough (or ``method: log``) the values
+    are log-transformed (``log(x - min + 1)``, direction kept). Only for the data-scaled
+    rules minmax and rank, whose scores depend on the spread of the values."""
+
+    method: Literal["winsorise", "log"] = "winsorise"
+    max_points: int = Field(default=5, ge=0, le=1000)
+    skew: float = Field(default=2.0, gt=0)
+    kurtosis: float = Field(default=3.5, gt=0)
+    log_fallback: bool = True
+
+
 class Node(_Strict):
-    """One node of the indicator tree (the root, a component, a dimension or a leaf)."""
+    """One node of the indicator tree (the root, a component, a dimension or a leaf).
+
+    ``missing`` (any node; the nearest one above a leaf applies) says what an indicator
+    leaf does with a unit that is assessed on it but has no actual: ``zero`` (scores 0;
+    the default of the target rules ratio, band, binary), ``exclude`` (the leaf is
+    dropped for that unit and its siblings' weights re-normalised; the default of
+    minmax, rank and goalpost) or ``impute`` with ``impute:`` ``category_median`` or
+    ``category_mean`` (of the achievement ratio actual/target for target rules, of the
+    actual otherwise, over the unit's category), ``previous_year`` (the unit's actual a
+    year before) or ``unit_mean`` (the unit's mean score on its other indicators under
+    the same parent). A cell that cannot be imputed is excluded and reported.
+    """
 
     label: str | None = None
     label_en: str | None = None
@@ -113,6 +144,9 @@ class Node(_Strict):
     field: UnitField | None = None          # source units: which reference column
     per: UnitField | None = None            # source units: divided by this column
     peer_quantile: float | None = Field(default=None, ge=0, le=1)   # target from the peers
+    missing: MissingRule | None = None
+    impute: ImputeMethod | None = None
+    treat: Treat | None = None
 
     @property
     def is_leaf(self) -> bool:
@@ -122,6 +156,11 @@ class Node(_Strict):
     def _check(self) -> "Node":
         if self.points is not None and self.weight is not None:
             raise ValueError("give points or weight, not both")
+        if self.missing == "impute" and self.impute is None:
+            raise ValueError("missing: impute needs impute (category_median, category_mean, "
+                             "previous_year or unit_mean)")
+        if self.impute is not None and self.missing != "impute":
+            raise ValueError("field impute is used only with missing: impute")
         if self.children is not None:
             self._check_internal()
         else:
@@ -211,6 +250,11 @@ class Node(_Strict):
                 raise ValueError("group weights must be non-negative and not all zero")
         if self.trim and source != "leader_ratings":
             raise ValueError("trim is for source leader_ratings")
+        if self.missing is not None and source != "indicator":
+            raise ValueError("missing is for indicator leaves (or the nodes above them)")
+        if self.treat is not None and (source != "indicator" or rule not in ("minmax", "rank")):
+            raise ValueError("treat is for indicator leaves scored by minmax or rank (the rules "
+                             "that depend on the spread of the values)")
 
 
 class Bonus(_Strict):
@@ -335,6 +379,8 @@ class Scheme(_Strict):
     grading: Grading | None = None
     categories: Categories | None = None
     focal_city: str | None = None     # the city itself in the peers table (for peer_quantile)
+    #: the unit kinds this scheme assesses (any kind when not given)
+    unit_kinds: list[str] | None = Field(default=None, min_length=1)
     uncertainty: UncertaintySpec | None = None
 
     @model_validator(mode="after")
@@ -437,7 +483,8 @@ def _walk(raw: dict[str, Any], path: str, where: str) -> tuple[dict[str, Any], s
     """Resolve a dotted path to (container mapping, final key); every step must exist."""
     parts = path.split(".")
     if not parts or parts[0] not in ("tree", "adjustments", "ranking", "grading", "name",
-                                     "description", "uncertainty", "categories", "focal_city"):
+                                     "description", "uncertainty", "categories", "focal_city",
+                                     "unit_kinds"):
         raise PerfsimError(f"key 'set.{path}': a path starts with tree, adjustments, ranking "
                            "or grading", where=where)
     container: Any = raw
@@ -571,6 +618,16 @@ def parse_scheme(raw: Mapping[str, Any], where: str, prefix: str = "") -> Scheme
         return Scheme.model_validate(raw)
     except ValidationError as exc:
         raise pydantic_error(exc, where, prefix) from None
+
+
+def load_scheme_text(text: str, where: str = "<text>") -> Scheme:
+    """A scheme from YAML text (tests, notebooks): parsed safely and validated whole."""
+    from .yamlio import load_yaml_text
+
+    raw = load_yaml_text(text, where)
+    if not isinstance(raw, Mapping):
+        raise PerfsimError("a scheme is a mapping of keys (name, tree, ...)", where=where)
+    return parse_scheme(raw, where)
 
 
 def load_scenario(path: str | Path, _seen: tuple[Path, ...] = ()) -> Resolved:

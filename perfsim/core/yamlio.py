@@ -116,28 +116,35 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         text = data_bytes.decode("utf-8")
     except UnicodeDecodeError:
         raise PerfsimError("not UTF-8 text", where=path) from None
-    _check_events(text, path)
+    return load_yaml_text(text, path)
+
+
+def load_yaml_text(text: str, where: str | Path = "<text>") -> dict[str, Any]:
+    """Parse YAML text with the same safe, bounded loader (``where`` names it in errors)."""
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        raise PerfsimError(f"larger than {MAX_BYTES:,} bytes", where=where)
+    _check_events(text, where)
     loader = _StrictSafeLoader(text)
-    loader.name = str(path)
+    loader.name = str(where)
     try:
         node = loader.get_single_node()
         if node is not None and _expanded_size(node, {}) > MAX_NODES:
-            raise PerfsimError(f"expands to more than {MAX_NODES:,} values (too many aliases)", where=path)
+            raise PerfsimError(f"expands to more than {MAX_NODES:,} values (too many aliases)", where=where)
         data = loader.construct_document(node) if node is not None else None
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         line = f"line {mark.line + 1}: " if mark is not None else ""
         raise PerfsimError(f"{line}refused YAML tag ({exc.problem}); only plain YAML is allowed",
-                           where=path) from None
+                           where=where) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PerfsimError(f"{line}not valid YAML ({problem})", where=path) from None
+        raise PerfsimError(f"{line}not valid YAML ({problem})", where=where) from None
     except RecursionError:
-        raise PerfsimError("nested too deeply", where=path) from None
+        raise PerfsimError("nested too deeply", where=where) from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
-        raise PerfsimError("expected a YAML mapping at the top level", where=path)
+        raise PerfsimError("expected a YAML mapping at the top level", where=where)
     return data

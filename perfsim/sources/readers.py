@@ -19,7 +19,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from ..core.contract import TABLE_COLUMNS, Dataset, validate_frames
+from ..core.contract import SHEET_ALIASES, TABLE_COLUMNS, Dataset, validate_frames
 from ..core.errors import PerfsimError
 from ..core.files import check_dir_target, check_file_target, write_csv, write_with
 
@@ -27,18 +27,49 @@ from ..core.files import check_dir_target, check_file_target, write_csv, write_w
 MAX_FILE_BYTES = 2_000_000_000
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+#: encodings tried in turn when none is given: UTF-8 (with or without BOM), then the
+#: Chinese national standard that contains GBK and GB2312
+DETECTED_ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+def detect_encoding(path: Path, encoding: str | None = None) -> str:
+    """The text encoding of a file: ``encoding`` if given (checked to exist and to decode
+    the file), else the first of :data:`DETECTED_ENCODINGS` that decodes it whole."""
+    import codecs
+
+    data = path.read_bytes()
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise PerfsimError(f"unknown text encoding {encoding!r} (for example utf-8, gbk, gb18030)",
+                               where=path) from None
+        try:
+            data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise PerfsimError(f"not {encoding} text (byte {exc.start}: {exc.reason})", where=path) from None
+        return encoding
+    for candidate in DETECTED_ENCODINGS:
+        try:
+            data.decode(candidate)
+            return candidate
+        except UnicodeDecodeError:
+            continue
+    raise PerfsimError("not UTF-8 or GB18030/GBK text: say which encoding it is with --encoding",
+                       where=path)
+
+
+def _read_csv(path: Path, encoding: str | None = None) -> pd.DataFrame:
     """One CSV table as text, indexed by its data row (row 2 of the file is 0), blank
-    lines counted but dropped."""
+    lines counted but dropped. The encoding is detected unless given."""
     if not path.is_file():
         raise PerfsimError("not a regular file", where=path)
     if path.stat().st_size > MAX_FILE_BYTES:
         raise PerfsimError(f"larger than {MAX_FILE_BYTES // 1_000_000} MB", where=path)
+    encoding = detect_encoding(path, encoding)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8",
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding,
                             skip_blank_lines=False)
-    except UnicodeDecodeError:
-        raise PerfsimError("not UTF-8 text", where=path) from None
     except pd.errors.EmptyDataError:
         raise PerfsimError("empty file (expected a header row)", where=path) from None
     except pd.errors.ParserError as exc:
@@ -59,29 +90,45 @@ def read_table(path: str | Path) -> "pd.DataFrame":
         raise PerfsimError(f"not a table of numbers ({exc})", where=path) from None
 
 
-def read_folder(folder: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+def read_folder(folder: Path, encoding: str | None = None
+                ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     frames, sources = {}, {}
     for table in TABLE_COLUMNS:
         path = folder / f"{table}.csv"
         sources[table] = str(path)
         if path.exists():
-            frames[table] = _read_csv(path)
+            frames[table] = _read_csv(path, encoding)
     return frames, sources
 
 
+def _sheet_for(table: str, names: list[str], book: Path) -> str | None:
+    """The sheet holding a table: its English name or one of its Chinese names; two
+    sheets for one table are an error."""
+    wanted = {table, *SHEET_ALIASES.get(table, ())}
+    hits = [n for n in names if n.strip() in wanted]
+    if len(hits) > 1:
+        raise PerfsimError(f"sheets {', '.join(repr(h) for h in hits)} both hold table '{table}': "
+                           "keep one", where=book)
+    return hits[0] if hits else None
+
+
 def read_workbook(book: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """The contract's tables from a workbook: one sheet per table, named in English
+    (``units``) or Chinese (``单位``, see :data:`SHEET_ALIASES`). Date cells are read as
+    text such as ``2024-12-01 00:00:00`` and normalised by the contract."""
     try:
         sheets = pd.read_excel(book, sheet_name=None, dtype=str, keep_default_na=False)
     except Exception as exc:  # openpyxl raises many types for a broken file
         raise PerfsimError(f"not a readable .xlsx workbook ({exc.__class__.__name__}: {exc})",
                            where=book) from None
-    frames = {}
+    frames, sources = {}, {}
     for name in TABLE_COLUMNS:
-        if name in sheets:
-            frame = sheets[name]
+        sheet = _sheet_for(name, list(sheets), book)
+        sources[name] = f"{book}, sheet '{sheet or name}'"
+        if sheet is not None:
+            frame = sheets[sheet]
             blank = frame.apply(lambda col: col.fillna("").astype(str).str.strip() == "").all(axis=1)
             frames[name] = frame[~blank]
-    sources = {name: f"{book}, sheet '{name}'" for name in TABLE_COLUMNS}
     return frames, sources
 
 
@@ -93,7 +140,7 @@ def _signature(path: Path) -> tuple:
     return (str(path.resolve()),) + tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files)
 
 
-def load_dataset(path: str | Path) -> Dataset:
+def load_dataset(path: str | Path, encoding: str | None = None) -> Dataset:
     """Load a dataset from a folder of CSV files or one .xlsx workbook, and validate it.
 
     The bundled real index files are recognised as they come (see
@@ -103,26 +150,29 @@ def load_dataset(path: str | Path) -> Dataset:
     A dataset whose files are unchanged (same names, sizes and modification times) is
     returned from a per-process cache: its tables are shared, so treat them as read-only
     (raw data is never edited; derive new frames with :meth:`Dataset.replace`).
+
+    ``encoding``: the text encoding of CSV files (detected when None: UTF-8 with or
+    without BOM, else GB18030, which covers GBK).
     """
     path = Path(path)
     if path.exists():
-        key = _signature(path)
+        key = _signature(path) + (encoding,)
         if key not in _LOADED:
             if len(_LOADED) >= 8:
                 _LOADED.clear()
-            _LOADED[key] = _load_dataset(path)
+            _LOADED[key] = _load_dataset(path, encoding)
         return _LOADED[key]
-    return _load_dataset(path)
+    return _load_dataset(path, encoding)
 
 
-def _load_dataset(path: Path) -> Dataset:
+def _load_dataset(path: Path, encoding: str | None = None) -> Dataset:
     from .real import published_index
 
     known = published_index(path)        # bundled real data (ASEM, EPI, HDI files) as they come
     if known is not None:
         return known
     if path.is_dir():
-        frames, sources = read_folder(path)
+        frames, sources = read_folder(path, encoding)
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
         if not path.exists():
             raise PerfsimError("file not found", where=path)
@@ -150,9 +200,9 @@ def is_bundled(path: str | Path | None) -> bool:
     return path is None or str(path) == ""
 
 
-def open_dataset(path: str | Path | None = None) -> Dataset:
+def open_dataset(path: str | Path | None = None, encoding: str | None = None) -> Dataset:
     """The dataset a data argument names (see :func:`data_path`), loaded and validated."""
-    return load_dataset(data_path(path))
+    return load_dataset(data_path(path), encoding)
 
 
 # --------------------------------------------------------------------------- writing
