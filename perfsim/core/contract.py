@@ -82,7 +82,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 DEFAULTS: dict[str, dict[str, object]] = {
     "units": {"name": Copy("unit_id"), "name_en": None, "kind": "unit", "district_type": None,
               "staff": None, "budget": None, "consumption": None},
-    "indicators": {"name": Copy("indicator_id"), "name_en": None, "dimension": "",
+    "indicators": {"name": Copy("indicator_id"), "name_en": None, "dimension": None,
                    "unit_of_measure": None, "kind": "continuing", "frequency": "annual",
                    "visibility": "visible", "season": None},
     "targets": {"method": "unspecified"},
@@ -236,7 +236,7 @@ def build_schemas(unit_ids: Iterable[str] = (), indicator_ids: Iterable[str] = (
             "indicator_id": pa.Column(str, unique=True, report_duplicates="exclude_first"),
             "name": pa.Column(str),
             "name_en": opt_str,
-            "dimension": pa.Column(str),
+            "dimension": opt_str,
             "direction": pa.Column(str, _one_of(("higher", "lower"))),
             "unit_of_measure": opt_str,
             "kind": pa.Column(str, _one_of(("continuing", "annual_task"))),

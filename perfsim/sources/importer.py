@@ -1,0 +1,807 @@
+"""``perfsim import``: the workbooks an office keeps, turned into the data contract.
+
+An office keeps one sheet per year (or per indicator group), units in rows, indicators
+in columns, Chinese headers, often two header rows with merged cells and a title row
+above them, a 合计 row below. A *mapping* file (YAML, validated whole like a scenario)
+says how to read them::
+
+    name: 2024 考核数据
+    units:                      # every unit named in the sheets; its id is its name
+      category: district        #   unless a 'units' sheet or 'list' says otherwise
+    indicators:                 # the indicators the columns refer to
+      gdp: {name: 地区生产总值, direction: higher, unit_of_measure: 亿元}
+    sheets:
+      - sheet: "20*年"          # a sheet name, or a pattern with * and ?
+        year: from_name         # or 2024
+        header_row: 2           # the first header row (rows above are titles)
+        header_rows: 2          # two header rows: "地区生产总值（亿元）/目标"
+        unit_column: 单位
+        skip: [合计]
+        columns:
+          地区生产总值（亿元）/目标: {table: targets, indicator: gdp}
+          地区生产总值（亿元）/完成: {table: actuals, indicator: gdp}
+
+Headers are compared after removing white space and turning full-width brackets,
+colons and slashes into their ASCII forms; a header under a merged cell takes the
+merged cell's text, and an empty upper header cell takes the text to its left when
+the cell below it is filled (an unmerged two-row header). Every error names the
+workbook, the sheet and the cell.
+
+A long-format sheet (one row per record, as in the contract) is read with ``table:``
+and ``headers:`` (contract column -> header text); :func:`write_template` writes a blank
+workbook of such sheets with Chinese headers and its mapping.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fnmatch
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..core.contract import REQUIRED_COLUMNS, TABLE_COLUMNS, Dataset, validate_frames
+from ..core.errors import PerfsimError
+from ..core.scheme import pydantic_error
+from ..core.yamlio import load_yaml
+
+#: the largest workbook read (bytes)
+MAX_BOOK_BYTES = 200_000_000
+#: cell texts that mean "no value" in office tables
+EMPTY_MARKS = frozenset({"-", "--", "—", "——", "–", "/", "无", "暂无", "N/A", "n/a", "NA", "na", "…", "...",
+                         "null", "NULL", "空"})
+WIDE_TABLES = ("actuals", "targets", "leader_ratings", "satisfaction", "special", "adjustments", "units")
+UNIT_COLUMNS = ("name", "name_en", "kind", "category", "district_type", "staff", "budget", "consumption")
+
+#: Chinese headers of the template (and of long-format sheets read without ``headers:``)
+CHINESE_HEADERS: dict[str, dict[str, str]] = {
+    "units": {"unit_id": "单位编码", "name": "单位名称", "name_en": "英文名称", "kind": "单位类型",
+              "category": "考核类别", "district_type": "城区类型", "staff": "编制人数", "budget": "预算(万元)",
+              "consumption": "能耗"},
+    "indicators": {"indicator_id": "指标编码", "name": "指标名称", "name_en": "英文名称", "dimension": "维度",
+                   "direction": "方向", "unit_of_measure": "计量单位", "kind": "指标类型", "frequency": "报送频率",
+                   "visibility": "可见性", "season": "季节性"},
+    "targets": {"year": "年度", "unit_id": "单位编码", "indicator_id": "指标编码", "target": "目标值",
+                "method": "目标来源"},
+    "actuals": {"period": "期间", "unit_id": "单位编码", "indicator_id": "指标编码", "value": "完成值"},
+    "leader_ratings": {"year": "年度", "rater_id": "评价人", "unit_id": "单位编码", "rating": "评分"},
+    "satisfaction": {"year": "年度", "unit_id": "单位编码", "group": "调查群体", "respondents": "样本数",
+                     "score": "满意度得分"},
+    "adjustments": {"year": "年度", "unit_id": "单位编码", "type": "类型", "item": "事项", "points": "分值",
+                    "note": "说明"},
+    "special": {"year": "年度", "unit_id": "单位编码", "facet": "方面", "score": "得分"},
+    "peers": {"period": "期间", "city": "城市", "indicator_id": "指标编码", "value": "数值"},
+}
+TEMPLATE_SHEETS = {"units": "单位", "indicators": "指标", "targets": "目标", "actuals": "完成值",
+                   "leader_ratings": "领导评价", "satisfaction": "满意度", "adjustments": "加减分",
+                   "special": "专项", "peers": "对标"}
+
+
+# --------------------------------------------------------------------------- the mapping
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+#: per wide table, the fields a column target must give and may give
+_TARGET_FIELDS = {
+    "actuals": ({"indicator"}, {"period"}),
+    "targets": ({"indicator"}, {"method"}),
+    "leader_ratings": ({"rater"}, set()),
+    "satisfaction": ({"group"}, {"respondents"}),
+    "special": ({"facet"}, set()),
+    "adjustments": ({"type"}, {"item"}),
+    "units": ({"column"}, set()),
+}
+
+
+class ColumnTarget(_Strict):
+    """What one column of a wide sheet holds."""
+
+    table: Literal["actuals", "targets", "leader_ratings", "satisfaction", "special", "adjustments", "units"]
+    indicator: str | None = None
+    period: str | None = None
+    method: str | None = None
+    rater: str | None = None
+    group: str | None = None
+    respondents: int | None = Field(default=None, ge=1)
+    facet: str | None = None
+    type: Literal["bonus", "deduction", "veto"] | None = None
+    item: str | None = None
+    column: Literal["name", "name_en", "kind", "category", "district_type", "staff", "budget",
+                    "consumption"] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "ColumnTarget":
+        needed, optional = _TARGET_FIELDS[self.table]
+        given = {f for f in self.model_fields_set if f != "table"}
+        missing = sorted(needed - given)
+        if missing:
+            raise ValueError(f"table {self.table} needs {', '.join(missing)}")
+        unused = sorted(given - needed - optional)
+        if unused:
+            raise ValueError(f"field(s) {', '.join(unused)} not used for table {self.table} "
+                             f"(it uses {', '.join(sorted(needed | optional))})")
+        return self
+
+
+class SheetSpec(_Strict):
+    """Which sheets to read and how: wide (``unit_column`` + ``columns``) or long
+    (``table`` + ``headers``)."""
+
+    sheet: str = Field(min_length=1)
+    workbook: str = "*"
+    required: bool = True
+    header_row: int = Field(default=1, ge=1, le=1000)
+    header_rows: int = Field(default=1, ge=1, le=5)
+    year: int | Literal["from_name"] | None = None
+    month: int | Literal["from_name"] | None = None
+    # wide
+    unit_column: str | None = None
+    skip: list[str] = []
+    columns: dict[str, ColumnTarget] = {}
+    # long
+    table: Literal["units", "indicators", "targets", "actuals", "leader_ratings", "satisfaction",
+                   "adjustments", "special", "peers"] | None = None
+    headers: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "SheetSpec":
+        if self.table is None and self.unit_column is None:
+            raise ValueError("give unit_column and columns (a wide sheet) or table (a long sheet)")
+        if self.table is not None:
+            wide = [f for f in ("unit_column", "columns", "skip", "month") if f in self.model_fields_set]
+            if wide:
+                raise ValueError(f"a long sheet (table: {self.table}) does not use {', '.join(wide)}")
+            unknown = sorted(set(self.headers or {}) - set(TABLE_COLUMNS[self.table]))
+            if unknown:
+                raise ValueError(f"headers names {', '.join(unknown)}, not columns of table {self.table} "
+                                 f"({', '.join(TABLE_COLUMNS[self.table])})")
+        else:
+            if self.headers is not None:
+                raise ValueError("headers is for a long sheet (with table)")
+            if isinstance(self.year, int) and not 1900 <= self.year <= 2200:
+                raise ValueError(f"year {self.year} is not a plausible year")
+            if isinstance(self.month, int) and not 1 <= self.month <= 12:
+                raise ValueError(f"month {self.month} is not 1 to 12")
+        return self
+
+
+class UnitEntry(_Strict):
+    unit_id: str | None = None
+    category: str | None = None
+    kind: str | None = None
+    district_type: str | None = None
+    name_en: str | None = None
+
+
+class UnitsSpec(_Strict):
+    """How to build the units table when no sheet holds it: every unit named in the wide
+    sheets, id = name unless ``list`` gives one, category and kind as given here."""
+
+    category: str = "all"
+    kind: str | None = None
+    list: dict[str, UnitEntry] | None = None
+
+
+class IndicatorSpec(_Strict):
+    name: str | None = None
+    name_en: str | None = None
+    dimension: str | None = None
+    direction: Literal["higher", "lower"]
+    unit_of_measure: str | None = None
+    kind: Literal["continuing", "annual_task"] | None = None
+    frequency: Literal["monthly", "quarterly", "annual"] | None = None
+    visibility: Literal["visible", "latent"] | None = None
+
+
+class Mapping(_Strict):
+    name: str | None = None
+    description: str | None = None
+    units: UnitsSpec = UnitsSpec()
+    indicators: dict[str, IndicatorSpec] = {}
+    #: wide columns shared by every wide sheet (a sheet's own columns add to them)
+    columns: dict[str, ColumnTarget] = {}
+    sheets: list[SheetSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Mapping":
+        for s_i, sheet in enumerate(self.sheets):
+            for header, target in {**self.columns, **sheet.columns}.items():
+                if target.indicator is not None and target.indicator not in self.indicators:
+                    where = f"sheets.{s_i}.columns" if header in sheet.columns else "columns"
+                    raise ValueError(f"'{where}.{header}.indicator': '{target.indicator}' is not in key "
+                                     f"'indicators' ({', '.join(self.indicators) or 'none'})")
+        return self
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    path = Path(path)
+    raw = load_yaml(path)
+    try:
+        return Mapping.model_validate(raw)
+    except ValidationError as exc:
+        raise pydantic_error(exc, str(path)) from None
+
+
+# --------------------------------------------------------------------------- cells
+
+_FULL_WIDTH = str.maketrans({"（": "(", "）": ")", "：": ":", "／": "/", "，": ",", "　": "", "【": "[", "】": "]"})
+
+
+def norm_header(text: Any) -> str:
+    """A header as compared: white space removed, full-width brackets, colons and slashes
+    made ASCII."""
+    return re.sub(r"\s+", "", str(text).translate(_FULL_WIDTH))
+
+
+def cell_name(row: int, col: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return f"{get_column_letter(col)}{row}"
+
+
+def _text(value: Any) -> str | None:
+    """A cell as text (None when empty): whole numbers without '.0', dates as ISO."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat(sep=" ") if isinstance(value, _dt.datetime) else value.isoformat()
+    text = str(value).strip()
+    return text or None
+
+
+def parse_number(value: Any, where: str) -> float | str | None:
+    """A numeric cell: a float; ``None`` when empty; ``"mark"`` for a dash or 无.
+    Thousands separators are dropped and ``95%`` reads 95 (the number as written)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise PerfsimError(f"{value!r} is not a number", where=where)
+    if isinstance(value, (int, float)):
+        if not math.isfinite(float(value)):
+            raise PerfsimError(f"{value!r} is not a finite number", where=where)
+        return float(value)
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        raise PerfsimError(f"a date ({value}) where a number belongs", where=where)
+    text = str(value).strip()
+    if not text:
+        return None
+    if text in EMPTY_MARKS:
+        return "mark"
+    cleaned = text.replace(",", "").replace("，", "").rstrip("%％").strip()
+    try:
+        number = float(cleaned)
+    except ValueError:
+        raise PerfsimError(f"{text!r} is not a number", where=where) from None
+    if not math.isfinite(number):
+        raise PerfsimError(f"{text!r} is not a finite number", where=where)
+    return number
+
+
+@dataclass
+class Grid:
+    """One sheet's cells, its header texts and where it came from."""
+
+    book: Path
+    name: str
+    rows: list[tuple]                       # every row's values (row 1 first)
+    merged: list[tuple[int, int, int, int]]  # (min_row, min_col, max_row, max_col)
+
+    def where(self, row: int | None = None, col: int | None = None) -> str:
+        text = f"{self.book}, sheet '{self.name}'"
+        return text + (f", cell {cell_name(row, col)}" if row is not None and col is not None else "")
+
+    def value(self, row: int, col: int) -> Any:
+        r = self.rows[row - 1] if row - 1 < len(self.rows) else ()
+        return r[col - 1] if col - 1 < len(r) else None
+
+    @property
+    def width(self) -> int:
+        return max((len(r) for r in self.rows), default=0)
+
+    def headers(self, first: int, count: int) -> list[str]:
+        """Header text of every column, the header rows joined with '/'."""
+        grid = [[self.value(r, c) for c in range(1, self.width + 1)] for r in range(first, first + count)]
+        for r0, c0, r1, c1 in self.merged:                     # merged cells: the top-left text
+            if r1 < first or r0 >= first + count:
+                continue
+            top = self.value(r0, c0)
+            for r in range(max(r0, first), min(r1, first + count - 1) + 1):
+                for c in range(c0, c1 + 1):
+                    grid[r - first][c - 1] = top
+        for k in range(count - 1):                            # unmerged two-row headers
+            for c in range(1, self.width):
+                if _text(grid[k][c]) is None and _text(grid[k + 1][c]) is not None:
+                    grid[k][c] = grid[k][c - 1]
+        out = []
+        for c in range(self.width):
+            parts: list[str] = []
+            for k in range(count):
+                t = _text(grid[k][c])
+                if t is not None and (not parts or parts[-1] != norm_header(t)):
+                    parts.append(norm_header(t))
+            out.append("/".join(parts))
+        return out
+
+
+def read_book(path: Path) -> dict[str, Grid]:
+    """Every sheet of a workbook as a :class:`Grid` (formulas as their last computed values)."""
+    from openpyxl import load_workbook
+
+    if not path.is_file():
+        raise PerfsimError("not a regular file" if path.exists() else "file not found", where=path)
+    if path.stat().st_size > MAX_BOOK_BYTES:
+        raise PerfsimError(f"larger than {MAX_BOOK_BYTES // 1_000_000} MB", where=path)
+    try:
+        book = load_workbook(path, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a broken file
+        raise PerfsimError(f"not a readable .xlsx workbook ({exc.__class__.__name__}: {exc})", where=path) from None
+    grids = {}
+    for ws in book.worksheets:
+        rows = [tuple(r) for r in ws.iter_rows(values_only=True)]
+        merged = [(m.min_row, m.min_col, m.max_row, m.max_col) for m in ws.merged_cells.ranges]
+        grids[ws.title] = Grid(path, ws.title, rows, merged)
+    return grids
+
+
+# --------------------------------------------------------------------------- reading
+
+@dataclass
+class Report:
+    """What an import read, for import.json and the summary line."""
+
+    sources: list[dict] = field(default_factory=list)
+    sheets: list[dict] = field(default_factory=list)
+
+    def totals(self) -> dict[str, int]:
+        keys = ("rows", "values", "empty", "marks", "skipped_rows")
+        out = {k: sum(s.get(k, 0) for s in self.sheets) for k in keys}
+        out["rows_without_values"] = sum(len(s.get("rows_without_values", ())) for s in self.sheets)
+        return out
+
+
+def _year_of(spec: SheetSpec, grid: Grid) -> int | None:
+    if spec.year is None or isinstance(spec.year, int):
+        return spec.year
+    for text in (grid.name, grid.book.stem):
+        m = re.search(r"(?<!\d)(19\d\d|2[01]\d\d)(?!\d)", text)
+        if m:
+            return int(m.group(1))
+    raise PerfsimError("no year in the sheet's or the workbook's name: give 'year:' in the mapping",
+                       where=grid.where())
+
+
+def _month_of(spec: SheetSpec, grid: Grid) -> int:
+    if spec.month is None:
+        return 12
+    if isinstance(spec.month, int):
+        return spec.month
+    m = re.search(r"(?<!\d)(1[0-2]|0?[1-9])\s*月", grid.name) or re.search(r"\d{4}[-_./](1[0-2]|0?[1-9])(?!\d)",
+                                                                           grid.name)
+    if not m:
+        raise PerfsimError("no month in the sheet's name (such as 6月): give 'month:' in the mapping",
+                           where=grid.where())
+    return int(m.group(1))
+
+
+def _locate(headers: list[str], wanted: str, grid: Grid, spec: SheetSpec) -> int:
+    key = norm_header(wanted)
+    hits = [i for i, h in enumerate(headers) if h == key]
+    if len(hits) > 1:
+        cols = ", ".join(cell_name(spec.header_row, i + 1)[:-len(str(spec.header_row))] for i in hits)
+        raise PerfsimError(f"two columns are headed {wanted!r} (columns {cols})", where=grid.where())
+    if not hits:
+        rows = (f"row {spec.header_row}" if spec.header_rows == 1
+                else f"rows {spec.header_row}-{spec.header_row + spec.header_rows - 1}")
+        shown = ", ".join(h for h in headers if h) or "none"
+        raise PerfsimError(f"no column headed {wanted!r} in header {rows} (headers: {shown})", where=grid.where())
+    return hits[0] + 1
+
+
+def _read_long(spec: SheetSpec, grid: Grid, frames: dict[str, list], report: dict) -> None:
+    table = spec.table
+    headers = grid.headers(spec.header_row, spec.header_rows)
+    wanted = spec.headers
+    if wanted is None:                     # contract names or the template's Chinese names
+        wanted = {}
+        chinese = CHINESE_HEADERS.get(table, {})
+        for column in TABLE_COLUMNS[table]:
+            for candidate in (column, chinese.get(column)):
+                if candidate and norm_header(candidate) in headers:
+                    wanted[column] = candidate
+                    break
+    missing = [c for c in REQUIRED_COLUMNS[table] if c not in wanted]
+    if missing:
+        raise PerfsimError(f"table {table} needs column(s) {', '.join(missing)}: name their headers in "
+                           "'headers:' of the mapping", where=grid.where())
+    cols = {column: _locate(headers, header, grid, spec) for column, header in wanted.items()}
+    first = spec.header_row + spec.header_rows
+    rows = []
+    for r in range(first, len(grid.rows) + 1):
+        record = {column: _text(grid.value(r, c)) for column, c in cols.items()}
+        if all(v is None for v in record.values()):
+            continue
+        record["_where"] = grid.where(r, cols[REQUIRED_COLUMNS[table][0]])
+        rows.append(record)
+    if rows:
+        frames.setdefault(table, []).extend(rows)
+    report.update(rows=len(rows), values=sum(sum(v is not None for k, v in row.items() if k != "_where")
+                                             for row in rows))
+
+
+def _read_wide(spec: SheetSpec, grid: Grid, shared: dict[str, ColumnTarget], frames: dict[str, list],
+               report: dict, seen: dict) -> None:
+    headers = grid.headers(spec.header_row, spec.header_rows)
+    unit_col = _locate(headers, spec.unit_column, grid, spec)
+    columns = {**shared, **spec.columns}
+    if not columns:
+        raise PerfsimError("no columns to read: give 'columns:' (header -> table) in the mapping", where=grid.where())
+    located = {}
+    for header, target in columns.items():
+        if header in spec.columns or spec.required:
+            located[header] = (_locate(headers, header, grid, spec), target)
+        elif norm_header(header) in headers:
+            located[header] = (_locate(headers, header, grid, spec), target)
+    year = _year_of(spec, grid)
+    needs_year = any(t.table != "units" and not (t.table == "actuals" and t.period) for _, t in located.values())
+    if year is None and needs_year:
+        raise PerfsimError("the sheet's year is not given: add 'year: 2024' or 'year: from_name' to the mapping",
+                           where=grid.where())
+    month = _month_of(spec, grid)
+    skip = {norm_header(s) for s in spec.skip}
+    first = spec.header_row + spec.header_rows
+    counts = {"rows": 0, "values": 0, "empty": 0, "marks": 0, "skipped_rows": 0}
+    for r in range(first, len(grid.rows) + 1):
+        unit = _text(grid.value(r, unit_col))
+        if unit is None:
+            if any(_text(grid.value(r, c)) is not None for c, _ in located.values()):
+                raise PerfsimError("a row with values but no unit", where=grid.where(r, unit_col))
+            continue
+        if norm_header(unit) in skip:
+            counts["skipped_rows"] += 1
+            continue
+        if all(_text(grid.value(r, c)) is None for c, _ in located.values()):
+            report.setdefault("rows_without_values", []).append(f"row {r} ({unit!r})")
+            continue
+        counts["rows"] += 1
+        for header, (c, target) in located.items():
+            where = grid.where(r, c)
+            if target.table == "units":
+                value = _text(grid.value(r, c))
+                if value is not None:
+                    frames.setdefault("_unit_attrs", []).append({"unit": unit, "column": target.column,
+                                                                 "value": value, "_where": where})
+                continue
+            number = parse_number(grid.value(r, c), where)
+            if number is None or number == "mark":
+                counts["empty" if number is None else "marks"] += 1
+                continue
+            counts["values"] += 1
+            record = _record(target, unit, number, year, month)
+            key = (target.table, *[str(v) for k, v in record.items() if k not in ("value", "target", "rating",
+                                                                                "score", "points", "note")])
+            if key in seen:
+                raise PerfsimError(f"the same {target.table} record as {seen[key]}", where=where)
+            seen[key] = where
+            record["_where"] = where
+            frames.setdefault(target.table, []).append(record)
+    report.update(counts)
+
+
+def _record(target: ColumnTarget, unit: str, number: float, year: int | None, month: int) -> dict:
+    base = {"unit_id": unit}
+    if target.table == "actuals":
+        period = target.period or f"{year}-{month:02d}"
+        return {"period": period, **base, "indicator_id": target.indicator, "value": number}
+    if target.table == "targets":
+        return {"year": year, **base, "indicator_id": target.indicator, "target": number,
+                "method": target.method or "unspecified"}
+    if target.table == "leader_ratings":
+        return {"year": year, "rater_id": target.rater, **base, "rating": number}
+    if target.table == "satisfaction":
+        return {"year": year, **base, "group": target.group, "respondents": target.respondents or 1,
+                "score": number}
+    if target.table == "special":
+        return {"year": year, **base, "facet": target.facet, "score": number}
+    return {"year": year, **base, "type": target.type, "item": target.item or "", "points": number}
+
+
+def _books(source: Path) -> list[Path]:
+    if source.is_dir():
+        books = sorted(p for p in source.iterdir() if p.suffix.lower() in (".xlsx", ".xlsm")
+                       and not p.name.startswith(("~$", ".")))
+        if not books:
+            raise PerfsimError("no .xlsx workbooks in this folder", where=source)
+        return books
+    if not source.exists():
+        raise PerfsimError("no such workbook or folder", where=source)
+    if source.suffix.lower() not in (".xlsx", ".xlsm"):
+        raise PerfsimError("perfsim import reads .xlsx workbooks (or a folder of them)", where=source)
+    return [source]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _units(mapping: Mapping, frames: dict[str, list], where: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The units table and the lookup from what sheets write (id or name) to unit_id."""
+    if "units" in frames:
+        units = pd.DataFrame(frames.pop("units"))
+        lookup = {}
+        for row in units.itertuples():
+            lookup[str(row.unit_id)] = str(row.unit_id)
+            if getattr(row, "name", None):
+                lookup.setdefault(str(row.name), str(row.unit_id))
+        return units, lookup
+    names: dict[str, None] = {}
+    for table in WIDE_TABLES:
+        for record in frames.get(table, []):
+            names.setdefault(record["unit_id"], None)
+    for record in frames.get("_unit_attrs", []):
+        names.setdefault(record["unit"], None)
+    listed = mapping.units.list
+    rows, lookup = [], {}
+    if listed is not None:
+        for name, entry in listed.items():
+            uid = entry.unit_id or name
+            rows.append({"unit_id": uid, "name": name, "category": entry.category or mapping.units.category,
+                         "kind": entry.kind or mapping.units.kind, "district_type": entry.district_type,
+                         "name_en": entry.name_en})
+            lookup[name] = lookup[uid] = uid
+    else:
+        for name in names:
+            rows.append({"unit_id": name, "name": name, "category": mapping.units.category,
+                         "kind": mapping.units.kind})
+            lookup[name] = name
+    units = pd.DataFrame(rows)
+    if "kind" in units and units["kind"].isna().all():
+        units = units.drop(columns=["kind"])
+    return units, lookup
+
+
+def import_workbooks(source: str | Path, mapping: Mapping, mapping_path: str = "<mapping>"
+                     ) -> tuple[Dataset, Report]:
+    """Read every sheet the mapping names from a workbook (or a folder of workbooks) and
+    return the validated dataset and a report of what was read."""
+    source = Path(source)
+    books = _books(source)
+    frames: dict[str, list] = {}
+    report = Report()
+    seen: dict = {}
+    matched = [0] * len(mapping.sheets)
+    for book in books:
+        grids = read_book(book)
+        report.sources.append({"workbook": str(book), "sha256": _sha256(book), "sheets": list(grids)})
+        for s_i, spec in enumerate(mapping.sheets):
+            if not fnmatch.fnmatchcase(book.name, spec.workbook):
+                continue
+            for name, grid in grids.items():
+                if not fnmatch.fnmatchcase(name.strip(), spec.sheet):
+                    continue
+                matched[s_i] += 1
+                entry = {"workbook": str(book), "sheet": name, "spec": s_i}
+                if spec.table is not None:
+                    _read_long(spec, grid, frames, entry)
+                else:
+                    _read_wide(spec, grid, mapping.columns, frames, entry, seen)
+                report.sheets.append(entry)
+    for s_i, spec in enumerate(mapping.sheets):
+        if not matched[s_i] and spec.required:
+            names = "; ".join(f"{Path(s['workbook']).name}: {', '.join(s['sheets'])}" for s in report.sources)
+            raise PerfsimError(f"key 'sheets.{s_i}.sheet': no sheet matches {spec.sheet!r} (sheets: {names})",
+                               where=mapping_path)
+    return _assemble(mapping, frames, str(source), mapping_path), report
+
+
+def _assemble(mapping: Mapping, frames: dict[str, list], origin: str, mapping_path: str) -> Dataset:
+    from_sheet = "units" in frames
+    units, lookup = _units(mapping, frames, mapping_path)
+    for record in frames.pop("_unit_attrs", []):
+        uid = lookup.get(record["unit"])
+        if uid is None:
+            raise PerfsimError(f"unit {record['unit']!r} is not in the units list", where=record["_where"])
+        column = record["column"]
+        if column not in units:
+            units[column] = pd.Series(pd.NA, index=units.index, dtype=object)
+        units.loc[units["unit_id"] == uid, column] = record["value"]
+    out: dict[str, pd.DataFrame] = {"units": units.drop(columns=["_where"], errors="ignore")}
+    if "indicators" in frames:
+        out["indicators"] = pd.DataFrame(frames.pop("indicators")).drop(columns=["_where"], errors="ignore")
+    else:
+        rows = []
+        for iid, spec in mapping.indicators.items():
+            row = {"indicator_id": iid, **{k: v for k, v in spec.model_dump().items() if v is not None}}
+            row.setdefault("name", iid)
+            rows.append(row)
+        out["indicators"] = pd.DataFrame(rows, columns=None if rows else ["indicator_id", "direction"])
+    for table in TABLE_COLUMNS:
+        if table in out or table not in frames:
+            continue
+        records = frames[table]
+        for record in records:
+            uid = record.get("unit_id")
+            if uid is not None:
+                if uid not in lookup:
+                    raise PerfsimError(f"unit {uid!r} is not in the units list "
+                                       f"({'the units sheet' if from_sheet else 'key units.list of ' + mapping_path})",
+                                       where=record["_where"])
+                record["unit_id"] = lookup[uid]
+        out[table] = pd.DataFrame(records).drop(columns=["_where"], errors="ignore")
+    for table in ("targets", "actuals"):
+        out.setdefault(table, pd.DataFrame(columns=list(REQUIRED_COLUMNS[table])))
+    return validate_frames(out, origin=f"import of {origin}")
+
+
+# --------------------------------------------------------------------------- writing
+
+def write_import(dataset: Dataset, report: Report, out: str | Path, mapping_path: str) -> list[Path]:
+    """The imported tables as a contract folder (CSV), with import.json; all or nothing."""
+    from ..core.files import OutputSet
+
+    with OutputSet(out) as outputs:
+        for name, frame in dataset.tables.items():
+            if len(frame) or name in ("units", "indicators", "targets", "actuals"):
+                outputs.csv(frame, f"{name}.csv")
+        outputs.json({"mapping": mapping_path, "sources": report.sources, "sheets": report.sheets,
+                      "totals": report.totals(), "defaults": {k: list(v) for k, v in dataset.defaults.items()}},
+                     "import.json")
+    return [Path(out) / n for n in outputs.names]
+
+
+def write_template(out: str | Path) -> tuple[Path, Path]:
+    """A blank office workbook (one sheet per table with Chinese headers, a 说明 sheet)
+    and the mapping that imports it: ``perfsim import DIR/perfsim_template.xlsx --mapping
+    DIR/mapping.yaml --out data/``."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    from ..core.contract import DEFAULTS
+    from ..core.files import OutputSet
+
+    book = Workbook()
+    notes = book.active
+    notes.title = "说明"
+    notes.append(["perfsim 数据模板 (data template)"])
+    notes.append(["每张表一行一条记录；带 * 的列必填，其余可留空（取默认值）。期间可写 2024-06、2024年6月、2024 或日期。"])
+    notes.append(["One record per row; columns marked * are required, the others may be left empty "
+                  "(their defaults apply). Periods: 2024-06, 2024年6月, 2024 or a date."])
+    notes.append([])
+    notes.append(["工作表 sheet", "列 column", "英文列名 contract column", "必填 required", "默认 default"])
+    for cell in notes[5]:
+        cell.font = Font(bold=True)
+    for table, sheet_name in TEMPLATE_SHEETS.items():
+        sheet = book.create_sheet(sheet_name)
+        headers = []
+        for column in TABLE_COLUMNS[table]:
+            if column not in CHINESE_HEADERS[table]:
+                continue
+            required = column in REQUIRED_COLUMNS[table]
+            headers.append(CHINESE_HEADERS[table][column] + ("*" if required else ""))
+            default = DEFAULTS.get(table, {}).get(column)
+            notes.append([sheet_name, headers[-1], column, "是 yes" if required else "否 no",
+                          "" if required else ("(空 empty)" if default is None else str(default))])
+        sheet.append(headers)
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for col, text in zip("ABCDEFGHIJ", headers):
+            sheet.column_dimensions[col].width = max(12, 2 * len(text) + 2)
+    notes.column_dimensions["A"].width = 14
+    notes.column_dimensions["B"].width = 16
+    notes.column_dimensions["C"].width = 24
+    lines = ["# Mapping of the perfsim office template: perfsim import perfsim_template.xlsx "
+             "--mapping mapping.yaml --out my_data/",
+             "name: perfsim 数据模板", "sheets:"]
+    for table, sheet_name in TEMPLATE_SHEETS.items():
+        required = "true" if table in ("units", "indicators", "targets", "actuals") else "false"
+        lines.append(f"  - sheet: {sheet_name}")
+        lines.append(f"    table: {table}")
+        lines.append(f"    required: {required}")
+        lines.append("    headers:")
+        for column in TABLE_COLUMNS[table]:
+            if column in CHINESE_HEADERS[table]:
+                star = "*" if column in REQUIRED_COLUMNS[table] else ""
+                lines.append(f"      {column}: \"{CHINESE_HEADERS[table][column]}{star}\"")
+    text = "\n".join(lines) + "\n"
+    out = Path(out)
+    with OutputSet(out) as outputs:
+        book.save(outputs.path("perfsim_template.xlsx"))
+        outputs.text(text, "mapping.yaml")
+    return out / "perfsim_template.xlsx", out / "mapping.yaml"
+
+
+def write_office_workbook(dataset: Dataset, out: str | Path, years: list[int] | None = None
+                          ) -> tuple[Path, Path]:
+    """The dataset as an office keeps it: a 单位 sheet, and one sheet per year with a
+    title row, two merged header rows (indicator name and unit over 目标 | 完成), units in
+    rows and a 合计 row; with the mapping that imports it back (year-end actuals)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    from ..core.engine import year_end_actuals
+    from ..core.files import OutputSet
+
+    years = list(dataset.years if years is None else years)
+    book = Workbook()
+    units_sheet = book.active
+    units_sheet.title = "单位"
+    ucols = [c for c in CHINESE_HEADERS["units"] if dataset.units[c].notna().any()]
+    units_sheet.append([CHINESE_HEADERS["units"][c] for c in ucols])
+    for row in dataset.units[ucols].itertuples(index=False):
+        units_sheet.append([None if pd.isna(v) else v for v in row])
+    ind = dataset.indicators.reset_index(drop=True)
+    heads = [f"{r.name}（{r.unit_of_measure}）" if isinstance(r.unit_of_measure, str) and r.unit_of_measure
+             else str(r.name) for r in ind.itertuples()]
+    for year in years:
+        ws = book.create_sheet(f"{year}年")
+        width = 2 + 2 * len(ind)
+        ws.append([f"{year}年度绩效考核指标完成情况表"])
+        ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
+        ws.append(["序号", "单位", *[h for h in heads for _ in (0, 1)]])
+        ws.append([None, None, *["目标", "完成"] * len(ind)])
+        ws.merge_cells(start_row=2, start_column=1, end_row=3, end_column=1)
+        ws.merge_cells(start_row=2, start_column=2, end_row=3, end_column=2)
+        for k in range(len(ind)):
+            ws.merge_cells(start_row=2, start_column=3 + 2 * k, end_row=2, end_column=4 + 2 * k)
+        for cell in ws[2]:
+            cell.font = Font(bold=True)
+            cell.alignment = Alignment(horizontal="center", wrap_text=True)
+        targets = dataset.targets[dataset.targets["year"].astype(int) == year]
+        t = targets.pivot_table(index="unit_id", columns="indicator_id", values="target", aggfunc="first")
+        a = year_end_actuals(dataset, year).pivot_table(index="unit_id", columns="indicator_id",
+                                                        values="value", aggfunc="first")
+        for n, unit in enumerate(dataset.units.itertuples(), start=1):
+            row: list[Any] = [n, unit.name]
+            for iid in ind["indicator_id"]:
+                for frame in (t, a):
+                    v = frame.at[unit.unit_id, iid] if unit.unit_id in frame.index and iid in frame.columns else None
+                    row.append(None if v is None or pd.isna(v) else float(v))
+            ws.append(row)
+        ws.append([None, "合计"])
+    long_tables = [t for t in ("leader_ratings", "satisfaction", "adjustments", "special", "peers")
+                   if dataset.has(t)]
+    for table in long_tables:                # the other tables as long sheets with Chinese headers
+        ws = book.create_sheet(TEMPLATE_SHEETS[table])
+        frame = dataset.tables[table]
+        cols = [c for c in CHINESE_HEADERS[table] if c in frame and frame[c].notna().any()]
+        ws.append([CHINESE_HEADERS[table][c] for c in cols])
+        for row in frame[cols].itertuples(index=False):
+            ws.append([None if pd.isna(v) else (float(v) if isinstance(v, (int, float)) else v) for v in row])
+    lines = ["# perfsim import mapping of an office workbook written by write_office_workbook",
+             "name: office workbook", "indicators:"]
+    for r in ind.itertuples():
+        fields = {"name": r.name, "name_en": r.name_en, "direction": r.direction,
+                  "unit_of_measure": r.unit_of_measure, "dimension": r.dimension, "kind": r.kind,
+                  "frequency": r.frequency, "visibility": r.visibility}
+        body = ", ".join(f"{k}: {_yaml_str(v)}" for k, v in fields.items() if isinstance(v, str) and v)
+        lines.append(f"  {r.indicator_id}: {{{body}}}")
+    lines += ["sheets:", "  - sheet: 单位", "    table: units", "  - sheet: \"*年\"", "    year: from_name",
+              "    header_row: 2", "    header_rows: 2", "    unit_column: 单位", "    skip: [合计]",
+              "    columns:"]
+    for r, head in zip(ind.itertuples(), heads):
+        lines.append(f"      {_yaml_str(head + '/目标')}: {{table: targets, indicator: {r.indicator_id}}}")
+        lines.append(f"      {_yaml_str(head + '/完成')}: {{table: actuals, indicator: {r.indicator_id}}}")
+    for table in long_tables:
+        lines += [f"  - sheet: {TEMPLATE_SHEETS[table]}", f"    table: {table}"]
+    out = Path(out)
+    with OutputSet(out) as outputs:
+        book.save(outputs.path("office.xlsx"))
+        outputs.text("\n".join(lines) + "\n", "mapping.yaml")
+    return out / "office.xlsx", out / "mapping.yaml"
+
+
+def _yaml_str(text: str) -> str:
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
