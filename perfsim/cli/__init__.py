@@ -209,6 +209,29 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from ..analyses.audit import audit
+    from ..report.audit_page import summary, write_audit
+
+    resolved = _load(args.scheme) if args.scheme else None
+    dataset = _dataset(args)
+    result = audit(dataset, resolved, args.year, threshold=args.threshold, method=args.method)
+    write_audit(result, dataset, args.out, resolved.name if resolved else None, _origin(args.data))
+    facts = summary(result)
+    print(f"audit of {_origin(args.data)}, year {result.year}"
+          + (f", scheme '{resolved.name}'" if resolved else ""))
+    if facts["availability"] is not None:
+        print(f"  availability: {facts['cells_with_actual']} of {facts['expected_cells']} expected actuals "
+              f"({facts['availability']:.1%}); {facts['missing_cells']} missing in {facts['units_with_missing']} unit(s)")
+    print(f"  outliers (|skew| > 2 and kurtosis > 3.5): {len(facts['outlier_indicators'])} indicator(s)"
+          + (f": {', '.join(facts['outlier_indicators'][:10])}" if facts["outlier_indicators"] else ""))
+    print(f"  pairs with |r| >= {args.threshold:g}: {facts['correlated_pairs']}")
+    if resolved is not None:
+        print(f"  leaves correlated negatively with a level above: {len(facts['negative_leaves'])}")
+    print(f"wrote {args.out}/audit.html and its tables")
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -574,6 +597,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="folder for the dataset (CSV files of the contract) and import.json")
     p.add_argument("--template", default=None, metavar="DIR",
                    help="instead, write a blank office workbook with Chinese headers and its mapping to DIR")
+
+    p = _sub(sub, "audit", "data availability, outliers and correlations of a dataset (with a scheme: per level)",
+             "perfsim audit params/baseline.yaml --data my_city/ --out outputs/audit", cmd_audit)
+    p.add_argument("scheme", nargs="?", default=None, help="scheme or scenario file (optional)")
+    _data(p)
+    p.add_argument("--out", default="outputs/audit", help="folder for audit.html, the tables and figures")
+    p.add_argument("--threshold", type=options.correlation, default=0.9,
+                   help="report pairs of indicators with |r| at or above this")
+    p.add_argument("--method", choices=("pearson", "spearman", "kendall"), default="pearson",
+                   help="correlation coefficient")
 
     p = _sub(sub, "compare", "rank shifts of a scenario against a base scheme",
              "perfsim compare params/baseline.yaml params/scenarios/leader5_proportional.yaml --out outputs/cmp",

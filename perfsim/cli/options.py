@@ -114,3 +114,14 @@ def year_or_all(text: str) -> "int | str":
     if str(text).strip().lower() == "all":
         return "all"
     return year(text)
+
+
+def correlation(text: str) -> float:
+    """A correlation threshold in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 1 (got {text})")
+    return value

@@ -1,0 +1,104 @@
+"""perfsim audit: availability counted by hand, outlier statistics against scipy,
+correlations against pandas, pairs above the threshold, correlations with the levels
+above against the engine's node scores, and the files the command writes."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import perfsim
+from perfsim.analyses.audit import audit, scored_values
+from perfsim.cli import main
+from perfsim.core.contract import validate_frames
+from perfsim.core.errors import PerfsimWarning
+
+from .conftest import MINI, MINI_SCHEME
+
+
+def _dataset(n: int = 30, seed: int = 0):
+    """n units of one category; I1 and I2 almost the same, I3 independent with two
+    outliers, I4 without targets reported by all but one unit."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(100, 10, n)
+    values = {"I1": base, "I2": base * 1.01 + rng.normal(0, 0.5, n), "I3": rng.normal(50, 5, n),
+              "I4": rng.normal(10, 1, n)}
+    values["I3"][:2] = [200.0, 260.0]
+    ids = [f"U{k:02d}" for k in range(n)]
+    units = pd.DataFrame({"unit_id": ids, "category": "c"})
+    indicators = pd.DataFrame({"indicator_id": list(values), "direction": "higher"})
+    targets = pd.DataFrame([(2025, u, i, 100.0 if i != "I3" else 50.0) for u in ids for i in ("I1", "I2", "I3")],
+                           columns=["year", "unit_id", "indicator_id", "target"])
+    rows = [("2025-12", u, i, float(values[i][k])) for k, u in enumerate(ids) for i in values]
+    actuals = pd.DataFrame(rows, columns=["period", "unit_id", "indicator_id", "value"])
+    actuals = actuals[~((actuals.unit_id == "U05") & (actuals.indicator_id == "I1"))]   # one missing actual
+    actuals = actuals[~((actuals.unit_id == "U07") & (actuals.indicator_id == "I4"))]   # one not reported
+    return validate_frames({"units": units, "indicators": indicators, "targets": targets, "actuals": actuals}), values
+
+
+def test_availability_by_hand():
+    data, _ = _dataset()
+    result = audit(data)
+    per_ind = result.indicators.set_index("indicator_id")
+    assert per_ind.loc["I1", ["expected", "with_actual", "missing"]].tolist() == [30, 29, 1]
+    # I4 has no targets: every unit of the category is expected to report it
+    assert per_ind.loc["I4", ["expected", "with_actual", "missing"]].tolist() == [30, 29, 1]
+    per_unit = result.units.set_index("unit_id")
+    assert per_unit.loc["U05", "missing"] == 1 and per_unit.loc["U01", "missing"] == 0
+    assert per_unit.loc["U05", "share"] == pytest.approx(3 / 4)
+    tables = result.tables.set_index("table")
+    assert tables.loc["actuals", "rows_in_year"] == 118 and tables.loc["targets", "units"] == 30
+
+
+def test_outlier_statistics_against_scipy():
+    data, values = _dataset()
+    result = audit(data).indicators.set_index("indicator_id")
+    x = values["I3"] / 50.0                                 # scored as achievement actual/target
+    assert result.loc["I3", "skew"] == pytest.approx(stats.skew(x, bias=False))
+    assert result.loc["I3", "kurtosis"] == pytest.approx(stats.kurtosis(x, bias=False))
+    assert result.loc["I3", "flagged"] and result.loc["I3", "treatment"].startswith("winsorise")
+    assert not result.loc["I1", "flagged"] and result.loc["I4", "basis"] == "actual"
+
+
+def test_correlations_against_pandas_and_pairs_above_threshold():
+    data, _ = _dataset()
+    result = audit(data, threshold=0.9)
+    values, _ = scored_values(data, 2025)
+    pd.testing.assert_frame_equal(result.matrix, values.corr(min_periods=10), check_names=False)
+    assert result.pairs[["indicator_a", "indicator_b"]].values.tolist() == [["I1", "I2"]]
+    assert result.pairs["units"].tolist() == [29]
+    spearman = audit(data, method="spearman")
+    assert spearman.matrix.loc["I1", "I3"] == pytest.approx(values["I1"].corr(values["I3"], method="spearman"))
+
+
+def test_level_correlations_against_node_scores(mini, mini_scheme):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfsimWarning)
+        result = audit(mini, mini_scheme, min_units=3)
+        detail = perfsim.score_detail(mini_scheme, mini)
+    levels = result.levels.set_index("path")
+    on = detail.node_held["tree.targets.econ.I1"] > 0
+    leaf = detail.node_scores.loc[on, "tree.targets.econ.I1"]
+    assert levels.loc["tree.targets.econ.I1", "r_component"] == pytest.approx(
+        leaf.corr(detail.node_scores.loc[on, "tree.targets"]))
+    total = detail.table.set_index("unit_id")["total"]
+    assert levels.loc["tree.targets.econ.I1", "r_total"] == pytest.approx(leaf.corr(total[leaf.index]))
+    assert np.isnan(levels.loc["tree.leader", "r_component"])      # a component that is a leaf
+
+
+def test_cli_audit_writes_page_and_tables(tmp_path, capsys):
+    assert main(["audit", str(MINI_SCHEME), "--data", str(MINI), "--out", str(tmp_path / "a")]) == 0
+    printed = capsys.readouterr().out
+    assert "availability:" in printed and "pairs with |r| >= 0.9" in printed
+    facts = json.loads((tmp_path / "a" / "audit.json").read_text(encoding="utf-8"))
+    names = {p.name for p in (tmp_path / "a").iterdir()}
+    assert {"audit.html", "availability.png", "outliers.png", "correlations.png", "levels.csv",
+            "collinear.csv", "availability_units.csv"} <= names
+    page = (tmp_path / "a" / "audit.html").read_text(encoding="utf-8")
+    assert f"应有 {facts['expected_cells']} 个实绩" in page
+    assert main(["audit", "--data", str(MINI), "--out", str(tmp_path / "b"), "--threshold", "1.5"]) == 2
