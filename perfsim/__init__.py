@@ -71,7 +71,7 @@ _EXPORTS = {
     "save_table": "report.outputs", "save_figure": "report.outputs", "save_findings": "report.outputs",
     "findings": "analyses.findings", "findings_markdown": "report.text",
     "setup_fonts": "report.plotting", "label": "report.plotting", "unit_names": "report.plotting",
-    "slope_chart": "report.plotting", "rank_bands": "report.plotting",
+    "slope_chart": "report.plotting", "rank_history": "report.plotting", "rank_bands": "report.plotting",
     "acceptability_maps": "report.plotting", "interval_band": "report.plotting",
     "node_labels": "report.plotting", "input_group_label": "report.plotting", "integer_ticks": "report.plotting",
     "many_colours": "report.plotting",
@@ -79,6 +79,7 @@ _EXPORTS = {
     "knob_label": "report.text",
     # runners
     "memo_call": "runners.memo", "setup_notebook": "runners.notebook",
+    "skipped_analyses": "runners.notebook",
 }
 
 

@@ -216,3 +216,19 @@ def test_more_jobs_than_work_start_one_worker_per_job(tmp_path):
                          progress=False)
     assert manifest["executor"] == "local processes (1)"
     assert [j["status"] for j in manifest["jobs"]] == ["done"]
+
+
+def test_analyses_needing_synthetic_worlds_are_skipped_not_failed_on_user_data(tmp_path):
+    """The reform notebook on a user's dataset: its validity ensemble and rater sweeps study
+    the scheme on synthetic worlds, so they are skipped with their reason; the job is done
+    and records them."""
+    manifest = run_batch([SCENARIO], [ROOT / "notebooks" / "leader_rating_reform.ipynb"], out=tmp_path,
+                         name="s", data=str(MINI), jobs=1, progress=False)
+    job = manifest["jobs"][0]
+    assert job["status"] == "done", job.get("error")
+    skipped = {s["analysis"]: s["reason"] for s in job["skipped_analyses"]}
+    assert set(skipped) == {"validity over plausible worlds", "rater and points sweeps"}
+    assert all("not synthetic" in r for r in skipped.values())
+    record = json.loads((tmp_path / "s" / "mini_leader10" / "leader_rating_reform" / "job.json").read_text())
+    assert record["skipped_analyses"] == job["skipped_analyses"]
+    assert "skipped: validity over plausible worlds" in (tmp_path / "s" / "jobs.html").read_text(encoding="utf-8")

@@ -300,3 +300,24 @@ def test_history_targets_ratchet():
     got = targets.set_index(["unit_id", "indicator_id"])["target"]
     assert got.loc[("B", "I1")] == pytest.approx(22.0) and got.loc[("D", "I2")] == pytest.approx(5.5)
     assert set(targets["method"]) == {"history"}
+
+
+def test_track_shows_each_unit_against_its_own_history(world):
+    table = perfsim.progress(world, "2025-06")
+    row = table[(table["judged_period"] == "2025-06") & table["actual"].notna()].iloc[0]
+    before = world.actuals.query("period == '2024-06' and unit_id == @row.unit_id "
+                                 "and indicator_id == @row.indicator_id")["value"].iloc[0]
+    lower = world.indicators.set_index("indicator_id").loc[row.indicator_id, "direction"] == "lower"
+    assert row.last_year == before
+    assert row.vs_last_year == pytest.approx(before / row.actual if lower else row.actual / before)
+
+
+def test_synthetic_worlds_are_marked(tmp_path):
+    from perfsim.sources import synth
+
+    folder = synth.write(tmp_path / "w", seed=3)
+    assert perfsim.load_dataset(folder).synthetic
+    (folder / "SYNTHETIC_README.txt").unlink()          # a user's copy is data like any other
+    assert not perfsim.load_dataset(folder).synthetic
+    book = synth.write(tmp_path / "b", seed=3, fmt="xlsx")
+    assert book.name == "b.xlsx" and perfsim.load_dataset(book).synthetic

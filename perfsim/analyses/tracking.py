@@ -80,7 +80,10 @@ def _judged(dataset: Dataset) -> pd.Series:
 
 
 def progress(dataset: Dataset, period: str, params: dict | None = None) -> pd.DataFrame:
-    """Per unit and indicator with a target: actual, expected, progress, light and trend.
+    """Per unit and indicator with a target: actual, expected, progress, light and trend,
+    and the unit against its own history: ``last_year`` (its value at the same judged
+    period a year before) and ``vs_last_year`` (actual / last year; last year / actual
+    for lower-is-better, so above 1 is better than its own history).
 
     Each indicator is judged as it is reported (its ``frequency``): a monthly one on this
     month's year-to-date value, a quarterly one on the last quarter end's, an annual one
@@ -132,8 +135,18 @@ def progress(dataset: Dataset, period: str, params: dict | None = None) -> pd.Da
     now = now.rename(columns={"value": "actual"})
     now["period"] = period
     now["judged_period"] = [f"{year}-{j:02d}" if j else "" for j in now["judged"]]
+    # the unit against its own history (纵向比较): the same judged period a year before
+    history = dataset.actuals.set_index(["period", "unit_id", "indicator_id"])["value"]
+    keys = pd.MultiIndex.from_arrays([[f"{year - 1}-{j:02d}" for j in now["judged"]], now["unit_id"],
+                                      now["indicator_id"]])
+    last = history.reindex(keys).to_numpy(dtype=float, copy=True)
+    last[now["judged"].to_numpy() == 0] = np.nan
+    now["last_year"] = last
+    lower = now["indicator_id"].map(direction).to_numpy() == "lower"
+    with np.errstate(divide="ignore", invalid="ignore"):
+        now["vs_last_year"] = np.where(lower, last / now["actual"], now["actual"] / last)
     return now[["period", "unit_id", "indicator_id", "target", "expected", "actual", "progress",
-                "trend", "light", "judged_period"]].reset_index(drop=True)
+                "trend", "light", "judged_period", "last_year", "vs_last_year"]].reset_index(drop=True)
 
 
 def month_dataset(dataset: Dataset, period: str, params: dict | None = None) -> Dataset:

@@ -265,12 +265,16 @@ def write_jobs(root: Path, manifest: dict, lang: str = "zh") -> Path:
         tables = sorted((folder / "tables").glob("*.csv")) if folder.exists() else []
         links += [f"<a href='{_rel(root, p)}'>{_h(p.stem)}</a>" for p in tables]
         status = "cached" if job.get("cached") else job["status"]
+        if job.get("skipped_analyses"):
+            status += "; skipped: " + ", ".join(s["analysis"] for s in job["skipped_analyses"])
         timings = job.get("timings") or {}
         cells = timings.get("cells")
         rows.append(f"<tr class='{_h(job['status'])}'><td>{_h(job['scenario'])}</td><td>{_h(job['notebook'])}</td>"
                     f"<td>{_h(status)}</td><td class='num'>{job.get('seconds', 0):.1f}</td>"
                     f"<td class='num'>{'' if cells is None else f'{cells:.1f}'}</td>"
-                    f"<td>{' '.join(links)}</td><td class='err'>{_h(job.get('error') or job.get('reason') or '')}</td>"
+                    f"<td>{' '.join(links)}</td><td class='err'>{_h(job.get('error') or job.get('reason') or '')}"
+                    + "".join(f"<br>{_h(s['analysis'])}: {_h(s['reason'])}" for s in job.get("skipped_analyses", ()))
+                    + "</td>"
                     f"<td><code>{_h((job.get('key') or '')[:10])}</code></td></tr>")
     page = f"""<!doctype html>
 <html lang="{lang}"><head><meta charset="utf-8"><title>{TEXT[lang]['jobs']} · {_h(manifest['batch'])}</title>

@@ -253,3 +253,34 @@ def many_colours(count: int):
 
     cmap = plt.get_cmap("tab20" if count <= 20 else "viridis")
     return [cmap(i if count <= 20 else i / max(1, count - 1)) for i in range(count)]
+
+
+def rank_history(scores, names: "dict[str, str]", persistence, movers: int = 2, ncol: int = 3):
+    """Each unit's rank year by year, one panel per category (rank 1 at the top); the
+    ``movers`` units of each category that moved most over the years are drawn in colour
+    and named; each panel's title gives the last rank persistence (Kendall tau)."""
+    import matplotlib.pyplot as plt
+
+    cats = sorted(scores["category"].unique())
+    fig, axes = category_grid([60] * len(cats), ncol=ncol, per_unit=0.06)
+    last = persistence.sort_values("year_to").groupby("category").tail(1).set_index("category")["tau"]
+    for ax, cat in zip(axes.flat, cats):
+        part = scores[scores["category"] == cat].pivot(index="year", columns="unit_id", values="rank")
+        swing = (part.max() - part.min()).sort_values(ascending=False, kind="stable")
+        for unit in part.columns:
+            ax.plot(part.index, part[unit], color="#bbbbbb", lw=0.8, marker=".", ms=3)
+        for k, unit in enumerate(swing.index[:movers]):
+            colour = ("#d62728", "#1f77b4", "#2ca02c")[k % 3]
+            ax.plot(part.index, part[unit], color=colour, lw=2, marker="o", ms=4,
+                    label=label(f"{names.get(unit, unit)} ({unit})"))
+        ax.set_ylim(float(part.max().max()) + 0.5, 0.5)      # rank 1 at the top
+        integer_ticks(ax, "x")
+        integer_ticks(ax, "y")
+        tau = last.get(cat)
+        ax.set_title(label(f"{cat}: τ {tau:+.2f}" if tau is not None and tau == tau else str(cat)), fontsize=10)
+        ax.set_xlabel(label("年度 (year)"))
+        ax.set_ylabel(label("名次 (rank)"))
+        ax.legend(fontsize=7, loc="lower left")
+    _finish(fig, label("各单位历年名次（纵向比较） Each unit's rank year by year; τ: rank persistence "
+                       "to the latest year"))
+    return fig

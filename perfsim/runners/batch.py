@@ -462,4 +462,7 @@ def summary_table(manifest: dict) -> str:
              f"{manifest.get('seconds', 0.0):>8.1f}"]
     for j in failed:
         lines.append(f"FAILED {j['scenario']}/{j['notebook']}: {j['error']}")
+    for j in jobs:
+        for s in j.get("skipped_analyses", ()):
+            lines.append(f"skipped in {j['scenario']}/{j['notebook']}: {s['analysis']} ({s['reason']})")
     return "\n".join(lines)

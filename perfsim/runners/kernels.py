@@ -27,6 +27,7 @@ from typing import Any
 
 from ..core.files import write_json
 from ..core.paths import PROJECT_DIR
+from .notebook import skipped_analyses
 
 KERNEL = "python3"
 NOTEBOOK_DIR = PROJECT_DIR / "notebooks"
@@ -368,6 +369,9 @@ def execute_job(job: Job, warm: bool = True, html: bool = True) -> dict:
         "seconds": round(time.perf_counter() - started, 3), "worker_pid": os.getpid(),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "timings": timings,
     }
+    skipped = skipped_analyses(tmp)
+    if skipped:
+        record["skipped_analyses"] = skipped
     t0 = time.perf_counter()
     write_json(tmp / "job.json", record)
     swap_into_place(tmp, final)

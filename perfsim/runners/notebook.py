@@ -35,7 +35,7 @@ class Notebook:
     base: Resolved               # the scheme it is compared with: its base, or itself
     dataset: Dataset
     data_path: Path              # the folder or file read
-    synthetic: bool              # True for the bundled synthetic world
+    synthetic: bool              # True for a synthetic world (the bundled one or perfsim synth's)
     year: int | None             # None: the latest year in the data
     seed: int
     out: Path                    # where tables/ and figures/ go
@@ -44,6 +44,39 @@ class Notebook:
     def compares(self) -> bool:
         """True when the scenario has a base of its own to compare with."""
         return self.base is not self.scenario
+
+    def skip(self, analysis: str, reason: str) -> None:
+        """Say that ``analysis`` is skipped and why: a warning in the notebook, and a line in
+        ``skipped.json`` of the output folder (the batch records it with the job)."""
+        import json
+        import warnings
+
+        from ..core.errors import PerfsimWarning
+        from ..core.files import write_json
+
+        warnings.warn(f"{analysis} skipped: {reason}", PerfsimWarning, stacklevel=2)
+        path = self.out / "skipped.json"
+        done = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+        done = [d for d in done if d.get("analysis") != analysis] + [{"analysis": analysis, "reason": reason}]
+        self.out.mkdir(parents=True, exist_ok=True)
+        write_json(path, done)
+
+    def needs_synthetic(self, analysis: str, *schemes: Resolved) -> bool:
+        """True when ``analysis`` (which studies the scheme on synthetic worlds) can run:
+        the data are synthetic and every scheme scores the synthetic world. Otherwise the
+        analysis is skipped with the reason (see :meth:`skip`)."""
+        from ..analyses.ensemble import fits_synthetic
+
+        if not self.synthetic:
+            self.skip(analysis, "the data are not synthetic; this analysis studies the scheme on synthetic "
+                                "worlds calibrated to the source document's city, which says nothing about "
+                                "these data (run the notebook with data='' for it)")
+            return False
+        why = fits_synthetic(*(schemes or (self.base, self.scenario)))
+        if why:
+            self.skip(analysis, f"the schemes do not fit the synthetic world ({why})")
+            return False
+        return True
 
 
 def setup_notebook(name: str, scenario: str, data: str = "", year: int = 0, seed: int = 0,
@@ -62,10 +95,23 @@ def setup_notebook(name: str, scenario: str, data: str = "", year: int = 0, seed
 
         setup_fonts()
     nb = Notebook(scenario=resolved, base=base, dataset=dataset, data_path=path,
-                  synthetic=is_bundled(data), year=year or None, seed=int(seed), out=Path(out))
+                  synthetic=is_bundled(data) or dataset.synthetic, year=year or None, seed=int(seed),
+                  out=Path(out))
+    stale = nb.out / "skipped.json"
+    if stale.exists():          # from an earlier run into the same folder
+        stale.unlink()
     if not quiet:
-        origin = "the bundled SYNTHETIC world" if nb.synthetic else str(data)
+        origin = ("the bundled SYNTHETIC world" if is_bundled(data)
+                  else f"{data} (SYNTHETIC)" if nb.synthetic else str(data))
         against = f" against '{base.name}'" if nb.compares else ""
         print(f"scenario '{resolved.name}'{against} on {origin} ({len(dataset.units)} units); "
               f"outputs in {out}")
     return nb
+
+
+def skipped_analyses(out: str | Path) -> list[dict]:
+    """The analyses a notebook skipped (``skipped.json`` in its output folder), in order."""
+    import json
+
+    path = Path(out) / "skipped.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []

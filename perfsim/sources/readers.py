@@ -11,6 +11,7 @@ header is row 1), blank lines included.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import zipfile
@@ -136,7 +137,7 @@ _LOADED: dict[tuple, Dataset] = {}
 
 
 def _signature(path: Path) -> tuple:
-    files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    files = sorted([*path.glob("*.csv"), *path.glob("SYNTHETIC_README.txt")]) if path.is_dir() else [path]
     return (str(path.resolve()),) + tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files)
 
 
@@ -183,7 +184,24 @@ def _load_dataset(path: Path, encoding: str | None = None) -> Dataset:
         raise PerfsimError("no such folder or workbook", where=path)
     else:
         raise PerfsimError("a dataset is a folder of CSV files or one .xlsx workbook", where=path)
-    return validate_frames(frames, sources, origin=str(path))
+    dataset = validate_frames(frames, sources, origin=str(path))
+    if _marked_synthetic(path):
+        dataset = dataclasses.replace(dataset, synthetic=True)
+    return dataset
+
+
+def _marked_synthetic(path: Path) -> bool:
+    """A world written by ``perfsim synth``: SYNTHETIC_README.txt beside its CSV files, or
+    a README sheet headed SYNTHETIC in its workbook."""
+    if path.is_dir():
+        return (path / "SYNTHETIC_README.txt").is_file()
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True)
+    try:
+        return "README" in book.sheetnames and book["README"]["A1"].value == "SYNTHETIC"
+    finally:
+        book.close()
 
 
 def data_path(path: str | Path | None) -> Path:

@@ -478,7 +478,7 @@ def world_dataset(world: World) -> "Dataset":
     tables = {name: empty_table(name) for name in ("targets", "actuals", "leader_ratings", "satisfaction",
                                                    "adjustments", "special", "peers")}
     tables.update(units=units, indicators=st.indicators, truth=truth)
-    dataset = Dataset(tables=tables, origin=f"<synthetic world, seed {world.seed}>")
+    dataset = Dataset(tables=tables, origin=f"<synthetic world, seed {world.seed}>", synthetic=True)
     dataset.cache[("year_view", y.year)] = view
     dataset.cache["years"] = [y.year]
     return dataset
