@@ -247,3 +247,54 @@ def test_bad_mapping(office, capsys, path):
                   if line.startswith("# expect:"))
     err = _err(["import", str(book), "--mapping", str(path), "--out", str(folder / "o")], capsys)
     assert expect in err, err
+
+
+def test_readme_mapping_example_is_valid_and_reads_the_office_book(tmp_path):
+    """The mapping shown in the README parses, and (its columns that this workbook has)
+    read the office workbook."""
+    import re
+
+    from .conftest import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if "unit_column" in b)
+    path = tmp_path / "readme_mapping.yaml"
+    path.write_text(block, encoding="utf-8")
+    mapping = load_mapping(path)
+    assert mapping.sheets[0].header_rows == 2 and mapping.indicators["gdp"].direction == "higher"
+    book = office_book(tmp_path / "2024.xlsx")
+    keep = {k: v for k, v in mapping.sheets[0].columns.items() if not k.startswith(("专项", "类别"))}
+    sheet = mapping.sheets[0].model_copy(update={"columns": keep})
+    dataset, _ = import_workbooks(book, mapping.model_copy(update={"sheets": [sheet]}))
+    assert len(dataset.units) == 4 and set(dataset.units["category"]) == {"district"}
+
+
+def test_category_merged_down_and_names_with_spaces(tmp_path):
+    """A 类别 column merged down over its units gives each unit the category; a unit written
+    with a space in another sheet is the same unit."""
+    book = Workbook()
+    ws = book.active
+    ws.title = "经济"
+    ws.append(["类别", "单位", "产值"])
+    ws.append(["中心城区", "甲区", 10])
+    ws.append([None, "乙区", 20])
+    ws.append(["远城区", "丙区", 30])
+    ws.merge_cells("A2:A3")
+    other = book.create_sheet("社会")
+    other.append(["单位", "事故"])
+    other.append(["甲 区", 1])
+    other.append(["乙区", 2])
+    other.append(["丙区", 3])
+    book.save(tmp_path / "b.xlsx")
+    (tmp_path / "m.yaml").write_text("""indicators:
+  out: {direction: higher}
+  acc: {direction: lower}
+sheets:
+  - {sheet: 经济, year: 2024, unit_column: 单位, columns: {产值: {table: actuals, indicator: out},
+                                                          类别: {table: units, column: category}}}
+  - {sheet: 社会, year: 2024, unit_column: 单位, columns: {事故: {table: actuals, indicator: acc}}}
+""", encoding="utf-8")
+    data, _ = import_workbooks(tmp_path / "b.xlsx", load_mapping(tmp_path / "m.yaml"))
+    assert dict(zip(data.units["unit_id"], data.units["category"])) == {"甲区": "中心城区", "乙区": "中心城区",
+                                                                       "丙区": "远城区"}
+    assert len(data.actuals) == 6 and set(data.actuals["unit_id"]) == {"甲区", "乙区", "丙区"}

@@ -487,6 +487,8 @@ def validate_frames(frames: Mapping[str, pd.DataFrame], sources: Mapping[str, st
     for name, frame in frames.items():
         if name in TABLE_COLUMNS:
             cleaned[name], filled = _complete(_clean(frame), name, sources[name])
+            if cleaned[name].empty:     # no values to tell a type: text, like _clean does
+                cleaned[name] = cleaned[name].astype("str")
             if filled:
                 defaults[name] = filled
     base = build_schemas(kinds=kinds)

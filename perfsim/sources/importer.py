@@ -304,9 +304,24 @@ class Grid:
         text = f"{self.book}, sheet '{self.name}'"
         return text + (f", cell {cell_name(row, col)}" if row is not None and col is not None else "")
 
-    def value(self, row: int, col: int) -> Any:
+    def __post_init__(self) -> None:
+        # every cell inside a merged range reads the range's (top-left) value: a category
+        # merged down over its units belongs to each of them
+        self._merged_value = {}
+        for r0, c0, r1, c1 in self.merged:
+            top = self._raw(r0, c0)
+            for r in range(r0, r1 + 1):
+                for c in range(c0, c1 + 1):
+                    if (r, c) != (r0, c0):
+                        self._merged_value[(r, c)] = top
+
+    def _raw(self, row: int, col: int) -> Any:
         r = self.rows[row - 1] if row - 1 < len(self.rows) else ()
         return r[col - 1] if col - 1 < len(r) else None
+
+    def value(self, row: int, col: int) -> Any:
+        hit = self._merged_value.get((row, col))
+        return hit if hit is not None else self._raw(row, col)
 
     @property
     def width(self) -> int:
@@ -314,14 +329,8 @@ class Grid:
 
     def headers(self, first: int, count: int) -> list[str]:
         """Header text of every column, the header rows joined with '/'."""
+        # (a cell under a merged range reads the merged text: see value)
         grid = [[self.value(r, c) for c in range(1, self.width + 1)] for r in range(first, first + count)]
-        for r0, c0, r1, c1 in self.merged:                     # merged cells: the top-left text
-            if r1 < first or r0 >= first + count:
-                continue
-            top = self.value(r0, c0)
-            for r in range(max(r0, first), min(r1, first + count - 1) + 1):
-                for c in range(c0, c1 + 1):
-                    grid[r - first][c - 1] = top
         for k in range(count - 1):                            # unmerged two-row headers
             for c in range(1, self.width):
                 if _text(grid[k][c]) is None and _text(grid[k + 1][c]) is not None:
@@ -543,9 +552,9 @@ def _units(mapping: Mapping, frames: dict[str, list], where: str) -> tuple[pd.Da
         units = pd.DataFrame(frames.pop("units"))
         lookup = {}
         for row in units.itertuples():
-            lookup[str(row.unit_id)] = str(row.unit_id)
+            lookup[norm_header(row.unit_id)] = str(row.unit_id)
             if getattr(row, "name", None):
-                lookup.setdefault(str(row.name), str(row.unit_id))
+                lookup.setdefault(norm_header(row.name), str(row.unit_id))
         return units, lookup
     names: dict[str, None] = {}
     for table in WIDE_TABLES:
@@ -561,12 +570,14 @@ def _units(mapping: Mapping, frames: dict[str, list], where: str) -> tuple[pd.Da
             rows.append({"unit_id": uid, "name": name, "category": entry.category or mapping.units.category,
                          "kind": entry.kind or mapping.units.kind, "district_type": entry.district_type,
                          "name_en": entry.name_en})
-            lookup[name] = lookup[uid] = uid
+            lookup[norm_header(name)] = lookup[norm_header(uid)] = uid
     else:
         for name in names:
+            if norm_header(name) in lookup:          # the same unit written with other spacing
+                continue
             rows.append({"unit_id": name, "name": name, "category": mapping.units.category,
                          "kind": mapping.units.kind})
-            lookup[name] = name
+            lookup[norm_header(name)] = name
     units = pd.DataFrame(rows)
     if "kind" in units and units["kind"].isna().all():
         units = units.drop(columns=["kind"])
@@ -611,7 +622,7 @@ def _assemble(mapping: Mapping, frames: dict[str, list], origin: str, mapping_pa
     from_sheet = "units" in frames
     units, lookup = _units(mapping, frames, mapping_path)
     for record in frames.pop("_unit_attrs", []):
-        uid = lookup.get(record["unit"])
+        uid = lookup.get(norm_header(record["unit"]))
         if uid is None:
             raise PerfsimError(f"unit {record['unit']!r} is not in the units list", where=record["_where"])
         column = record["column"]
@@ -635,11 +646,12 @@ def _assemble(mapping: Mapping, frames: dict[str, list], origin: str, mapping_pa
         for record in records:
             uid = record.get("unit_id")
             if uid is not None:
-                if uid not in lookup:
+                key = norm_header(uid)
+                if key not in lookup:
                     raise PerfsimError(f"unit {uid!r} is not in the units list "
                                        f"({'the units sheet' if from_sheet else 'key units.list of ' + mapping_path})",
                                        where=record["_where"])
-                record["unit_id"] = lookup[uid]
+                record["unit_id"] = lookup[key]
         out[table] = pd.DataFrame(records).drop(columns=["_where"], errors="ignore")
     for table in ("targets", "actuals"):
         out.setdefault(table, pd.DataFrame(columns=list(REQUIRED_COLUMNS[table])))
