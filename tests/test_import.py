@@ -107,7 +107,7 @@ def test_office_workbook_imports_audits_and_scores(office, capsys):
         assert main(["import", str(book), "--mapping", str(folder / "mapping.yaml"), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     # 4 unit rows x 6 columns = 24 cells: 21 values, 3 empty (丙 leader, 丁 GDP), 1 dash
-    assert "4 unit rows, 21 values; 2 empty cell(s) and 1 dash/无 cell(s)" in printed, printed
+    assert "4 unit rows, 21 values; 2 empty cell(s) and 1 dash/无 cell(s) give no row" in printed, printed
     assert "1 row(s) skipped" in printed
     assert not any("注" in str(w.message) for w in seen)             # the note is no unit
     data = perfsim.load_dataset(out)
@@ -298,3 +298,34 @@ sheets:
     assert dict(zip(data.units["unit_id"], data.units["category"])) == {"甲区": "中心城区", "乙区": "中心城区",
                                                                        "丙区": "远城区"}
     assert len(data.actuals) == 6 and set(data.actuals["unit_id"]) == {"甲区", "乙区", "丙区"}
+
+
+def test_indicator_columns_find_every_indicator_by_its_header(office):
+    """indicator_columns reads "<indicator header>/<sub-header>" for every indicator: by an
+    explicit header, or by 'name(unit)'; the result equals the column-by-column mapping."""
+    folder, book = office
+    short = MAPPING.split("indicators:")[0] + """indicators:
+  gdp: {header: 地区生产总值（亿元）, direction: higher}
+  accidents: {name: 安全生产事故, direction: lower, unit_of_measure: 起}
+  unused: {name: 不存在, direction: higher}
+sheets:
+  - sheet: "*年"
+    year: from_name
+    header_row: 2
+    header_rows: 2
+    unit_column: 单位
+    skip: [合计]
+    indicator_columns: {目标: targets, 完成: actuals}
+    columns:
+      市领导评价: {table: leader_ratings, rater: city}
+      群众满意度: {table: satisfaction, group: public}
+"""
+    (folder / "short.yaml").write_text(short, encoding="utf-8")
+    with pytest.warns(PerfsimWarning, match="no sheet has a column of indicator\\(s\\) unused"):
+        short_data, _ = import_workbooks(book, load_mapping(folder / "short.yaml"), "short.yaml")
+    full_data, _ = import_workbooks(book, load_mapping(folder / "mapping.yaml"))
+    for table in ("targets", "actuals", "leader_ratings", "satisfaction"):
+        key = [c for c in short_data.tables[table].columns if c not in ("value", "target", "rating", "score")]
+        a = short_data.tables[table].sort_values(key).reset_index(drop=True)
+        b = full_data.tables[table].sort_values(key).reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b)

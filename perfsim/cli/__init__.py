@@ -192,7 +192,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     totals = report.totals()
     print(f"read {len(report.sheets)} sheet(s) of {len(report.sources)} workbook(s): {totals['rows']} unit rows, "
           f"{totals['values']} values; {totals['empty']} empty cell(s) and {totals['marks']} dash/无 cell(s) "
-          f"give no row (the scheme's missing rule applies); {totals['skipped_rows']} row(s) skipped (skip:)")
+          f"give no row (where a unit is assessed, the scheme's missing rule applies); "
+          f"{totals['skipped_rows']} row(s) skipped (skip:)")
     for sheet in report.sheets:
         if sheet.get("rows_without_values"):
             shown = ", ".join(sheet["rows_without_values"][:5])

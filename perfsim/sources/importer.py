@@ -146,6 +146,10 @@ class SheetSpec(_Strict):
     unit_column: str | None = None
     skip: list[str] = []
     columns: dict[str, ColumnTarget] = {}
+    #: sub-header -> table for every indicator found in the sheet by its header:
+    #: {年度目标: targets, 实际完成: actuals} reads "<header>/年度目标" and "<header>/实际完成";
+    #: {"": actuals} reads a column headed by the indicator alone
+    indicator_columns: dict[str, Literal["targets", "actuals"]] = {}
     # long
     table: Literal["units", "indicators", "targets", "actuals", "leader_ratings", "satisfaction",
                    "adjustments", "special", "peers"] | None = None
@@ -156,7 +160,8 @@ class SheetSpec(_Strict):
         if self.table is None and self.unit_column is None:
             raise ValueError("give unit_column and columns (a wide sheet) or table (a long sheet)")
         if self.table is not None:
-            wide = [f for f in ("unit_column", "columns", "skip", "month") if f in self.model_fields_set]
+            wide = [f for f in ("unit_column", "columns", "skip", "month", "indicator_columns")
+                    if f in self.model_fields_set]
             if wide:
                 raise ValueError(f"a long sheet (table: {self.table}) does not use {', '.join(wide)}")
             unknown = sorted(set(self.headers or {}) - set(TABLE_COLUMNS[self.table]))
@@ -191,6 +196,8 @@ class UnitsSpec(_Strict):
 
 
 class IndicatorSpec(_Strict):
+    #: the indicator's (upper) header in the wide sheets; default: its name, or "name(unit)"
+    header: str | None = None
     name: str | None = None
     name_en: str | None = None
     dimension: str | None = None
@@ -451,19 +458,42 @@ def _read_long(spec: SheetSpec, grid: Grid, frames: dict[str, list], report: dic
                                              for row in rows))
 
 
+def _indicator_columns(spec: SheetSpec, indicators: dict[str, "IndicatorSpec"], headers: list[str]
+                       ) -> dict[tuple[str, str], tuple[str, ColumnTarget]]:
+    """The columns ``indicator_columns`` names in this sheet: (indicator, sub-header) ->
+    (header, target), for every indicator whose header the sheet has."""
+    present = set(headers)
+    out = {}
+    for iid, ind in indicators.items():
+        candidates = [ind.header] if ind.header else [c for c in (
+            ind.name or iid, f"{ind.name or iid}({ind.unit_of_measure})" if ind.unit_of_measure else None) if c]
+        for sub, table in spec.indicator_columns.items():
+            for candidate in candidates:
+                header = norm_header(candidate) + (f"/{norm_header(sub)}" if sub else "")
+                if header in present:
+                    out[(iid, sub)] = (header, ColumnTarget(table=table, indicator=iid))
+                    break
+    return out
+
+
 def _read_wide(spec: SheetSpec, grid: Grid, shared: dict[str, ColumnTarget], frames: dict[str, list],
-               report: dict, seen: dict) -> None:
+               report: dict, seen: dict, indicators: dict[str, "IndicatorSpec"]) -> None:
     headers = grid.headers(spec.header_row, spec.header_rows)
     unit_col = _locate(headers, spec.unit_column, grid, spec)
     columns = {**shared, **spec.columns}
-    if not columns:
-        raise PerfsimError("no columns to read: give 'columns:' (header -> table) in the mapping", where=grid.where())
+    if not columns and not spec.indicator_columns:
+        raise PerfsimError("no columns to read: give 'columns:' (header -> table) or 'indicator_columns:' "
+                           "in the mapping", where=grid.where())
     located = {}
     for header, target in columns.items():
         if header in spec.columns or spec.required:
             located[header] = (_locate(headers, header, grid, spec), target)
         elif norm_header(header) in headers:
             located[header] = (_locate(headers, header, grid, spec), target)
+    for (iid, _sub), (header, target) in _indicator_columns(spec, indicators, headers).items():
+        if header not in located:
+            located[header] = (_locate(headers, header, grid, spec), target)
+            report.setdefault("indicators", []).append(iid)
     year = _year_of(spec, grid)
     needs_year = any(t.table != "units" and not (t.table == "actuals" and t.period) for _, t in located.values())
     if year is None and needs_year:
@@ -608,8 +638,20 @@ def import_workbooks(source: str | Path, mapping: Mapping, mapping_path: str = "
                 if spec.table is not None:
                     _read_long(spec, grid, frames, entry)
                 else:
-                    _read_wide(spec, grid, mapping.columns, frames, entry, seen)
+                    _read_wide(spec, grid, mapping.columns, frames, entry, seen, mapping.indicators)
                 report.sheets.append(entry)
+    if any(spec.indicator_columns for spec in mapping.sheets):
+        found = {i for sheet in report.sheets for i in sheet.get("indicators", ())}
+        lost = [i for i in mapping.indicators if i not in found and not any(
+            t.indicator == i for spec in mapping.sheets for t in {**mapping.columns, **spec.columns}.values())]
+        if lost:
+            import warnings
+
+            from ..core.errors import PerfsimWarning
+
+            warnings.warn(f"{mapping_path}: no sheet has a column of indicator(s) {', '.join(lost)} (looked for "
+                          "their header, or name, or 'name(unit)', over the indicator_columns sub-headers)",
+                          PerfsimWarning, stacklevel=2)
     for s_i, spec in enumerate(mapping.sheets):
         if not matched[s_i] and spec.required:
             names = "; ".join(f"{Path(s['workbook']).name}: {', '.join(s['sheets'])}" for s in report.sources)
