@@ -200,6 +200,7 @@ def _err(argv, capsys) -> str:
 
 @pytest.mark.parametrize("cell, value, expect", [
     ("D4", "110亿元", "sheet '2024年', cell D4: '110亿元' is not a number"),
+    ("C5", __import__("datetime").datetime(2024, 5, 1), "cell C5: a date (2024-05-01 00:00:00) where a number belongs"),
     ("D5", "2024-01-01", "sheet '2024年', cell D5: '2024-01-01' is not a number"),
 ])
 def test_bad_cell_is_named(office, capsys, cell, value, expect):
@@ -329,3 +330,15 @@ sheets:
         a = short_data.tables[table].sort_values(key).reset_index(drop=True)
         b = full_data.tables[table].sort_values(key).reset_index(drop=True)
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_sheet_without_a_year_in_its_name(tmp_path, capsys):
+    book = office_book(tmp_path / "data.xlsx")
+    from openpyxl import load_workbook
+
+    wb = load_workbook(book)
+    wb.active.title = "数据"
+    wb.save(book)
+    (tmp_path / "m.yaml").write_text(MAPPING.replace('"*年"', "数据"), encoding="utf-8")
+    err = _err(["import", str(book), "--mapping", str(tmp_path / "m.yaml"), "--out", str(tmp_path / "o")], capsys)
+    assert "sheet '数据': no year in the sheet's or the workbook's name: give 'year:'" in err

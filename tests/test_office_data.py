@@ -321,3 +321,33 @@ def test_synthetic_worlds_are_marked(tmp_path):
     assert not perfsim.load_dataset(folder).synthetic
     book = synth.write(tmp_path / "b", seed=3, fmt="xlsx")
     assert book.name == "b.xlsx" and perfsim.load_dataset(book).synthetic
+
+
+def test_two_sheets_for_one_table_are_refused(tmp_path):
+    from perfsim.sources.readers import write_dataset
+
+    mini = perfsim.load_dataset(MINI)
+    path = write_dataset({**mini.tables, "单位": mini.units}, tmp_path / "two", fmt="xlsx")
+    with pytest.raises(PerfsimError, match="sheets 'units', '单位' both hold table 'units': keep one"):
+        perfsim.load_dataset(path)
+
+
+def test_year_all_skips_a_year_the_scheme_cannot_score(tmp_path, capsys):
+    folder = tmp_path / "data"
+    shutil.copytree(MINI, folder)
+    actuals = pd.read_csv(folder / "actuals.csv", dtype=str)
+    earlier = actuals.assign(period=actuals["period"].str.replace("2025", "2024"))
+    pd.concat([earlier, actuals]).to_csv(folder / "actuals.csv", index=False)
+    assert main(["score", str(MINI_SCHEME), "--data", str(folder), "--year", "all", "--out",
+                 str(tmp_path / "o" / "s.csv"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "perfsim: warning: year 2024 not scored:" in err and "needs table" in err
+    assert set(pd.read_csv(tmp_path / "o" / "s.csv", encoding="utf-8-sig")["year"]) == {2025}
+
+
+def test_history_targets_refuse_what_they_cannot_do():
+    data = _missing_case()
+    with pytest.raises(PerfsimError, match="no year before 2024"):
+        perfsim.history_targets(data, 2024)
+    with pytest.raises(PerfsimError, match="unknown history method 'median'"):
+        perfsim.history_targets(data, 2026, "median")
