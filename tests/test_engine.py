@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from perfsim.core.errors import PerfsimError
+
 import perfsim
 from perfsim.core.engine import score_detail
 from perfsim.core.scheme import parse_scheme
@@ -117,16 +119,21 @@ def test_geometric_aggregation_and_minmax_rank_rules(mini):
         "a": {"weight": 1, "children": {"I1": {"rule": "minmax", "weight": 1}}},
         "b": {"weight": 1, "children": {"I3": {"rule": "rank", "weight": 1}}}}},
         "ranking": {"within": "all"}}
+    # a geometric mean over a zero is an error naming the units and the nodes
+    with pytest.raises(PerfsimError, match=r"scheme 'g': key 'tree': a geometric mean over a score of 0 or less for "
+                                           r"3 unit\(s\) \(U2, U3, U4\) in tree.a, tree.b: declare 'geometric_floor"):
+        score_detail(parse_scheme(raw, "<t>"), mini)
+    raw["tree"]["geometric_floor"] = 0.01
     detail = score_detail(parse_scheme(raw, "<t>"), mini)
     s = detail.node_scores
     # I1 actuals by category: district U1 110, U2 40 -> 1, 0; A: U3 10, U4 5 -> 1, 0
     assert s["tree.a.I1"].to_dict() == {"U1": 1.0, "U2": 0.0, "U3": 1.0, "U4": 0.0, "U5": 0.0}
     # I3 (present where an actual exists) ranks: district only U2 -> 1; A: U4 99 > U3 90
     assert s["tree.b.I3"].to_dict() == {"U1": 0.0, "U2": 1.0, "U3": 0.0, "U4": 1.0, "U5": 1.0}
-    # geometric mean: a zero factor gives 0; U5 has only b present -> 1. This scheme has
-    # no caps, so U1 adds its bonus 2 + 2 and U3 loses its deductions 1.5 + 1.0 + 0.5
+    # geometric mean with zeros raised to 0.01: sqrt(0.01 x 1) = 0.1; U1 has only a, U5 only
+    # b present -> 1. No caps: U1 adds its bonus 2 + 2, U3 loses 1.5 + 1.0 + 0.5
     assert detail.table.set_index("unit_id")["total"].to_dict() == pytest.approx(
-        {"U1": 1.0 + 4.0, "U2": 0.0, "U3": 0.0 - 3.0, "U4": 0.0, "U5": 1.0})
+        {"U1": 1.0 + 4.0, "U2": 0.1, "U3": 0.1 - 3.0, "U4": 0.1, "U5": 1.0})
 
 
 def test_untrimmed_leader_and_respondent_weighted_satisfaction(mini):

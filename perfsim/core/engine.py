@@ -25,7 +25,7 @@ import pandas as pd
 from . import rules
 from .contract import Dataset
 from .errors import PerfsimError
-from .scheme import TARGET_RULES, Node, Resolved, Scheme, iter_nodes
+from .scheme import DATA_SCALED, TARGET_RULES, Node, Resolved, Scheme, iter_nodes
 
 #: codes of :attr:`Inputs.missing`: what was done with a unit's missing actual on a leaf
 NOT_MISSING, ZERO, EXCLUDED, IMPUTED_VALUE, IMPUTED_SCORE, NOT_IMPUTABLE = range(6)
@@ -270,6 +270,19 @@ def check_fit(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = No
             if indicator not in known:
                 raise PerfsimError(f"key '{path}': indicator '{indicator}' is not in "
                                    f"{dataset.where('indicators')}", where=where)
+            if node.divide_by is not None and node.divide_by not in known:
+                raise PerfsimError(f"key '{path}.divide_by': indicator '{node.divide_by}' is not in "
+                                   f"{dataset.where('indicators')}", where=where)
+            if node.log and node.rule in DATA_SCALED:
+                values = view.column("actual", indicator)
+                if node.divide_by is not None:
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        values = values / view.column("actual", node.divide_by)
+                bad = np.flatnonzero(values <= 0)
+                if len(bad):
+                    raise PerfsimError(f"key '{path}.log': unit '{view.ids[bad[0]]}' has a value of "
+                                       f"{values[bad[0]]:g} on indicator '{indicator}', which has no logarithm "
+                                       f"({len(bad)} such unit(s))", where=where)
             if node.rule in TARGET_RULES and len(zero):
                 rows = zero[zero["indicator_id"] == indicator]
                 applies = set(dataset.units["unit_id"][_applies(node, dataset.units)])
@@ -382,6 +395,10 @@ def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
             ind = tree.indicator_of(i)
             lower[j] = (node.direction or direction.get(ind, "higher")) == "lower"
             xa, ta = view.column("actual", ind), view.column("target", ind)
+            if node.divide_by is not None:          # a denominator (per capita, per GDP, ...)
+                den = view.column("actual", node.divide_by)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    xa = np.where(den > 0, xa / np.where(den > 0, den, 1.0), np.nan)
             if node.peer_quantile is not None:
                 ta = ta * peer_factor(dataset, year, ind, node.peer_quantile, scheme.focal_city,
                                       lower[j])
@@ -412,6 +429,22 @@ def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
     treated = _apply_treat(tree, x, present)
     return Inputs(units=units, x=x, t=t, present=present, lower=lower, categories=categories,
                   groups=groups, year=year, missing=missing, policies=policies, treated=treated)
+
+
+def _impute_groups(tree: "Tree", i: int, units: pd.DataFrame, categories: np.ndarray) -> np.ndarray:
+    """Group codes for category_median/mean: the nearest ``impute_by`` at or above the
+    leaf (a units column), else the scheme's categories."""
+    k = i
+    while k >= 0:
+        by = tree.nodes[k].impute_by
+        if by is not None:
+            if by == "category":
+                return categories
+            return pd.factorize(units[by].fillna("").to_numpy(), sort=True)[0].astype(np.int64)
+        if tree.nodes[k].missing is not None:
+            break
+        k = tree.parent[k]
+    return categories
 
 
 def _policies(tree: "Tree") -> tuple[str, ...]:
@@ -471,7 +504,7 @@ def _apply_missing(tree: "Tree", policies: tuple[str, ...], dataset: Dataset, ye
             codes[miss & ~donors, j] = NOT_IMPUTABLE
         else:
             value = _impute_value(policy.split(":", 1)[1], tree.indicator_of(i), node, dataset, year,
-                                  x[:, j], t[:, j], miss, due, categories)
+                                  x[:, j], t[:, j], miss, due, _impute_groups(tree, i, view.units, categories))
             ok = miss & ~np.isnan(value)
             x[ok, j] = value[ok]
             present[ok, j] = True
@@ -616,16 +649,37 @@ def leaf_scores(scheme: Scheme, inputs: Inputs) -> np.ndarray:
             col = rules.binary(x, t, lower)
         elif node.rule == "goalpost":
             col = rules.goalpost(x, node.lo, node.hi, lower, log=node.log)
-        elif node.rule in ("minmax", "rank"):
-            xp = np.where(inputs.present[:, j], x, np.nan)
-            fn = rules.minmax if node.rule == "minmax" else rules.rank_score
-            col = fn(xp, inputs.categories, lower)
+        elif node.rule in DATA_SCALED:
+            col = _normalise(node, np.where(inputs.present[:, j], x, np.nan), inputs, lower)
         else:
             col = rules.rating(x)
         s[:, j] = np.where(inputs.present[:, j], np.nan_to_num(col, nan=0.0), 0.0)
     if inputs.missing is not None and (inputs.missing == IMPUTED_SCORE).any():
         _fill_unit_mean(tree, inputs, s)
     return s
+
+
+def _normalise(node: Node, x: np.ndarray, inputs: Inputs, lower: bool) -> np.ndarray:
+    """A data-scaled rule (minmax, rank, zscore, percentile, dist_frontier, dist_target)
+    on the present values, within the unit's category or over all units (``within``)."""
+    groups = inputs.categories if (node.within or "category") == "category" else np.zeros(len(x), dtype=np.int64)
+    if node.log:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = np.log(x)
+    if node.rule == "minmax":
+        lo, hi = node.range if node.range is not None else (0.0, 100.0)
+        return rules.minmax(x, groups, lower, lo / 100.0, hi / 100.0)
+    if node.rule == "rank":
+        return rules.rank_score(x, groups, lower)
+    if node.rule == "zscore":
+        mean, sd = node.rescale if node.rescale is not None else (0.0, 1.0)
+        return rules.zscore(x, groups, lower, mean / 100.0, sd / 100.0)
+    if node.rule == "percentile":
+        return rules.percentile(x, groups, lower)
+    if node.rule == "dist_frontier":
+        return rules.dist_frontier(x, groups, lower)
+    target = float(np.log(node.target)) if node.log else float(node.target)
+    return rules.dist_target(x, groups, target, lower, node.cap_max)
 
 
 def _fill_unit_mean(tree: "Tree", inputs: Inputs, s: np.ndarray) -> None:
@@ -645,14 +699,18 @@ def _fill_unit_mean(tree: "Tree", inputs: Inputs, s: np.ndarray) -> None:
 
 # --------------------------------------------------------------------------- step 3
 
-def aggregate_tree(scheme: Scheme, s_leaf: np.ndarray, present_leaf: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def aggregate_tree(scheme: Scheme, s_leaf: np.ndarray, present_leaf: np.ndarray,
+                   ids: "Sequence[str] | None" = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Node scores, earned points and points held, each (units, nodes), from leaf scores.
 
     Bottom-up: a node's score is the weighted (arithmetic or geometric) mean of its
     present, non-extra children, weights re-normalised per unit. Top-down: the root holds
     ``tree.points``; each normal child receives its re-normalised share of its parent's
     points, an ``extra`` child its own points. Earned points = score x points held.
+
+    A geometric mean over a present child scoring 0 or less is an error naming the units
+    (``ids``) and the nodes, unless the node declares ``geometric_floor``: child scores
+    below it are raised to it.
     """
     tree = Tree.of(scheme)
     n, k = s_leaf.shape[0], len(tree.nodes)
@@ -666,8 +724,10 @@ def aggregate_tree(scheme: Scheme, s_leaf: np.ndarray, present_leaf: np.ndarray
         if not kids:
             continue
         w = np.array([_weight(tree.nodes[c]) for c in kids])
-        score[:, i], shares[i] = rules.aggregate(score[:, kids], w, present[:, kids],
-                                                 tree.nodes[i].aggregate)
+        child = score[:, kids]
+        if tree.nodes[i].aggregate == "geometric":
+            child = _geometric_children(tree, i, kids, child, present[:, kids] & (w > 0), ids)
+        score[:, i], shares[i] = rules.aggregate(child, w, present[:, kids], tree.nodes[i].aggregate)
         present[:, i] = present[:, kids].any(axis=1)
     held = np.zeros((n, k))
     held[:, 0] = float(scheme.tree.points)
@@ -679,6 +739,24 @@ def aggregate_tree(scheme: Scheme, s_leaf: np.ndarray, present_leaf: np.ndarray
             if tree.nodes[c].extra:
                 held[:, c] = float(tree.nodes[c].points) * present[:, c]
     return score, score * held, held
+
+
+def _geometric_children(tree: "Tree", i: int, kids: list[int], child: np.ndarray, on: np.ndarray,
+                        ids: "Sequence[str] | None") -> np.ndarray:
+    """Child scores of a geometric node, after its declared policy for zeros."""
+    node = tree.nodes[i]
+    bad = on & (child <= 0)
+    if not bad.any():
+        return child
+    if node.geometric_floor is not None:
+        return np.where(on, np.maximum(child, node.geometric_floor), child)
+    u, c = np.nonzero(bad)
+    units = sorted({str(ids[k]) if ids is not None else f"#{k}" for k in u})
+    nodes = sorted({tree.paths[kids[k]] for k in c})
+    raise PerfsimError(f"key '{tree.paths[i]}': a geometric mean over a score of 0 or less for "
+                       f"{len(units)} unit(s) ({', '.join(units[:8])}{' ...' if len(units) > 8 else ''}) in "
+                       f"{', '.join(nodes[:5])}: declare 'geometric_floor: 0.01' (scores below raised to it) "
+                       "or aggregate arithmetically")
 
 
 def _weight(node: Node) -> float:
@@ -913,7 +991,8 @@ def score_arrays(scheme: Scheme, dataset: Dataset, year: int) -> Scored:
     :func:`check_fit`) or building tables: the inner loop of ensembles and calibration."""
     inputs = leaf_inputs(scheme, dataset, year)
     s_leaf = leaf_scores(scheme, inputs)
-    node_score, node_points, node_held = aggregate_tree(scheme, s_leaf, inputs.present)
+    node_score, node_points, node_held = aggregate_tree(scheme, s_leaf, inputs.present,
+                                                        inputs.units["unit_id"].to_numpy())
     bonus, deduction, veto = adjustments(scheme, dataset, year)
     tree = Tree.of(scheme)
     total = node_points[:, 0] + bonus - deduction
@@ -929,9 +1008,14 @@ def score_arrays(scheme: Scheme, dataset: Dataset, year: int) -> Scored:
 
 def score_detail(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = None) -> Result:
     """Score every unit; the result table plus the score and points of every node."""
-    scheme_obj, _ = _scheme(scheme)
+    scheme_obj, where = _scheme(scheme)
     year = check_fit(scheme, dataset, year)
-    s = score_arrays(scheme_obj, dataset, year)
+    try:
+        s = score_arrays(scheme_obj, dataset, year)
+    except PerfsimError as exc:          # name the scheme file where the array code could not
+        if exc.where is not None:
+            raise
+        raise PerfsimError(exc.detail, where=where) from None
     s_leaf = s.node_score[:, list(Tree.of(scheme_obj).leaves)]
     missing = missing_table(scheme_obj, s.inputs, s_leaf)
     warn_missing(scheme_obj, s.inputs, dataset, missing)

@@ -61,22 +61,85 @@ def _group_reduce(values: Array, groups: NDArray[np.int64], n_groups: int, ufunc
     return out
 
 
-def minmax(x: ArrayLike, groups: ArrayLike, lower: bool = False) -> Array:
-    """Min-max within each group over the present (non-NaN) values: best 1, worst 0.
-
-    A group whose values are all equal scores 1. NaN stays NaN.
-    """
-    x = np.asarray(x, dtype=float)
-    groups = np.asarray(groups, dtype=np.int64)
+def _group_stats(x: Array, groups: NDArray[np.int64]) -> tuple[Array, Array, Array, Array]:
+    """Per unit, over its group's present values: min, max, mean, sample sd (ddof 1)."""
     n = int(groups.max()) + 1 if groups.size else 0
     ok = ~np.isnan(x)
     lo = _group_reduce(x[ok], groups[ok], n, np.minimum, np.inf)[groups]
     hi = _group_reduce(x[ok], groups[ok], n, np.maximum, -np.inf)[groups]
-    span = hi - lo
+    count = np.bincount(groups[ok], minlength=n).astype(float)
+    total = np.bincount(groups[ok], weights=x[ok], minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
-        s = np.where(span > 0, (x - lo) / np.where(span > 0, span, 1.0), 1.0)
-    s = 1.0 - s if lower else s
+        mean = total / count
+        dev = np.bincount(groups[ok], weights=(x[ok] - mean[groups[ok]]) ** 2, minlength=n)
+        sd = np.sqrt(dev / (count - 1))
+    return lo, hi, mean[groups], sd[groups]
+
+
+def minmax(x: ArrayLike, groups: ArrayLike, lower: bool = False, lo: float = 0.0, hi: float = 1.0) -> Array:
+    """Min-max within each group over the present (non-NaN) values onto [lo, hi]: best
+    ``hi``, worst ``lo`` (COINr's ``n_minmax``; ``lo, hi`` are fractions of full marks).
+
+    A group whose values are all equal scores ``hi``. NaN stays NaN.
+    """
+    x = np.asarray(x, dtype=float)
+    groups = np.asarray(groups, dtype=np.int64)
+    ok = ~np.isnan(x)
+    low, high, _, _ = _group_stats(x, groups)
+    span = high - low
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.where(span > 0, (x - low) / np.where(span > 0, span, 1.0), 1.0)
+    s = 1.0 - np.where(span > 0, s, 0.0) if lower else s
+    return np.where(ok, lo + (hi - lo) * s, np.nan)
+
+
+def zscore(x: ArrayLike, groups: ArrayLike, lower: bool = False, mean: float = 0.0, sd: float = 1.0) -> Array:
+    """(x - group mean) / group sd (sample sd), times ``sd`` plus ``mean`` (COINr's
+    ``n_zscore``); lower is better: of -x. A group without spread scores ``mean``."""
+    x = np.asarray(x, dtype=float)
+    x = -x if lower else x
+    groups = np.asarray(groups, dtype=np.int64)
+    _, _, m, s = _group_stats(x, groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(s > 0, (x - m) / np.where(s > 0, s, 1.0), 0.0)
+    return np.where(np.isnan(x), np.nan, mean + sd * z)
+
+
+def percentile(x: ArrayLike, groups: ArrayLike, lower: bool = False) -> Array:
+    """Percentile rank within the group, (rank - 1) / (n - 1) with ranks counted from the
+    worst and ties at their lowest rank (COINr's ``n_prank``): best 1, worst 0."""
+    x = np.asarray(x, dtype=float)
+    x = -x if lower else x
+    groups = np.asarray(groups, dtype=np.int64)
+    ok = ~np.isnan(x)
+    ranks = competition_rank(x, groups, descending=False).astype(float)
+    counts = np.bincount(groups[ok], minlength=int(groups.max()) + 1 if groups.size else 0)
+    n = counts[groups].astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.where(n > 1, (ranks - 1.0) / np.where(n > 1, n - 1.0, 1.0), 1.0)
     return np.where(ok, s, np.nan)
+
+
+def dist_frontier(x: ArrayLike, groups: ArrayLike, lower: bool = False) -> Array:
+    """Distance to the frontier (the group's best value), ``1 - (best - x) / (best -
+    worst)`` (COINr's ``n_dist2max``; numerically min-max onto [0, 1])."""
+    return minmax(x, groups, lower)
+
+
+def dist_target(x: ArrayLike, groups: ArrayLike, target: float, lower: bool = False,
+                cap_max: bool = False) -> Array:
+    """Distance to a target, ``1 - (target - x) / (target - worst)`` with the worst value
+    of the group (COINr's ``n_dist2targ``); above 1 past the target unless ``cap_max``.
+    Lower is better: of -x and -target."""
+    x = np.asarray(x, dtype=float)
+    x, target = (-x, -target) if lower else (x, target)
+    groups = np.asarray(groups, dtype=np.int64)
+    low, _, _, _ = _group_stats(x, groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = 1.0 - (target - x) / (target - low)
+    if cap_max:
+        s = np.minimum(s, 1.0)
+    return np.where(np.isnan(x), np.nan, s)
 
 
 def competition_rank(values: ArrayLike, groups: ArrayLike | None = None,
@@ -136,7 +199,7 @@ def aggregate(scores: ArrayLike, weights: ArrayLike, present: ArrayLike,
     s0 = np.where(share > 0, s, 0.0)
     if how == "arithmetic":
         out = (share * s0).sum(axis=-1)
-    elif how == "geometric":
+    elif how == "geometric":         # a zero child gives 0 (callers check zeros first: engine)
         with np.errstate(divide="ignore"):
             logs = np.where(share > 0, np.log(np.where(share > 0, s0, 1.0)), 0.0)
         out = np.exp((share * logs).sum(axis=-1))

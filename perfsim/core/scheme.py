@@ -39,7 +39,11 @@ from .yamlio import load_yaml
 if TYPE_CHECKING:
     import pandas as pd
 
-Rule = Literal["ratio", "band", "binary", "goalpost", "minmax", "rank", "rating"]
+Rule = Literal["ratio", "band", "binary", "goalpost", "minmax", "rank", "zscore", "percentile",
+               "dist_frontier", "dist_target", "rating"]
+#: rules that normalise an indicator against the other units' values (within a category,
+#: or over all units with ``within: all``)
+DATA_SCALED = ("minmax", "rank", "zscore", "percentile", "dist_frontier", "dist_target")
 Source = Literal["indicator", "leader_ratings", "satisfaction", "special", "units"]
 UnitField = Literal["staff", "budget", "consumption"]
 NODE_ID = r"^[A-Za-z][A-Za-z0-9_]*$"
@@ -60,11 +64,16 @@ MAX_POINTS = 1e9
 RULE_FIELDS: dict[tuple[str, str], frozenset[str]] = {
     **{("indicator", r): frozenset({"indicator", "direction", "peer_quantile", *extra})
        for r, extra in (("ratio", ("cap",)), ("band", ("floor",)), ("binary", ()))},
-    ("indicator", "goalpost"): frozenset({"indicator", "direction", "lo", "hi", "log"}),
-    ("indicator", "minmax"): frozenset({"indicator", "direction"}),
-    ("indicator", "rank"): frozenset({"indicator", "direction"}),
-    ("units", "minmax"): frozenset({"field", "per", "direction"}),
-    ("units", "rank"): frozenset({"field", "per", "direction"}),
+    ("indicator", "goalpost"): frozenset({"indicator", "direction", "lo", "hi", "log", "divide_by"}),
+    ("indicator", "minmax"): frozenset({"indicator", "direction", "range", "within", "log", "divide_by"}),
+    ("indicator", "rank"): frozenset({"indicator", "direction", "within", "log", "divide_by"}),
+    ("indicator", "zscore"): frozenset({"indicator", "direction", "rescale", "within", "log", "divide_by"}),
+    ("indicator", "percentile"): frozenset({"indicator", "direction", "within", "log", "divide_by"}),
+    ("indicator", "dist_frontier"): frozenset({"indicator", "direction", "within", "log", "divide_by"}),
+    ("indicator", "dist_target"): frozenset({"indicator", "direction", "target", "cap_max", "within", "log",
+                                             "divide_by"}),
+    ("units", "minmax"): frozenset({"field", "per", "direction", "range", "within"}),
+    ("units", "rank"): frozenset({"field", "per", "direction", "within"}),
     ("units", "goalpost"): frozenset({"field", "per", "direction", "lo", "hi", "log"}),
     ("leader_ratings", "rating"): frozenset({"trim"}),
     ("satisfaction", "rating"): frozenset({"groups"}),
@@ -72,7 +81,7 @@ RULE_FIELDS: dict[tuple[str, str], frozenset[str]] = {
 }
 #: fields every node may carry
 NODE_FIELDS = frozenset({"label", "label_en", "basis", "note", "points", "weight", "extra", "applies_to",
-                         "source", "rule", "children", "aggregate", "missing", "impute", "treat"})
+                         "source", "rule", "children", "aggregate", "missing", "impute", "impute_by", "treat"})
 #: what a missing actual means (DESIGN: declared, never silent); see :class:`Node`
 MissingRule = Literal["zero", "exclude", "impute"]
 ImputeMethod = Literal["category_median", "category_mean", "previous_year", "unit_mean"]
@@ -144,8 +153,19 @@ class Node(_Strict):
     field: UnitField | None = None          # source units: which reference column
     per: UnitField | None = None            # source units: divided by this column
     peer_quantile: float | None = Field(default=None, ge=0, le=1)   # target from the peers
+    # normalisations (DATA_SCALED rules)
+    range: tuple[float, float] | None = None     # minmax onto [lo, hi], on the 0-100 scale of full marks
+    rescale: tuple[float, float] | None = None   # zscore: mean and sd, on the 0-100 scale (default 0, 1)
+    target: float | None = None                  # dist_target: the target value
+    cap_max: bool = False                        # dist_target: at most full marks past the target
+    within: Literal["category", "all"] | None = None   # normalise within the category (default) or over all
+    divide_by: str | None = None                 # the actual divided by another indicator's (a denominator)
+    # internal nodes
+    geometric_floor: float | None = Field(default=None, gt=0, le=1)   # raise child scores below to this
     missing: MissingRule | None = None
     impute: ImputeMethod | None = None
+    #: the units column whose groups category_median/mean impute within (default: category)
+    impute_by: Literal["category", "kind", "district_type"] | None = None
     treat: Treat | None = None
 
     @property
@@ -161,6 +181,8 @@ class Node(_Strict):
                              "previous_year or unit_mean)")
         if self.impute is not None and self.missing != "impute":
             raise ValueError("field impute is used only with missing: impute")
+        if self.impute_by is not None and self.impute not in ("category_median", "category_mean"):
+            raise ValueError("impute_by is for impute: category_median or category_mean")
         if self.children is not None:
             self._check_internal()
         else:
@@ -171,7 +193,8 @@ class Node(_Strict):
         if not self.children:
             raise ValueError("children must not be empty")
         leaf_fields = ("source", "indicator", "rule", "direction", "cap", "floor", "lo", "hi",
-                       "groups", "facet", "field", "per", "peer_quantile")
+                       "groups", "facet", "field", "per", "peer_quantile", "range", "rescale", "target",
+                       "within", "divide_by")
         given = [f for f in leaf_fields if getattr(self, f) is not None]
         if given:
             raise ValueError(f"a node with children cannot have leaf field(s) {', '.join(given)}")
@@ -183,6 +206,8 @@ class Node(_Strict):
                 raise ValueError(f"child {child_id!r} needs points or weight")
             if child.extra and child.points is None:
                 raise ValueError(f"child {child_id!r} is extra, so it needs points")
+        if self.geometric_floor is not None and self.aggregate != "geometric":
+            raise ValueError("geometric_floor is for a node with aggregate: geometric")
         normal = {k: c for k, c in self.children.items() if not c.extra}
         if not normal:
             raise ValueError("needs at least one child that is not extra")
@@ -207,6 +232,14 @@ class Node(_Strict):
             raise ValueError("a leaf needs a rule")
         if "aggregate" in self.model_fields_set:
             raise ValueError("field 'aggregate' is for nodes with children, not for a leaf")
+        if self.geometric_floor is not None:
+            raise ValueError("field 'geometric_floor' is for nodes with children, not for a leaf")
+        if self.range is not None and not self.range[0] < self.range[1]:
+            raise ValueError(f"range {list(self.range)}: the first (worst) must be below the second (best)")
+        if self.rescale is not None and not self.rescale[1] > 0:
+            raise ValueError(f"rescale {list(self.rescale)}: the standard deviation must be positive")
+        if rule == "dist_target" and self.target is None:
+            raise ValueError("rule dist_target needs target (the value that scores full marks)")
         allowed = RULE_FIELDS.get((source, rule))
         if allowed is not None:
             unused = sorted(self.model_fields_set - NODE_FIELDS - allowed)
@@ -252,8 +285,8 @@ class Node(_Strict):
             raise ValueError("trim is for source leader_ratings")
         if self.missing is not None and source != "indicator":
             raise ValueError("missing is for indicator leaves (or the nodes above them)")
-        if self.treat is not None and (source != "indicator" or rule not in ("minmax", "rank")):
-            raise ValueError("treat is for indicator leaves scored by minmax or rank (the rules "
+        if self.treat is not None and (source != "indicator" or rule not in DATA_SCALED):
+            raise ValueError(f"treat is for indicator leaves scored by {', '.join(DATA_SCALED)} (the rules "
                              "that depend on the spread of the values)")
 
 

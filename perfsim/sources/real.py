@@ -97,21 +97,26 @@ ASEM_DIR = REAL_DIR / "asem"
 def asem_dataset(folder: str | Path = ASEM_DIR) -> Dataset:
     """COINr's ASEM example (51 countries, 49 indicators) in the data contract.
 
-    Units are the countries (one category, ``ASEM``); indicators are the level-1 rows of
-    ``ASEM_iMeta.csv`` with their direction; actuals are the raw values of
-    ``ASEM_iData.csv`` (period ``<Time>-12``; missing values are left out, so the scheme
-    averages over the indicators present).
+    Units are the countries (one category, ``ASEM``; their kind is COINr's
+    ``EurAsia_group``, Asia or Europe, the group COINr imputes by); indicators are the
+    level-1 rows of ``ASEM_iMeta.csv`` with their direction, plus the four denominators
+    (Area, Energy, GDP, Population; dimension ``denominator``) that ``divide_by`` refers
+    to; actuals are the raw values of ``ASEM_iData.csv`` (period ``<Time>-12``; missing
+    values are left out, so the scheme's missing rule applies).
     """
     folder = Path(folder)
     data = pd.read_csv(folder / "ASEM_iData.csv")
     meta = pd.read_csv(folder / "ASEM_iMeta.csv")
-    ind = meta[meta["Type"] == "Indicator"]
+    ind = meta[meta["Type"].isin(["Indicator", "Denominator"])]
     units = pd.DataFrame({"unit_id": data["uCode"], "name": data["uName"], "name_en": data["uName"],
-                          "kind": "country", "category": "ASEM", "district_type": np.nan,
+                          "kind": data["EurAsia_group"], "category": "ASEM", "district_type": np.nan,
                           "staff": np.nan, "budget": np.nan, "consumption": np.nan})
+    denominator = (ind["Type"] == "Denominator").to_numpy()
     indicators = pd.DataFrame({
-        "indicator_id": ind["iCode"], "name": ind["iName"], "name_en": ind["iName"],
-        "dimension": ind["Parent"], "direction": np.where(ind["Direction"] < 0, "lower", "higher"),
+        "indicator_id": ind["iCode"], "name": ind["iName"].fillna(ind["iCode"]),
+        "name_en": ind["iName"].fillna(ind["iCode"]),
+        "dimension": np.where(denominator, "denominator", ind["Parent"]),
+        "direction": np.where(ind["Direction"] < 0, "lower", "higher"),
         "unit_of_measure": ind["Unit"], "kind": "continuing", "frequency": "annual",
         "visibility": "visible"})
     long = data.melt(id_vars=["uCode", "Time"], value_vars=list(ind["iCode"]),
@@ -124,13 +129,17 @@ def asem_dataset(folder: str | Path = ASEM_DIR) -> Dataset:
                            sources={"units": str(folder / "ASEM_iData.csv"),
                                     "indicators": str(folder / "ASEM_iMeta.csv"),
                                     "actuals": str(folder / "ASEM_iData.csv")},
-                           origin=str(folder), kinds=("country",))
+                           origin=str(folder), kinds=("Asia", "Europe"))
 
 
-def asem_scheme_yaml(folder: str | Path = ASEM_DIR) -> str:
-    """The ASEM tree of ``ASEM_iMeta.csv`` as a perfsim scheme (used to write params/real/asem.yaml)."""
+def asem_scheme_yaml(folder: str | Path = ASEM_DIR, leaf: str = "rule: minmax") -> str:
+    """The ASEM tree of ``ASEM_iMeta.csv`` as the ``children:`` of a perfsim scheme (used to
+    write params/real/asem*.yaml); ``leaf`` is each leaf's rule and options, and
+    ``{denominator}`` in it is replaced by ``, divide_by: <the indicator's denominator>``
+    (or by nothing)."""
     meta = pd.read_csv(Path(folder) / "ASEM_iMeta.csv")
     meta = meta[meta["Type"].isin(["Indicator", "Aggregate"])]
+    denominators = dict(zip(meta["iCode"], meta["Denominator"]))
     children: dict[str, list[str]] = {}
     for _, row in meta.iterrows():
         if isinstance(row["Parent"], str):
@@ -149,7 +158,9 @@ def asem_scheme_yaml(folder: str | Path = ASEM_DIR) -> str:
             for k in kids:
                 emit(k, depth + 2)
         else:
-            lines.append(f"{pad}{code}: {{rule: minmax, weight: 1, label: \"{names[code]}\"}}")
+            den = denominators.get(code)
+            options = leaf.replace("{denominator}", f", divide_by: {den}" if isinstance(den, str) else "")
+            lines.append(f"{pad}{code}: {{{options}, weight: 1, label: \"{names[code]}\"}}")
 
     for top in children["Index"]:
         emit(top, 2)
