@@ -153,3 +153,112 @@ def test_divide_by_a_denominator():
     data = _frames({"I1": [10.0, 20.0, 30.0], "POP": [1.0, 4.0, 2.0]})
     # per head: 10, 5, 15 -> min-max 0.5, 0, 1
     assert np.allclose(_leaf("minmax", data, divide_by="POP"), [0.5, 0.0, 1.0])
+
+
+# --------------------------------------------------------------------------- derived weights
+
+from perfsim.analyses.weights import ahp_weights, objective_weights, optimise_weights, correlation_shares  # noqa: E402
+from perfsim.cli import main  # noqa: E402
+
+
+def test_entropy_weights_published_example():
+    """Elsayed, Dawood and Karthikeyan (2017), Evaluating alternatives through the application
+    of TOPSIS method with entropy weight, Int. J. Eng. Trends Technol. 46(2): 60-66."""
+    m = np.array([[7, 312, 1891, 6613, 163], [72, 88, 728, 941804, 1078], [10, 252, 2594, 3466, 117471],
+                  [10, 145, 980, 2371, 86329], [65, 54, 350, 501, 29897], [29, 48, 380, 912, 34051],
+                  [7, 476, 3300, 78470, 2212], [70, 87, 650, 733, 819000], [4, 86, 591, 3015, 103],
+                  [12, 79, 579, 3240, 96098], [21, 45, 261, 1253, 453], [1, 72, 530, 4333, 0.1048]])
+    assert np.round(objective_weights(m, "entropy"), 6).tolist() == [0.104991, 0.069124, 0.071373, 0.449937, 0.304575]
+
+
+def test_critic_weights_published_example():
+    """Tuş and Adalı (2019), The new combination with CRITIC and WASPAS methods for the time
+    and attendance software selection problem, Opsearch 56(2): 528-538."""
+    m = np.array([[5000, 3, 3, 4, 3, 2], [680, 5, 3, 2, 2, 1], [2000, 3, 2, 3, 4, 3], [600, 4, 3, 1, 2, 2],
+                  [800, 2, 4, 3, 3, 4]])
+    assert np.round(objective_weights(m, "critic"), 3).tolist() == [0.157, 0.249, 0.168, 0.121, 0.154, 0.151]
+
+
+def test_ahp_weights_and_consistency_saaty_drinks():
+    """Saaty (2008), Decision making with the analytic hierarchy process, Int. J. Services
+    Sciences 1(1): 83-98: relative consumption of drinks (coffee, wine, tea, beer, sodas,
+    milk, water), AHP weights .177 .019 .042 .116 .190 .129 .327, consistency ratio 0.022."""
+    f = lambda a, b: a / b  # noqa: E731
+    m = np.array([[1, 9, 5, 2, 1, 1, f(1, 2)], [f(1, 9), 1, f(1, 3), f(1, 9), f(1, 9), f(1, 9), f(1, 9)],
+                  [f(1, 5), 3, 1, f(1, 3), f(1, 4), f(1, 3), f(1, 9)], [f(1, 2), 9, 3, 1, f(1, 2), 1, f(1, 3)],
+                  [1, 9, 4, 2, 1, 2, f(1, 2)], [1, 9, 3, 1, f(1, 2), 1, f(1, 3)], [2, 9, 9, 3, 2, 3, 1]])
+    w, ratios = ahp_weights([m])
+    assert np.round(w, 3).tolist() == [0.177, 0.019, 0.042, 0.116, 0.190, 0.129, 0.327]
+    assert round(ratios["combined"], 3) == 0.022
+    # two experts: the geometric mean of the judgements; the same matrix twice changes nothing
+    w2, _ = ahp_weights([m, m])
+    assert np.allclose(w, w2)
+
+
+def test_optimised_weights_reach_their_target_shares():
+    rng = np.random.default_rng(2)
+    base = rng.normal(size=(200, 1))
+    m = np.hstack([base + rng.normal(scale=s, size=(200, 1)) for s in (0.2, 0.8, 1.5, 0.5)])
+    truth = np.array([0.4, 0.2, 0.1, 0.3])
+    target = correlation_shares(m, truth)        # shares that some weights reach: recover them
+    w, residual = optimise_weights(m, target)
+    assert residual < 1e-8
+    assert np.allclose(correlation_shares(m, w), target, atol=1e-4)
+    assert np.allclose(w, truth, atol=0.02)
+    # equal shares cannot be reached here (the first column follows the common factor
+    # closely at any weight): the optimum gets closer to them than equal weights do
+    equal, residual = optimise_weights(m)
+    near = correlation_shares(m, equal)
+    assert residual == pytest.approx(np.sum((near - 0.25) ** 2))
+    assert np.ptp(near) < np.ptp(correlation_shares(m, np.full(4, 0.25)))
+
+
+def test_weights_command_writes_a_scenario_that_validates_and_scores(tmp_path, capsys):
+    out = tmp_path / "w.yaml"
+    assert main(["weights", "params/baseline.yaml", "--node", "tree.targets", "--method", "critic",
+                 "--out", str(out)]) == 0
+    scenario = perfsim.load_scenario(out)
+    got = {k: c.weight for k, c in scenario.scheme.components["targets"].children.items()}
+    assert abs(sum(got.values()) - 1) < 1e-5 and len(got) == 6
+    assert "critic" in out.read_text(encoding="utf-8").splitlines()[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfsimWarning)
+        assert len(perfsim.score(scenario, perfsim.open_dataset(None))) == 108
+    # AHP from two experts' CSV files, children given in another order
+    kids = list(got)
+    for k, scale in enumerate((5, 9)):
+        rows = [["", *kids[::-1]]]
+        for a in kids:
+            rows.append([a, *[(f"{scale}" if kids.index(a) < kids.index(b) else f"1/{scale}") if a != b else "1"
+                              for b in kids[::-1]]])
+        (tmp_path / f"e{k}.csv").write_text("\n".join(",".join(r) for r in rows) + "\n", encoding="utf-8")
+    code = main(["weights", "params/baseline.yaml", "--node", "tree.targets", "--method", "ahp",
+                 "--pairwise", str(tmp_path / "e0.csv"), "--pairwise", str(tmp_path / "e1.csv"),
+                 "--out", str(tmp_path / "ahp.yaml")])
+    err = capsys.readouterr().err
+    assert code == 2 and "consistency ratio" in err and "--allow-inconsistent" in err
+    assert main(["weights", "params/baseline.yaml", "--node", "tree.targets", "--method", "ahp", "--allow-inconsistent",
+                 "--pairwise", str(tmp_path / "e0.csv"), "--out", str(tmp_path / "ahp.yaml")]) == 0
+    ahp = perfsim.load_scenario(tmp_path / "ahp.yaml").scheme.components["targets"].children
+    assert ahp[kids[0]].weight > ahp[kids[-1]].weight
+
+
+@pytest.mark.parametrize("cells, expect", [
+    ({(0, 1): "abc"}, "row 2, column 'b': 'abc' is not a number or a fraction"),
+    ({(0, 1): "3", (1, 0): "3"}, "a/b is 3 but b/a is 3: they must be reciprocal"),
+    ({(0, 0): "2"}, "the diagonal must be 1"),
+    ({(0, 1): "-1"}, "comparisons are positive"),
+])
+def test_bad_pairwise_files(tmp_path, cells, expect):
+    from perfsim.analyses.weights import read_pairwise
+
+    grid = [["1", "1", "1"], ["1", "1", "1"], ["1", "1", "1"]]
+    for (r, c), v in cells.items():
+        grid[r][c] = v
+    text = ",a,b,c\n" + "\n".join(f"{n},{','.join(row)}" for n, row in zip("abc", grid)) + "\n"
+    (tmp_path / "p.csv").write_text(text, encoding="utf-8")
+    with pytest.raises(PerfsimError, match=expect):
+        read_pairwise(tmp_path / "p.csv", ["a", "b", "c"])
+    (tmp_path / "q.csv").write_text(",a,b\na,1,1\nb,1,1\n", encoding="utf-8")
+    with pytest.raises(PerfsimError, match="missing: c"):
+        read_pairwise(tmp_path / "q.csv", ["a", "b", "c"])

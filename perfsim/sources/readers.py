@@ -81,6 +81,11 @@ def _read_csv(path: Path, encoding: str | None = None) -> pd.DataFrame:
     return frame[~blank]
 
 
+def read_text_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
+    """A CSV table as text, indexed by its data row (row 2 of the file is 0); errors name the file."""
+    return _read_csv(Path(path), encoding)
+
+
 def read_table(path: str | Path) -> "pd.DataFrame":
     """A CSV table of numbers (a parameter table such as plausible.csv); errors name the file."""
     path = Path(path)

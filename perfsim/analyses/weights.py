@@ -1,0 +1,330 @@
+"""Derived weights, written as scenarios: the children's weights of one node from the data
+(objective methods), from experts' pairwise comparisons (AHP) or by optimisation.
+
+* Objective methods (pymcdm): ``equal``, ``entropy``, ``critic``, ``std``, ``merec``, on the
+  children's scores (fractions of full marks) over the units the node applies to that
+  have every child; ``pca``: the loadings of the first principal component of the
+  standardised scores (COINr's PCA weights; oriented so that they sum positive, negative
+  loadings set to 0 with a warning).
+* ``ahp``: each expert's pairwise comparison matrix (Saaty's 1-9 scale, reciprocal) is
+  checked by pymcdm; several experts are aggregated element by element with the geometric
+  mean (the aggregation of individual judgements); the weights are the principal
+  eigenvector and the consistency ratio uses pymcdm's random indices (Tummala and Ling,
+  1998). A ratio above 0.1 is an error unless allowed.
+* ``optimise``: weights such that each child's Pearson correlation with the node's score,
+  as a share of the sum of those correlations, matches target shares (COINr's optimised
+  weights; equal shares by default), found with scipy.optimize.
+
+:func:`weights_diff` turns weights into a scenario diff over the scheme (``weight`` or,
+where the children carry points, ``points`` adding up to the node's); every analysis
+takes it like any scenario.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..core.contract import Dataset
+from ..core.engine import Tree, score_detail
+from ..core.errors import PerfsimError, PerfsimWarning
+from ..core.scheme import Resolved, Scheme
+
+OBJECTIVE = ("equal", "entropy", "critic", "std", "merec", "pca")
+METHODS = (*OBJECTIVE, "ahp", "optimise")
+#: consistency ratio above which an AHP matrix is refused (Saaty)
+CR_LIMIT = 0.1
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Weights of a node's children and how they were found."""
+
+    node: str
+    children: list[str]
+    weights: np.ndarray                   # sum 1
+    method: str
+    units: int = 0                        # rows of the decision matrix
+    consistency: dict = field(default_factory=dict)   # AHP: per expert and aggregated CR
+    note: str = ""
+
+    def table(self, scheme: Scheme) -> pd.DataFrame:
+        tree = Tree.of(scheme)
+        index = {p: i for i, p in enumerate(tree.paths)}
+        kids = [tree.nodes[index[f"{self.node}.{c}"]] for c in self.children]
+        before = np.array([k.points if k.points is not None else k.weight for k in kids], dtype=float)
+        return pd.DataFrame({"child": self.children, "label": [k.label or "" for k in kids],
+                             "weight_before": before / before.sum(), "weight": self.weights})
+
+
+# --------------------------------------------------------------------------- data
+
+def _node(scheme: Scheme, path: str, where: str) -> tuple[Tree, int, list[int]]:
+    tree = Tree.of(scheme)
+    if path not in tree.paths:
+        inner = [p for p, n in zip(tree.paths, tree.nodes) if not n.is_leaf]
+        raise PerfsimError(f"--node {path!r} is not a node of the scheme (nodes with children: "
+                           f"{', '.join(inner[:12])}{' ...' if len(inner) > 12 else ''})", where=where)
+    i = tree.paths.index(path)
+    kids = [c for c in tree.children[i] if not tree.nodes[c].extra]
+    if len(kids) < 2:
+        raise PerfsimError(f"--node {path!r} has {len(kids)} child(ren) to weigh: at least two are needed",
+                           where=where)
+    return tree, i, kids
+
+
+def decision_matrix(scheme: Scheme | Resolved, dataset: Dataset, node: str, year: int | None = None
+                    ) -> tuple[pd.DataFrame, int]:
+    """The children's scores (units x children) over the units the node applies to and
+    that have every child; and how many units were left out for a missing child."""
+    scheme_obj = scheme.scheme if isinstance(scheme, Resolved) else scheme
+    where = str(scheme.path) if isinstance(scheme, Resolved) else f"scheme '{scheme_obj.name}'"
+    tree, i, kids = _node(scheme_obj, node, where)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfsimWarning)
+        detail = score_detail(scheme, dataset, year)
+    paths = [tree.paths[c] for c in kids]
+    held = detail.node_held[paths]
+    on = detail.node_held[node] > 0
+    complete = on & (held > 0).all(axis=1)
+    matrix = detail.node_scores.loc[complete, paths]
+    matrix.columns = [p.rsplit(".", 1)[1] for p in paths]
+    return matrix, int(on.sum() - complete.sum())
+
+
+def objective_weights(matrix: np.ndarray, method: str) -> np.ndarray:
+    """Weights of the columns of ``matrix`` (alternatives in rows, all benefit criteria)."""
+    from pymcdm import weights as pw
+
+    m = np.asarray(matrix, dtype=float)
+    if m.shape[0] < 3:
+        raise PerfsimError(f"{method} weights need at least 3 units with every child scored, not {m.shape[0]}")
+    if method == "pca":
+        return pca_weights(m)
+    if method == "merec" and (m <= 0).any():
+        bad = int((m <= 0).sum())
+        raise PerfsimError(f"MEREC weights need positive scores, but {bad} score(s) are 0 or less; "
+                           "use another method or a normalisation without zeros (minmax range: [1, 100])")
+    if method in ("entropy", "critic", "std") and np.any(np.ptp(m, axis=0) == 0):
+        flat = int(np.sum(np.ptp(m, axis=0) == 0))
+        warnings.warn(f"{flat} child(ren) score the same for every unit: {method} gives them no weight",
+                      PerfsimWarning, stacklevel=2)
+    fn = {"equal": pw.equal_weights, "entropy": pw.entropy_weights, "critic": pw.critic_weights,
+          "std": pw.standard_deviation_weights, "merec": pw.merec_weights}[method]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.asarray(fn(m, np.ones(m.shape[1])), dtype=float)
+    if not np.all(np.isfinite(w)) or w.sum() <= 0:
+        raise PerfsimError(f"{method} weights are not defined for these scores (constant or degenerate columns)")
+    return w / w.sum()
+
+
+def pca_weights(matrix: np.ndarray) -> np.ndarray:
+    """COINr's PCA weights: loadings of the first principal component of the centred and
+    scaled data (numpy SVD), signed to sum positive; negative loadings become 0."""
+    m = np.asarray(matrix, dtype=float)
+    sd = m.std(axis=0, ddof=1)
+    if np.any(sd == 0):
+        raise PerfsimError("PCA weights need every child to vary over the units")
+    z = (m - m.mean(axis=0)) / sd
+    _, _, vt = np.linalg.svd(z, full_matrices=False)
+    loadings = vt[0]
+    if loadings.sum() < 0:
+        loadings = -loadings
+    if (loadings < 0).any():
+        warnings.warn(f"{int((loadings < 0).sum())} negative PCA loading(s) set to weight 0", PerfsimWarning,
+                      stacklevel=2)
+        loadings = np.maximum(loadings, 0.0)
+    return loadings / loadings.sum()
+
+
+# --------------------------------------------------------------------------- AHP
+
+_FRACTION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)\s*$")
+
+
+def read_pairwise(path: str | Path, children: list[str]) -> np.ndarray:
+    """One expert's pairwise comparison matrix: a CSV file whose header row and first column
+    name the children (any order); cells are numbers or fractions such as ``1/3``. Errors
+    name the file, row and column."""
+    from ..sources.readers import read_text_table
+
+    path = Path(path)
+    frame = read_text_table(path)
+    if frame.shape[1] < 2:
+        raise PerfsimError("a pairwise matrix has the children as its header and first column", where=path)
+    rows = [str(v).strip() for v in frame.iloc[:, 0]]
+    cols = [str(c).strip() for c in frame.columns[1:]]
+    for what, names in (("column", cols), ("row", rows)):
+        missing = [c for c in children if c not in names]
+        extra = [c for c in names if c not in children]
+        if missing or extra or len(names) != len(set(names)):
+            raise PerfsimError(f"the {what}s must name each child once: {', '.join(children)} "
+                               f"(missing: {', '.join(missing) or 'none'}; not children: {', '.join(extra) or 'none'})",
+                               where=path)
+    n = len(children)
+    m = np.empty((n, n))
+    for r, row_name in enumerate(rows):
+        for c, col_name in enumerate(cols):
+            text = str(frame.iloc[r, c + 1]).strip()
+            match = _FRACTION.match(text)
+            try:
+                value = float(match.group(1)) / float(match.group(2)) if match else float(text)
+            except (ValueError, ZeroDivisionError):
+                raise PerfsimError(f"{text!r} is not a number or a fraction such as 1/3",
+                                   where=f"{path}, row {int(frame.index[r]) + 2}, column '{col_name}'") from None
+            if not math.isfinite(value) or value <= 0:
+                raise PerfsimError(f"{text!r}: comparisons are positive",
+                                   where=f"{path}, row {int(frame.index[r]) + 2}, column '{col_name}'")
+            m[children.index(row_name), children.index(col_name)] = value
+    for a in range(n):
+        if not math.isclose(m[a, a], 1.0):
+            raise PerfsimError(f"the diagonal must be 1 ({children[a]} against itself is {m[a, a]:g})", where=path)
+        for b in range(a + 1, n):
+            if not math.isclose(m[a, b] * m[b, a], 1.0, rel_tol=1e-3):
+                raise PerfsimError(f"{children[a]}/{children[b]} is {m[a, b]:g} but {children[b]}/{children[a]} is "
+                                   f"{m[b, a]:g}: they must be reciprocal (e.g. 3 and 1/3)", where=path)
+    return m
+
+
+def ahp_weights(matrices: list[np.ndarray], allow_inconsistent: bool = False,
+                names: list[str] | None = None) -> tuple[np.ndarray, dict]:
+    """AHP weights of one or more experts' matrices and the consistency ratios (pymcdm)."""
+    from pymcdm.weights.subjective import AHP
+
+    names = names or [f"expert {k + 1}" for k in range(len(matrices))]
+    ratios = {}
+    for name, m in zip(names, matrices):
+        try:
+            ahp = AHP(matrix=m)
+        except ValueError as exc:
+            raise PerfsimError(f"not a matrix on Saaty's scale (1-9 and 1/2-1/9, reciprocal): {exc}", where=name) from None
+        ratios[name] = float(ahp.get_cr())
+    combined = np.exp(np.mean([np.log(m) for m in matrices], axis=0))   # geometric mean of judgements
+    ahp = AHP(ranking=list(range(1, len(combined) + 1)))               # then the combined matrix
+    ahp.matrix = combined
+    weights = np.asarray(ahp(), dtype=float)
+    ratios["combined"] = float(ahp.get_cr())
+    if ratios["combined"] > CR_LIMIT and not allow_inconsistent:
+        raise PerfsimError(f"the comparisons are inconsistent: consistency ratio {ratios['combined']:.3f} > {CR_LIMIT} "
+                           f"({', '.join(f'{k} {v:.3f}' for k, v in ratios.items())}); revise them or give "
+                           "--allow-inconsistent")
+    return weights / weights.sum(), ratios
+
+
+# --------------------------------------------------------------------------- optimise
+
+def correlation_shares(matrix: np.ndarray, weights: np.ndarray, geometric: bool = False) -> np.ndarray:
+    """Each column's Pearson correlation with the weighted mean, as a share of their sum."""
+    m = np.asarray(matrix, dtype=float)
+    w = np.asarray(weights, dtype=float) / np.sum(weights)
+    agg = np.exp(np.log(np.maximum(m, 1e-12)) @ w) if geometric else m @ w
+    corr = np.array([np.corrcoef(m[:, j], agg)[0, 1] for j in range(m.shape[1])])
+    return corr / corr.sum()
+
+
+def optimise_weights(matrix: np.ndarray, targets: np.ndarray | None = None, geometric: bool = False,
+                     seed: int = 0) -> tuple[np.ndarray, float]:
+    """Weights whose correlation shares match ``targets`` (equal by default), and the
+    remaining sum of squared differences (scipy.optimize, weights parametrised by softmax)."""
+    from scipy.optimize import minimize
+
+    m = np.asarray(matrix, dtype=float)
+    k = m.shape[1]
+    t = np.full(k, 1.0 / k) if targets is None else np.asarray(targets, dtype=float) / np.sum(targets)
+    if np.any(np.ptp(m, axis=0) == 0):
+        raise PerfsimError("optimised weights need every child to vary over the units")
+
+    def weights_of(z: np.ndarray) -> np.ndarray:
+        e = np.exp(z - z.max())
+        return e / e.sum()
+
+    def loss(z: np.ndarray) -> float:
+        return float(np.sum((correlation_shares(m, weights_of(z), geometric) - t) ** 2))
+
+    start = np.zeros(k)
+    best = minimize(loss, start, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-12,
+                                                               "maxiter": 4000 * k, "adaptive": True})
+    return weights_of(best.x), float(best.fun)
+
+
+# --------------------------------------------------------------------------- scenario
+
+def derive(scheme: Resolved, dataset: Dataset, node: str, method: str, year: int | None = None,
+           pairwise: list[str | Path] = (), targets: dict[str, float] | None = None,
+           allow_inconsistent: bool = False) -> Derived:
+    """The children's weights of ``node`` by ``method`` (see the module docstring)."""
+    if method not in METHODS:
+        raise PerfsimError(f"unknown method {method!r} (one of {', '.join(METHODS)})")
+    tree, i, kids = _node(scheme.scheme, node, str(scheme.path))
+    children = [tree.paths[c].rsplit(".", 1)[1] for c in kids]
+    if method == "ahp":
+        if not pairwise:
+            raise PerfsimError("--method ahp needs --pairwise FILE (one CSV matrix per expert)")
+        matrices = [read_pairwise(p, children) for p in pairwise]
+        w, ratios = ahp_weights(matrices, allow_inconsistent, [str(p) for p in pairwise])
+        return Derived(node, children, w, method, consistency=ratios,
+                       note=f"AHP over {len(matrices)} expert(s), combined consistency ratio {ratios['combined']:.3f}")
+    matrix, dropped = decision_matrix(scheme, dataset, node, year)
+    if dropped:
+        warnings.warn(f"{dropped} unit(s) lack a score on some child of {node} and are left out of the "
+                      f"{method} weights", PerfsimWarning, stacklevel=2)
+    if method == "optimise":
+        t = None
+        if targets is not None:
+            unknown = sorted(set(targets) - set(children))
+            if unknown:
+                raise PerfsimError(f"target shares name {', '.join(unknown)}, not children of {node} "
+                                   f"({', '.join(children)})")
+            t = np.array([float(targets.get(c, 0.0)) for c in children])
+            if (t < 0).any() or t.sum() <= 0:
+                raise PerfsimError("target shares must be non-negative and not all 0")
+        geometric = tree.nodes[i].aggregate == "geometric"
+        w, residual = optimise_weights(matrix.to_numpy(), t, geometric)
+        return Derived(node, children, w, method, units=len(matrix),
+                       note=f"correlation shares matched to {'equal' if t is None else 'given'} targets "
+                            f"(sum of squared differences {residual:.2e})")
+    return Derived(node, children, objective_weights(matrix.to_numpy(), method), method, units=len(matrix),
+                   note=f"{method} weights over {len(matrix)} units' scores of the children")
+
+
+def weights_diff(scheme: Resolved, derived: Derived, digits: int = 6) -> dict:
+    """``set:`` entries giving ``derived``'s weights to the node's children: relative
+    ``weight`` values, or ``points`` adding up to the node's points where the children
+    carry points (the last child takes the rounding remainder)."""
+    tree = Tree.of(scheme.scheme)
+    kids = [tree.nodes[tree.paths.index(f"{derived.node}.{c}")] for c in derived.children]
+    out = {}
+    if all(k.points is not None for k in kids):
+        total = sum(float(k.points) for k in kids)
+        values = [round(float(w) * total, digits) for w in derived.weights]
+        values[-1] = round(total - sum(values[:-1]), digits)
+        for c, v in zip(derived.children, values):
+            out[f"{derived.node}.{c}.points"] = v
+    else:
+        for c, w in zip(derived.children, derived.weights):
+            out[f"{derived.node}.{c}.weight"] = round(float(w), digits)
+    return out
+
+
+def scenario_text(scheme: Resolved, derived: Derived, out: Path, name: str | None = None) -> str:
+    """The scenario file: a diff over ``scheme`` with the weights, its method in a comment."""
+    import os
+
+    import yaml
+
+    base = os.path.relpath(Path(scheme.path).resolve(), Path(out).resolve().parent)
+    name = name or f"{scheme.name}_{derived.method}_{derived.node.rsplit('.', 1)[-1]}"
+    body = {"name": name,
+            "description": f"{derived.method} weights for the children of {derived.node} ({derived.note})",
+            "base": Path(base).as_posix(), "set": weights_diff(scheme, derived)}
+    head = (f"# Weights of {derived.node}'s children by {derived.method}, written by perfsim weights.\n"
+            f"# {derived.note}\n")
+    if derived.consistency:
+        head += "# consistency ratios: " + ", ".join(f"{k}: {v:.3f}" for k, v in derived.consistency.items()) + "\n"
+    return head + yaml.safe_dump(body, allow_unicode=True, sort_keys=False)
