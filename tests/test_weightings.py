@@ -262,3 +262,79 @@ def test_bad_pairwise_files(tmp_path, cells, expect):
     (tmp_path / "q.csv").write_text(",a,b\na,1,1\nb,1,1\n", encoding="utf-8")
     with pytest.raises(PerfsimError, match="missing: c"):
         read_pairwise(tmp_path / "q.csv", ["a", "b", "c"])
+
+
+# --------------------------------------------------------------------------- influence and reduction
+
+from perfsim.analyses.influence import drop_diff, influence, reduce, without  # noqa: E402
+
+POINTS = """name: p
+tree:
+  points: 100
+  children:
+    targets:
+      points: 60
+      children:
+        econ: {points: 40, children: {I1: {points: 30, rule: ratio}, I2: {points: 10, rule: ratio}}}
+        social: {points: 20, children: {I3: {points: 20, rule: band, floor: 0.5}}}
+    leader: {points: 40, source: leader_ratings, rule: rating}
+"""
+
+
+def test_dropping_shares_points_out_in_proportion():
+    scheme = load_scheme_text(POINTS)
+    one = without(scheme, ["tree.targets.econ.I2"]).components["targets"].children
+    assert one["econ"].points == 40 and one["econ"].children["I1"].points == 40
+    two = without(scheme, ["tree.targets.social.I3"])
+    econ = two.components["targets"].children["econ"]
+    assert "social" not in two.components["targets"].children           # left without children: gone
+    assert econ.points == 60 and econ.children["I1"].points == 45 and econ.children["I2"].points == 15
+    assert drop_diff(scheme, ["tree.targets.social.I3"])["remove"] == ["tree.targets.social"]
+    with pytest.raises(PerfsimError, match="without indicators"):
+        without(scheme, ["tree.targets.econ.I1", "tree.targets.econ.I2", "tree.targets.social.I3",
+                         "tree.leader"])
+
+
+def test_an_indicator_with_weight_zero_has_no_influence(mini):
+    text = """name: z
+tree:
+  points: 100
+  children:
+    targets:
+      points: 100
+      children:
+        I1: {weight: 1, rule: ratio, cap: 1.2}
+        I2: {weight: 0, rule: ratio}
+        I3: {weight: 1, rule: band, floor: 0.5}
+ranking: {within: all}
+"""
+    scheme = load_scheme_text(text)
+    resolved = perfsim.Resolved(scheme=scheme, path=ROOT / "z.yaml", diffs=(), raw=scheme.model_dump(
+        exclude_none=True, exclude_unset=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfsimWarning)
+        table = influence(resolved, mini).set_index("indicator")
+    assert table.loc["I2", "units_moved"] == 0 and table.loc["I2", "grade_changes"] == 0
+    assert table.loc["I2", "variance_share"] == 0 and table.loc["I2", "nominal_weight"] == 0
+    assert table.loc["I2", "tau_min"] == pytest.approx(1.0)
+    assert table.loc["I1", "units_moved"] > 0
+
+
+def test_reduce_on_the_bundled_world_keeps_its_tau(tmp_path, capsys):
+    out = tmp_path / "reduced.yaml"
+    assert main(["reduce", "params/baseline.yaml", "--min-tau", "0.9", "--out", str(out), "--no-progress"]) == 0
+    reduced = perfsim.load_scenario(out)
+    full = perfsim.load_scenario("params/baseline.yaml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfsimWarning)
+        world = perfsim.open_dataset(None)
+        a = perfsim.score(full, world).set_index("unit_id")
+        b = perfsim.score(reduced, world).set_index("unit_id").reindex(a.index)
+    taus = [stats.kendalltau(a.loc[a.category == c, "rank"], b.loc[a.category == c, "rank"]).statistic
+            for c in sorted(a["category"].unique())]
+    assert min(taus) >= 0.9
+    from perfsim.analyses.influence import indicator_leaves
+
+    assert len(indicator_leaves(reduced)) < len(indicator_leaves(full))
+    printed = capsys.readouterr().out
+    assert f"min {min(taus):.3f}" in printed

@@ -1,4 +1,4 @@
-"""Command line: ``perfsim synth | validate | score | import | audit | weights | compare | batch | uncertainty | track | calibrate | ensemble``.
+"""Command line: ``perfsim synth | validate | score | import | audit | weights | influence | reduce | compare | batch | uncertainty | track | calibrate | ensemble``.
 
 Every bad input ends in one line ``perfsim: error: <where>: <what>`` on stderr and exit
 code 2, with no traceback; Ctrl-C ends in ``perfsim: interrupted`` and exit code 130.
@@ -265,6 +265,60 @@ def cmd_weights(args: argparse.Namespace) -> int:
         print(f"{args.method} weights for the children of {args.node} ({derived.note})")
         print(derived.table(resolved.scheme).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"wrote {out}: a scenario over {args.scheme}; e.g. perfsim compare {args.scheme} {out}")
+    return 0
+
+
+def cmd_influence(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ..analyses.influence import indicator_leaves, influence
+    from ..core.files import OutputSet
+    from ..report.plotting import influence_figure
+    from ..runners.executors import progress_bar
+
+    resolved = _load(args.scheme)
+    dataset = _dataset(args)
+    with progress_bar(len(indicator_leaves(resolved)), "indicators", not args.no_progress) as bar:
+        table = influence(resolved, dataset, args.year, progress=bar.update)
+    fig = influence_figure(table, resolved.name)
+    with OutputSet(args.out) as outputs:
+        outputs.csv(table, "influence.csv")
+        fig.savefig(outputs.path("influence.png"), dpi=110)
+    with pd.option_context("display.unicode.east_asian_width", True, "display.width", 200):
+        print(f"dropping each of {len(table)} indicators of '{resolved.name}' in turn (weights re-normalised):")
+        print(table.head(args.top).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    low = table[table["units_moved"] == 0]
+    print(f"{len(low)} indicator(s) move no unit when dropped; wrote {args.out}/influence.csv and influence.png")
+    return 0
+
+
+def cmd_reduce(args: argparse.Namespace) -> int:
+    from ..analyses.influence import category_taus, indicator_leaves, reduce, reduction_text
+    from ..core.engine import score_arrays
+    from ..core.files import atomic_write_text, check_file_target
+    from ..core.scheme import load_scenario
+    from ..runners.executors import progress_bar
+
+    out = check_file_target(args.out)
+    resolved = _load(args.scheme)
+    dataset = _dataset(args)
+    total = len(indicator_leaves(resolved))
+    with progress_bar(total, "steps", not args.no_progress) as bar:
+        result = reduce(resolved, dataset, args.min_tau, args.year, progress=bar.update)
+    atomic_write_text(out, reduction_text(resolved, result, out, args.name))
+    reduced = load_scenario(out)                       # the scenario written validates and scores
+    from ..core.engine import resolve_year
+
+    year = resolve_year(dataset, args.year)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfsimWarning)
+        full, small = score_arrays(resolved.scheme, dataset, year), score_arrays(reduced.scheme, dataset, year)
+    taus = category_taus(full.rank, small.rank, full.inputs.groups)
+    print(f"kept {len(result.kept)} of {total} indicators; Kendall tau to the full ranking per category: "
+          f"min {min(taus):.3f}, mean {taus.mean():.3f} (threshold {args.min_tau:g})")
+    if len(result.steps):
+        print("dropped in order: " + ", ".join(p.rsplit(".", 1)[1] for p in result.dropped))
+    print(f"wrote {out}: a scenario over {args.scheme}")
     return 0
 
 
@@ -661,6 +715,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=None, help="name of the scenario written (default: SCHEME_METHOD_NODE)")
     _data(p)
     p.add_argument("--out", required=True, help="the scenario YAML file to write")
+
+    p = _sub(sub, "influence", "drop each indicator in turn: rank changes, nominal weight and real influence",
+             "perfsim influence params/baseline.yaml --out outputs/influence", cmd_influence)
+    p.add_argument("scheme", help="scheme or scenario file")
+    _data(p)
+    p.add_argument("--out", default="outputs/influence", help="folder for influence.csv and influence.png")
+    p.add_argument("--top", type=options.top, default=10, help="how many indicators to print")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = _sub(sub, "reduce", "find a small indicator set whose ranking stays close to the full one (少而精)",
+             "perfsim reduce params/baseline.yaml --min-tau 0.95 --out params/scenarios/reduced.yaml", cmd_reduce)
+    p.add_argument("scheme", help="scheme or scenario file")
+    _data(p)
+    p.add_argument("--min-tau", type=options.correlation, default=0.95,
+                   help="lowest Kendall tau to the full ranking allowed in any category")
+    p.add_argument("--name", default=None, help="name of the scenario written (default: SCHEME_reduced)")
+    p.add_argument("--out", required=True, help="the scenario YAML file to write")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = _sub(sub, "compare", "rank shifts of a scenario against a base scheme",
              "perfsim compare params/baseline.yaml params/scenarios/leader5_proportional.yaml --out outputs/cmp",

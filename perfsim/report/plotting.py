@@ -284,3 +284,33 @@ def rank_history(scores, names: "dict[str, str]", persistence, movers: int = 2, 
     _finish(fig, label("各单位历年名次（纵向比较） Each unit's rank year by year; τ: rank persistence "
                        "to the latest year"))
     return fig
+
+
+def influence_figure(table, scheme_name: str, top: int = 25):
+    """Left: each indicator's nominal weight against its share of the variance of totals
+    (on the diagonal they agree). Right: Kendall tau to the full ranking when the
+    indicator is dropped (lowest category), the most influential first."""
+    import matplotlib.pyplot as plt
+
+    setup_fonts()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5))
+    left.scatter(table["nominal_weight"], table["variance_share"], color="#1f77b4")
+    for row in table.head(8).itertuples():
+        left.annotate(row.indicator, (row.nominal_weight, row.variance_share), fontsize=7,
+                      xytext=(3, 3), textcoords="offset points")
+    top_ = max(float(table["nominal_weight"].max()), float(table["variance_share"].max()), 0.01)
+    left.plot([0, top_], [0, top_], color="grey", lw=0.8, ls="--", label=label("名义 = 实际 (nominal = effective)"))
+    left.set_xlabel(label("名义权重（总分份额） nominal weight (share of the total points)"))
+    left.set_ylabel(label("实际影响（总分方差份额） effective influence (share of var(total))"))
+    left.set_title(label("权重与实际影响 (weight and real influence)"), fontsize=10)
+    left.legend(fontsize=8)
+    shown = table.head(top).iloc[::-1]
+    right.barh(range(len(shown)), shown["tau_min"], color="#d62728")
+    right.set_yticks(range(len(shown)), [label(f"{r.label} ({r.indicator})" if r.label else r.indicator)
+                                         for r in shown.itertuples()], fontsize=7)
+    right.set_xlim(min(0.5, float(shown["tau_min"].min()) - 0.02), 1.0)
+    right.set_xlabel(label("去掉该指标后与原排名的 Kendall τ（最低类别） tau to the full ranking without it"))
+    right.set_title(label(f"最有影响的 {len(shown)} 个指标 (the {len(shown)} most influential)"), fontsize=10)
+    fig.suptitle(label(f"'{scheme_name}': 逐一去掉指标 (dropping each indicator in turn)"))
+    fig.tight_layout()
+    return fig
