@@ -22,7 +22,8 @@ EXPECTED_TABLES = {
     "e_performance": {"progress", "dynamic_ranking", "feedback", "efficiency", "target_regimes", "awards"},
     "levers": {"sweep_special_points", "central_outer_gap", "sampling_error", "swap_by_sample_size",
                "swap_probability", "summary_vs_base", "recut", "caps_sweep"},
-    "robustness": {"rank_stats", "acceptability", "sensitivity", "stability"},
+    "robustness": {"rank_stats", "acceptability", "sensitivity", "stability", "method_ranks", "method_summary"},
+    "weightings": {"weights_by_method", "weighting_effects", "influence", "reduction_steps"},
     "leader_rating_reform": {"rank_shifts", "summary", "attribution", "grade_changes", "variance_shares"},
 }
 SMALL = {"e_performance": {"period": "2025-06"},

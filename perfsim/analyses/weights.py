@@ -17,7 +17,8 @@
 
 :func:`weights_diff` turns weights into a scenario diff over the scheme (``weight`` or,
 where the children carry points, ``points`` adding up to the node's); every analysis
-takes it like any scenario.
+takes it like any scenario. :func:`compare_weightings` derives the weights of one node by
+several methods and what each does to the ranking (the ``weightings`` notebook).
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ import numpy as np
 import pandas as pd
 
 from ..core.contract import Dataset
-from ..core.engine import Tree, score_detail
+from ..core.engine import Tree, check_fit, score_arrays, score_detail
 from ..core.errors import PerfsimError, PerfsimWarning
-from ..core.scheme import Resolved, Scheme
+from ..core.scheme import Resolved, Scheme, apply_diff, parse_scheme, raw_of
 
 OBJECTIVE = ("equal", "entropy", "critic", "std", "merec", "pca")
 METHODS = (*OBJECTIVE, "ahp", "optimise")
@@ -328,3 +329,107 @@ def scenario_text(scheme: Resolved, derived: Derived, out: Path, name: str | Non
     if derived.consistency:
         head += "# consistency ratios: " + ", ".join(f"{k}: {v:.3f}" for k, v in derived.consistency.items()) + "\n"
     return head + yaml.safe_dump(body, allow_unicode=True, sort_keys=False)
+
+
+def apply_weights(scheme: Resolved, derived: Derived) -> Scheme:
+    """``scheme`` with ``derived``'s weights, through the same diff a scenario file holds."""
+    raw = apply_diff(raw_of(scheme), weights_diff(scheme, derived), [], str(scheme.path))
+    return parse_scheme(raw, str(scheme.path))
+
+
+def compare_weightings(scheme: Resolved, dataset: Dataset, node: str, methods: list[str],
+                       year: int | None = None, pairwise: list[str | Path] = (),
+                       progress=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The children's weights of ``node`` by each method, and what each does to the ranking.
+
+    Returns (weights: method, child, label, weight_before, weight; effects: method,
+    category, units, tau to the scheme's ranking, units_moved, max_move, grade_changes,
+    note). A method that cannot be applied (AHP without pairwise files, PCA on a degenerate
+    matrix) gets one effects row with the reason in ``note`` and a warning."""
+    from .influence import category_taus
+
+    year = check_fit(scheme, dataset, year)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfsimWarning)
+        full = score_arrays(scheme.scheme, dataset, year)
+    groups = full.inputs.groups
+    categories = full.inputs.units["category"].to_numpy()
+    names = [str(categories[groups == g][0]) if len(set(categories[groups == g])) == 1 else "all"
+             for g in np.unique(groups)]
+    weights, effects = [], []
+    if any(m != "ahp" for m in methods):
+        _, dropped = decision_matrix(scheme, dataset, node, year)
+        if dropped:
+            warnings.warn(f"{dropped} unit(s) lack a score on some child of {node} and are left out of the "
+                          f"data-driven weights", PerfsimWarning, stacklevel=2)
+    for method in methods:
+        try:
+            if method == "ahp" and not pairwise:
+                raise PerfsimError("no pairwise comparison files were given")
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*lack a score.*", category=PerfsimWarning)
+                derived = derive(scheme, dataset, node, method, year, list(pairwise))
+            variant = apply_weights(scheme, derived)
+        except PerfsimError as exc:
+            warnings.warn(f"{method} weights for {node} skipped: {exc}", PerfsimWarning, stacklevel=2)
+            effects.append({"method": method, "category": "", "units": 0, "tau": np.nan, "units_moved": 0,
+                            "max_move": np.nan, "grade_changes": 0, "note": str(exc)})
+            continue
+        table = derived.table(scheme.scheme).assign(method=method)
+        weights.append(table)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PerfsimWarning)
+            other = score_arrays(variant, dataset, year)
+        taus = category_taus(full.rank, other.rank, groups)
+        for k, g in enumerate(np.unique(groups)):
+            on = groups == g
+            move = np.abs(other.rank[on] - full.rank[on])
+            effects.append({"method": method, "category": names[k], "units": int(on.sum()), "tau": taus[k],
+                            "units_moved": int((move > 0).sum()), "max_move": float(move.max()),
+                            "grade_changes": int((other.grade[on] != full.grade[on]).sum()),
+                            "note": derived.note})
+        if progress:
+            progress(1)
+    columns = ["method", "child", "label", "weight_before", "weight"]
+    weights_table = pd.concat(weights, ignore_index=True)[columns] if weights else pd.DataFrame(columns=columns)
+    return weights_table, pd.DataFrame(effects)
+
+
+def weightings_text(node: str, effects: pd.DataFrame, influence: pd.DataFrame | None = None,
+                    reduction=None, reduced_taus: np.ndarray | None = None) -> str:
+    """The conclusion of the weightings notebook, every number from its arguments: which
+    weighting moves the ranking most and least, how far nominal weights are from real
+    influence, and what the reduced indicator set keeps and costs."""
+    parts = []
+    done = effects.dropna(subset=["tau"])
+    if len(done):
+        per = done.groupby("method").agg(tau_min=("tau", "min"), moved=("units_moved", "sum"),
+                                         grades=("grade_changes", "sum")).sort_values("tau_min")
+        most, least = per.iloc[0], per.iloc[-1]
+        parts.append(f"Re-weighting the children of {node} by {len(per)} method(s): {per.index[0]} moves the "
+                     f"ranking most (lowest Kendall tau in a category {most.tau_min:.2f}, {int(most.moved)} units "
+                     f"change rank, {int(most.grades)} grades change), {per.index[-1]} least (lowest tau "
+                     f"{least.tau_min:.2f}, {int(least.moved)} units, {int(least.grades)} grades).")
+        if (per["tau_min"] < 0.8).any():
+            parts.append("Where tau falls below 0.8 the choice of weighting method decides the order as much as "
+                         "the data do: the weights need a stated reason before the ranking is used.")
+    skipped = effects[effects["tau"].isna() & (effects["note"] != "")].drop_duplicates("method")
+    if len(skipped):
+        parts.append("Not computed: " + "; ".join(f"{r.method} ({r.note})" for r in skipped.itertuples()) + ".")
+    if influence is not None and len(influence):
+        gap = (influence["variance_share"] - influence["nominal_weight"])
+        over, under = influence.loc[gap.idxmax()], influence.loc[gap.idxmin()]
+        parts.append(f"Measured by their share of the variance of totals within categories, {over.indicator} "
+                     f"drives the ranking most beyond its nominal weight ({over.variance_share:.3f} against "
+                     f"{over.nominal_weight:.3f}) and {under.indicator} falls furthest short of it "
+                     f"({under.variance_share:.3f} against {under.nominal_weight:.3f}); {int((influence['units_moved'] == 0).sum())} of {len(influence)} "
+                     f"indicators move no unit when dropped.")
+    if reduction is not None:
+        total = len(reduction.kept) + len(reduction.dropped)
+        text = (f"Keeping Kendall tau at or above {reduction.min_tau:g} in every category, {len(reduction.kept)} of "
+                f"{total} indicators suffice (少而精)")
+        if reduced_taus is not None and np.isfinite(reduced_taus).any():
+            text += (f"; the reduced set's tau to the full ranking is {np.nanmin(reduced_taus):.3f} in the worst "
+                     f"category and {np.nanmean(reduced_taus):.3f} on average")
+        parts.append(text + ".")
+    return " ".join(parts)

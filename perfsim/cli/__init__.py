@@ -1,4 +1,4 @@
-"""Command line: ``perfsim synth | validate | score | import | audit | weights | influence | reduce | compare | batch | uncertainty | track | calibrate | ensemble``.
+"""Command line: ``perfsim synth | validate | score | import | audit | weights | influence | reduce | methods | compare | batch | uncertainty | track | calibrate | ensemble``.
 
 Every bad input ends in one line ``perfsim: error: <where>: <what>`` on stderr and exit
 code 2, with no traceback; Ctrl-C ends in ``perfsim: interrupted`` and exit code 130.
@@ -319,6 +319,31 @@ def cmd_reduce(args: argparse.Namespace) -> int:
     if len(result.steps):
         print("dropped in order: " + ", ".join(p.rsplit(".", 1)[1] for p in result.dropped))
     print(f"wrote {out}: a scenario over {args.scheme}")
+    return 0
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ..analyses.methods import biggest_moves, method_rankings, methods_text
+    from ..core.files import OutputSet
+    from ..report.plotting import methods_figure
+
+    resolved = _load(args.scheme)
+    dataset = _dataset(args)
+    ranks, summary = method_rankings(resolved, dataset, args.year)
+    fig = methods_figure(summary, ranks, resolved.name)
+    with OutputSet(args.out) as outputs:
+        outputs.csv(ranks, "method_ranks.csv")
+        outputs.csv(summary, "method_summary.csv")
+        fig.savefig(outputs.path("methods.png"), dpi=110)
+    with pd.option_context("display.unicode.east_asian_width", True, "display.width", 200):
+        print(summary.pivot(index="category", columns="method", values="tau")
+              .to_string(float_format=lambda v: f"{v:.3f}"))
+        print("units that move most:")
+        print(biggest_moves(ranks, args.top).to_string(index=False, float_format=lambda v: f"{v:.0f}"))
+    print(methods_text(summary))
+    print(f"wrote {args.out}/method_ranks.csv, method_summary.csv and methods.png")
     return 0
 
 
@@ -733,6 +758,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=None, help="name of the scenario written (default: SCHEME_reduced)")
     p.add_argument("--out", required=True, help="the scenario YAML file to write")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = _sub(sub, "methods", "rank by TOPSIS, VIKOR and PROMETHEE II and compare with the scheme's ranking",
+             "perfsim methods params/baseline.yaml --out outputs/methods", cmd_methods)
+    p.add_argument("scheme", help="scheme or scenario file")
+    _data(p)
+    p.add_argument("--out", default="outputs/methods",
+                   help="folder for method_ranks.csv, method_summary.csv and methods.png")
+    p.add_argument("--top", type=options.top, default=10, help="how many moving units to print")
 
     p = _sub(sub, "compare", "rank shifts of a scenario against a base scheme",
              "perfsim compare params/baseline.yaml params/scenarios/leader5_proportional.yaml --out outputs/cmp",

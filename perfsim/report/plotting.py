@@ -314,3 +314,88 @@ def influence_figure(table, scheme_name: str, top: int = 25):
     fig.suptitle(label(f"'{scheme_name}': 逐一去掉指标 (dropping each indicator in turn)"))
     fig.tight_layout()
     return fig
+
+
+METHOD_COLOURS = {"TOPSIS": "#1f77b4", "VIKOR": "#ff7f0e", "PROMETHEE_II": "#2ca02c"}
+
+
+def methods_figure(summary, ranks, scheme_name: str):
+    """Left: Kendall tau between the scheme's ranking and each method's, per category.
+    Right: every unit's rank under the scheme against its rank under each method (on the
+    diagonal they agree)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    setup_fonts()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2))
+    done = summary.dropna(subset=["tau"])
+    categories = list(dict.fromkeys(done["category"]))
+    methods = list(dict.fromkeys(done["method"]))
+    width = 0.8 / max(len(methods), 1)
+    for k, method in enumerate(methods):
+        part = done[done["method"] == method].set_index("category").reindex(categories)
+        left.bar(np.arange(len(categories)) + (k - (len(methods) - 1) / 2) * width, part["tau"], width,
+                 color=METHOD_COLOURS.get(method), label=method)
+    left.set_xticks(range(len(categories)), categories, rotation=30, ha="right", fontsize=8)
+    left.axhline(0.8, color="grey", lw=0.8, ls="--")
+    left.set_ylim(min(0.0, float(done["tau"].min()) - 0.05) if len(done) else 0.0, 1.0)
+    left.set_ylabel(label("与方案排名的 Kendall τ (tau to the scheme's ranking)"))
+    left.set_xlabel(label("考核类别 (category)"))
+    left.set_title(label("各方法与方案排名的一致性 (agreement per category)"), fontsize=10)
+    left.legend(fontsize=8)
+    jitter = {m: (k - 1) * 0.15 for k, m in enumerate(methods)}
+    for method in methods:
+        col = f"rank_{method}"
+        on = ranks[col].notna()
+        right.scatter(ranks.loc[on, "rank_scheme"] + jitter[method], ranks.loc[on, col], s=10, alpha=0.6,
+                      color=METHOD_COLOURS.get(method), label=method)
+    most = float(ranks["rank_scheme"].max()) if len(ranks) else 1.0
+    right.plot([1, most], [1, most], color="grey", lw=0.8, ls="--")
+    right.set_xlabel(label("方案排名（类别内） rank under the scheme (within category)"))
+    right.set_ylabel(label("按方法的排名 rank under the method"))
+    right.set_title(label("每个单位的排名 (every unit's rank)"), fontsize=10)
+    right.legend(fontsize=8)
+    integer_ticks(right, "x")
+    integer_ticks(right, "y")
+    fig.suptitle(label(f"'{scheme_name}': 排名对集成方法的依赖 (how much the ranking owes to the method)"))
+    fig.tight_layout()
+    return fig
+
+
+def weightings_figure(weights, effects, node_label: str):
+    """Left: the node's children's weights by each method side by side (the scheme's own
+    first). Right: Kendall tau between the scheme's ranking and the ranking under each
+    method's weights, per category."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    setup_fonts()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.2))
+    children = list(dict.fromkeys(weights["child"]))
+    first = weights.drop_duplicates("child").set_index("child")
+    series = [("scheme", first.loc[children, "weight_before"].to_numpy())]
+    series += [(m, part.set_index("child").loc[children, "weight"].to_numpy())
+               for m, part in weights.groupby("method", sort=False)]
+    width = 0.85 / len(series)
+    colours = [plt.get_cmap("tab10")(k % 10) for k in range(len(series) + 1)]
+    for k, (name, values) in enumerate(series):
+        left.bar(np.arange(len(children)) + (k - (len(series) - 1) / 2) * width, values, width,
+                 color="black" if name == "scheme" else colours[k], label=name)
+    names = [label(f"{first.loc[c, 'label']} ({c})") if first.loc[c, "label"] else c for c in children]
+    left.set_xticks(range(len(children)), names, rotation=30, ha="right", fontsize=8)
+    left.set_ylabel(label("权重（子项份额） weight (share among the children)"))
+    left.set_title(label(f"{node_label}: 各方法的权重 (weights by method)"), fontsize=10)
+    left.legend(fontsize=7, ncol=2)
+    done = effects.dropna(subset=["tau"])
+    table = done.pivot(index="category", columns="method", values="tau")
+    methods = [m for m in dict.fromkeys(done["method"])]
+    for k, method in enumerate(methods):
+        right.plot(range(len(table)), table[method], marker="o", color=colours[1 + k], label=method)
+    right.set_xticks(range(len(table)), list(table.index), rotation=30, ha="right", fontsize=8)
+    right.axhline(1.0, color="grey", lw=0.8, ls=":")
+    right.set_ylabel(label("与方案排名的 Kendall τ (tau to the scheme's ranking)"))
+    right.set_xlabel(label("考核类别 (category)"))
+    right.set_title(label("各权重下的排名变化 (rank change each weighting causes)"), fontsize=10)
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
