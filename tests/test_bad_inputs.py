@@ -41,7 +41,10 @@ def test_bad_data(case: Path, tmp_path, capsys):
         for table in (case / "DELETE").read_text().split():
             (data / f"{table}.csv").unlink()
     scheme = (case / "SCHEME").read_text().strip() if (case / "SCHEME").exists() else str(MINI_SCHEME)
-    code, err = _run(["validate", str(ROOT / scheme), "--data", str(data)], capsys)
+    argv = ["validate", str(ROOT / scheme)]
+    if (case / "COMMAND").exists():          # a command other than validate (its options, then --data)
+        argv = (case / "COMMAND").read_text().split() + ["--out", str(tmp_path / "out")]
+    code, err = _run([*argv, "--data", str(data)], capsys)
     expect = (case / "EXPECT").read_text(encoding="utf-8").strip()
     assert code == 2, err
     assert err.count("\n") == 1 and err.startswith("perfsim: error: "), err

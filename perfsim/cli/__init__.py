@@ -1,4 +1,4 @@
-"""Command line: ``perfsim synth | validate | score | import | audit | weights | influence | reduce | methods | compare | batch | uncertainty | track | calibrate | ensemble``.
+"""Command line: ``perfsim synth | validate | score | import | audit | weights | influence | reduce | methods | raters | compare | batch | uncertainty | track | calibrate | ensemble``.
 
 Every bad input ends in one line ``perfsim: error: <where>: <what>`` on stderr and exit
 code 2, with no traceback; Ctrl-C ends in ``perfsim: interrupted`` and exit code 130.
@@ -344,6 +344,22 @@ def cmd_methods(args: argparse.Namespace) -> int:
         print(biggest_moves(ranks, args.top).to_string(index=False, float_format=lambda v: f"{v:.0f}"))
     print(methods_text(summary))
     print(f"wrote {args.out}/method_ranks.csv, method_summary.csv and methods.png")
+    return 0
+
+
+def cmd_raters(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ..analyses.raters import raters_text, rater_model
+    from ..report.raters_page import write_raters
+
+    dataset = _dataset(args)
+    fit = rater_model(dataset, args.year, args.source, args.alpha)
+    write_raters(fit, args.out, _origin(args.data))
+    with pd.option_context("display.unicode.east_asian_width", True, "display.width", 200):
+        print(fit.raters.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(raters_text(fit))
+    print(f"wrote {args.out}/raters.html, raters.csv, pairs.csv, units.csv and raters.png")
     return 0
 
 
@@ -766,6 +782,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="outputs/methods",
                    help="folder for method_ranks.csv, method_summary.csv and methods.png")
     p.add_argument("--top", type=options.top, default=10, help="how many moving units to print")
+
+    p = _sub(sub, "raters", "rater leniency, compression (平衡分) and candidate favours (人情分) from the ratings",
+             "perfsim raters --data data/synthetic --out outputs/raters", cmd_raters)
+    _data(p)
+    p.add_argument("--source", choices=("leader_ratings", "satisfaction"), default="leader_ratings",
+                   help="which rating table: city leaders, or the satisfaction survey's respondent groups")
+    p.add_argument("--alpha", type=options.probability, default=0.1,
+                   help="false-discovery rate (Benjamini-Hochberg) for flagging raters and rater-unit pairs")
+    p.add_argument("--out", default="outputs/raters", help="folder for raters.html and its tables")
 
     p = _sub(sub, "compare", "rank shifts of a scenario against a base scheme",
              "perfsim compare params/baseline.yaml params/scenarios/leader5_proportional.yaml --out outputs/cmp",

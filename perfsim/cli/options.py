@@ -125,3 +125,14 @@ def correlation(text: str) -> float:
     if not math.isfinite(value) or not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"must be above 0 and at most 1 (got {text})")
     return value
+
+
+def probability(text: str) -> float:
+    """A rate strictly between 0 and 1 (a false-discovery rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be above 0 and below 1 (got {text})")
+    return value

@@ -18,7 +18,7 @@ import pandas as pd
 from ..analyses.audit import KURTOSIS, SKEW, Audit
 from ..core.contract import Dataset
 from ..core.files import OutputSet
-from .pages import CSS
+from .pages import CSS, html_table
 
 
 def _h(text: Any) -> str:
@@ -96,26 +96,6 @@ def correlation_figure(result: Audit):
     return fig
 
 
-def _table(frame: pd.DataFrame, digits: int = 3, limit: int = 200) -> str:
-    if frame is None or frame.empty:
-        return "<p class='meta'>（无 none）</p>"
-    shown = frame.head(limit)
-    head = "".join(f"<th>{_h(c)}</th>" for c in shown.columns)
-    rows = []
-    for _, row in shown.iterrows():
-        cells = []
-        for v in row:
-            if isinstance(v, (float, np.floating)):
-                cells.append("<td></td>" if pd.isna(v) else f"<td class='num'>{v:.{digits}f}</td>")
-            elif isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-                cells.append(f"<td class='num'>{v}</td>")
-            else:
-                cells.append(f"<td>{_h(v)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    more = f"<p class='meta'>… {len(frame) - limit} more rows in the CSV</p>" if len(frame) > limit else ""
-    return f"<div class='wrap'><table><tr>{head}</tr>{''.join(rows)}</table></div>{more}"
-
-
 def summary(result: Audit) -> dict[str, Any]:
     """The audit's key numbers (for audit.json and the page's sentences)."""
     presence = result.presence
@@ -175,7 +155,7 @@ def _page(result: Audit, facts: dict, scheme_name: str | None, origin: str) -> s
         neg = result.levels[result.levels["negative"]]
         levels = (f"<h2>层级相关 (each leaf against its dimension, component and total)</h2>"
                   f"<p>{len(neg)} 个末级指标与上级或总分负相关 (leaves correlated negatively with a level above: "
-                  f"they pull against the index).</p>" + _table(result.levels))
+                  f"they pull against the index).</p>" + html_table(result.levels))
     flagged = result.indicators[result.indicators["flagged"].astype(bool)]
     return f"""<!doctype html><html lang="zh"><head><meta charset="utf-8">
 <title>数据审计 data audit · {_h(origin)}</title><style>{CSS}</style></head><body>
@@ -184,17 +164,17 @@ def _page(result: Audit, facts: dict, scheme_name: str | None, origin: str) -> s
 {''.join(lines)}
 <h2>数据可得性 (availability)</h2>
 <a href="availability.png"><img src="availability.png" style="max-width:100%"></a>
-<h3>按表 (per table)</h3>{_table(result.tables)}
-<h3>缺失最多的单位 (units with most missing)</h3>{_table(result.units.sort_values('missing', ascending=False).head(20))}
-<h3>按指标 (per indicator)</h3>{_table(result.indicators[['indicator_id', 'name', 'expected', 'with_actual', 'missing', 'share']])}
+<h3>按表 (per table)</h3>{html_table(result.tables)}
+<h3>缺失最多的单位 (units with most missing)</h3>{html_table(result.units.sort_values('missing', ascending=False).head(20))}
+<h3>按指标 (per indicator)</h3>{html_table(result.indicators[['indicator_id', 'name', 'expected', 'with_actual', 'missing', 'share']])}
 <h2>异常值 (outliers: |skewness| &gt; {SKEW:g} and kurtosis &gt; {KURTOSIS:g})</h2>
 <a href="outliers.png"><img src="outliers.png" style="max-width:640px"></a>
-{_table(flagged[['indicator_id', 'name', 'basis', 'n', 'skew', 'kurtosis', 'treatment', 'skew_treated', 'kurtosis_treated']])}
+{html_table(flagged[['indicator_id', 'name', 'basis', 'n', 'skew', 'kurtosis', 'treatment', 'skew_treated', 'kurtosis_treated']])}
 <p class='meta'>处理 (treat): 在方案的 minmax/rank 指标上加 <code>treat: {{method: winsorise, max_points: 5}}</code>
 （COINr Treat：逐点缩尾，不足则对数变换 log_CT）。</p>
 <h2>指标相关 (correlations, {_h(result.method)})</h2>
 <a href="correlations.png"><img src="correlations.png" style="max-width:100%"></a>
-<h3>|r| ≥ {result.threshold:g} 的指标对 (pairs: candidates for reduction)</h3>{_table(result.pairs)}
+<h3>|r| ≥ {result.threshold:g} 的指标对 (pairs: candidates for reduction)</h3>{html_table(result.pairs)}
 {levels}
 <p class='meta'>Files: availability_units.csv, availability_indicators.csv, availability_tables.csv, outliers.csv,
 correlations.csv, collinear.csv{', levels.csv' if result.levels is not None else ''}, audit.json.</p>

@@ -399,3 +399,57 @@ def weightings_figure(weights, effects, node_label: str):
     right.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def raters_figure(fit):
+    """Left: each rater's leniency with its 95 % interval. Middle: compression with its
+    95 % interval. Right: the rater x unit residual z-scores (units by category, then by
+    adjusted rating), candidate favours circled."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    setup_fonts()
+    r = fit.raters.sort_values("leniency")
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5.5), gridspec_kw={"width_ratios": [1, 1, 2.4]})
+    lenient = ["#d62728" if ("lenient" in w or "severe" in w) else "#1f77b4" for w in r["reason"]]
+    compressing = ["#d62728" if "compressing" in w else "#1f77b4" for w in r["reason"]]
+    y = np.arange(len(r))
+    axes[0].errorbar(r["leniency"], y, xerr=1.96 * r["leniency_se"], fmt="none", ecolor="grey", lw=1)
+    axes[0].scatter(r["leniency"], y, c=lenient, zorder=3)
+    axes[0].axvline(0, color="grey", lw=0.8, ls="--")
+    axes[0].set_yticks(y, r["rater_id"], fontsize=8)
+    axes[0].set_xlabel(label("宽严度 leniency (points, 95 % interval)"))
+    axes[0].set_ylabel(label("评分人 rater"))
+    axes[0].set_title(label("宽严 (leniency; red: beyond chance)"), fontsize=10)
+    axes[1].errorbar(r["compression"], y, xerr=1.96 * r["compression_se"], fmt="none", ecolor="grey", lw=1)
+    axes[1].scatter(r["compression"], y, c=compressing, zorder=3)
+    axes[1].axvline(0, color="grey", lw=0.8, ls="--")
+    axes[1].set_yticks(y, r["rater_id"], fontsize=8)
+    axes[1].set_xlabel(label("压缩度 compression (1 − slope, 95 % interval)"))
+    axes[1].set_title(label("平衡分 (compression; red: beyond chance)"), fontsize=10)
+    units = fit.units.sort_values(["category", "adjusted"], ascending=[True, False])
+    grid = fit.pairs.pivot(index="rater_id", columns="unit_id", values="z").reindex(
+        index=r["rater_id"], columns=units["unit_id"])
+    lim = float(np.nanmax(np.abs(grid.to_numpy()))) if grid.notna().any().any() else 1.0
+    image = axes[2].imshow(grid.to_numpy(), aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                           interpolation="nearest", origin="lower")
+    flagged = fit.pairs[fit.pairs["flagged"]]
+    col = {u: k for k, u in enumerate(grid.columns)}
+    row = {u: k for k, u in enumerate(grid.index)}
+    axes[2].scatter([col[u] for u in flagged["unit_id"]], [row[x] for x in flagged["rater_id"]], s=30,
+                    facecolors="none", edgecolors="black", linewidths=1, label="candidate favour")
+    axes[2].set_yticks(y, r["rater_id"], fontsize=8)
+    cats = units["category"].to_numpy()
+    starts = [k for k in range(len(cats)) if k == 0 or cats[k] != cats[k - 1]]
+    for k in starts[1:]:
+        axes[2].axvline(k - 0.5, color="black", lw=0.6)
+    axes[2].set_xticks(starts, [str(cats[k]) for k in starts], rotation=30, ha="left", fontsize=7)
+    axes[2].set_xlabel(label("单位（按类别、调整后评分排序） units by category and adjusted rating"))
+    axes[2].set_title(label("评分残差 z (rater x unit residuals; circled: candidate favours, 人情分)"),
+                      fontsize=10)
+    fig.colorbar(image, ax=axes[2], label="z")
+    if len(flagged):
+        axes[2].legend(fontsize=7, loc="lower right")
+    fig.suptitle(label(f"评分人行为 rater behaviour ({fit.source}, {fit.year}; false-discovery rate {fit.alpha:g})"))
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,237 @@
+"""Rater behaviour from a rating table: leniency (宽严), balancing compression (平衡分) and
+candidate favours (人情分, 关系分), estimated with established statistics.
+
+Model. Each rating is ``y_ru = mu + a_u + b_r + e_ru``: a unit effect, a rater's leniency
+and a residual, fitted by least squares with both factors in sum-to-zero coding
+(statsmodels OLS, a two-way fixed-effects model; it takes unbalanced tables where some
+raters did not rate some units). ``leniency`` is ``b_r`` with its standard error; a
+unit's ``adjusted`` rating is ``mu + a_u`` (the rating an average rater would give) with
+its standard error.
+
+Compression. Each rater's ratings less its leniency are regressed (statsmodels OLS) on the
+consensus: the mean rating the other raters give the unit (leave-one-out, less their
+leniency). ``compression`` is 1 minus that slope, corrected for the noise in the
+consensus (Spearman's disattenuation: the slope is divided by the consensus's
+reliability, 1 minus its noise variance over its variance; below 0.3 the rater's
+compression is not estimated, with a warning). 0 is a rater who spreads the
+units as the consensus does; values towards 1 rate everyone alike (平衡分). It is relative:
+when every rater compresses alike, the common part cannot be seen in the ratings.
+
+Favours. The residual of each rating from its rater's regression on the consensus,
+divided by the rater's own robust residual scale (median absolute deviation, so that the
+favours themselves do not inflate it), is a z-score; its one-sided p-value (a rating
+higher than the model expects) is controlled for the false-discovery rate over all pairs
+by Benjamini-Hochberg (statsmodels), and a pair with q at or below ``alpha`` is flagged as
+a candidate favour. A favour shared by most raters of a unit looks like merit and cannot
+be found this way.
+
+A rater is flagged when its leniency differs from 0 or its compression is above 0 beyond
+chance (two-sided and one-sided tests, Benjamini-Hochberg over raters at ``alpha``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..core.contract import Dataset
+from ..core.errors import PerfsimError, PerfsimWarning
+
+SOURCES = ("leader_ratings", "satisfaction")
+#: default false-discovery rate for flagging raters and pairs
+ALPHA = 0.1
+#: below this reliability of the other raters' consensus, a rater's compression is not estimated
+MIN_RELIABILITY = 0.3
+RATER_COLUMNS = ["rater_id", "n", "leniency", "leniency_se", "compression", "compression_se", "flagged"]
+PAIR_COLUMNS = ["rater_id", "unit_id", "residual", "z", "p_value", "q_value", "flagged"]
+UNIT_COLUMNS = ["unit_id", "n", "raw_mean", "adjusted", "adjusted_se"]
+
+
+@dataclass(frozen=True)
+class RaterFit:
+    """What :func:`rater_model` estimates (see the module docstring)."""
+
+    raters: pd.DataFrame          # RATER_COLUMNS + reason
+    pairs: pd.DataFrame           # PAIR_COLUMNS
+    units: pd.DataFrame           # UNIT_COLUMNS
+    source: str
+    year: int
+    alpha: float
+
+
+def rating_table(dataset: Dataset, year: int | None = None, source: str = "leader_ratings"
+                 ) -> tuple[pd.DataFrame, int]:
+    """(rater_id, unit_id, rating) of one year of ``source`` (satisfaction: the respondent
+    groups are the raters and their scores the ratings), and the year."""
+    if source not in SOURCES:
+        raise PerfsimError(f"--source {source!r}: one of {', '.join(SOURCES)}")
+    frame = getattr(dataset, source)
+    if frame is None or not len(frame):
+        raise PerfsimError(f"the data have no {source} table (or it is empty): there are no ratings to model",
+                           where=dataset.origin)
+    years = sorted(int(y) for y in frame["year"].unique())
+    year = years[-1] if year is None else int(year)
+    if year not in years:
+        raise PerfsimError(f"{source} has no ratings for {year} (years: {', '.join(map(str, years))})",
+                           where=dataset.origin)
+    rows = frame[frame["year"] == year]
+    if source == "satisfaction":
+        rows = rows.rename(columns={"group": "rater_id", "score": "rating"})
+    table = rows[["rater_id", "unit_id", "rating"]].astype({"rater_id": str, "unit_id": str, "rating": float})
+    for what, column in (("rater", "rater_id"), ("unit", "unit_id")):
+        if table[column].nunique() < 2:
+            raise PerfsimError(f"{source} {year} has only one {what} ({table[column].iloc[0]}): the rater model "
+                               f"needs at least two {what}s", where=dataset.origin)
+    return table.reset_index(drop=True), year
+
+
+def _sum_coding(index: np.ndarray, k: int) -> np.ndarray:
+    """Sum-to-zero (deviation) coding of a factor with ``k`` levels: k - 1 columns."""
+    x = np.zeros((len(index), k - 1))
+    on = index < k - 1
+    x[np.flatnonzero(on), index[on]] = 1.0
+    x[~on] = -1.0
+    return x
+
+
+def _contrasts(k: int, offset: int, width: int, intercept: bool) -> np.ndarray:
+    """Rows picking each level's effect out of sum-coded parameters (the last level is minus
+    the sum of the others); with the intercept added when ``intercept``."""
+    c = np.zeros((k, width))
+    c[np.arange(k - 1), offset + np.arange(k - 1)] = 1.0
+    c[k - 1, offset:offset + k - 1] = -1.0
+    if intercept:
+        c[:, 0] = 1.0
+    return c
+
+
+def fit_ratings(table: pd.DataFrame, alpha: float = ALPHA) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The rater model on a (rater_id, unit_id, rating) table: (raters, pairs, units)."""
+    import statsmodels.api as sm
+    from statsmodels.stats.multitest import multipletests
+
+    if not 0 < alpha < 1:
+        raise PerfsimError(f"alpha must be between 0 and 1 (got {alpha})")
+    raters = np.array(sorted(table["rater_id"].unique()))
+    units = np.array(sorted(table["unit_id"].unique()))
+    ri = np.searchsorted(raters, table["rater_id"].to_numpy())
+    ui = np.searchsorted(units, table["unit_id"].to_numpy())
+    y = table["rating"].to_numpy(dtype=float)
+    n_r, n_u = len(raters), len(units)
+    if len(y) <= n_r + n_u:
+        raise PerfsimError(f"{len(y)} ratings for {n_r} raters and {n_u} units: too few to separate raters "
+                           "from units (each rater must rate several units and each unit be rated several times)")
+    x = np.column_stack([np.ones(len(y)), _sum_coding(ri, n_r), _sum_coding(ui, n_u)])
+    ols = sm.OLS(y, x).fit()
+    cov = ols.cov_params()
+    lc = _contrasts(n_r, 1, x.shape[1], intercept=False)
+    leniency = lc @ ols.params
+    leniency_se = np.sqrt(np.einsum("ij,jk,ik->i", lc, cov, lc))
+    uc = _contrasts(n_u, n_r, x.shape[1], intercept=True)
+    adjusted = uc @ ols.params
+    adjusted_se = np.sqrt(np.einsum("ij,jk,ik->i", uc, cov, uc))
+
+    centred = np.full((n_r, n_u), np.nan)
+    centred[ri, ui] = y - leniency[ri]
+    residual = np.full((n_r, n_u), np.nan)
+    compression, compression_se = np.full(n_r, np.nan), np.full(n_r, np.nan)
+    unreliable: list[str] = []
+    for r in range(n_r):
+        others = np.delete(centred, r, axis=0)
+        count = np.sum(~np.isnan(others), axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            consensus = np.where(count > 0, np.nansum(others, axis=0) / np.maximum(count, 1), np.nan)
+        on = ~np.isnan(centred[r]) & (count > 0)
+        if on.sum() < 3 or np.ptp(consensus[on]) == 0:
+            continue
+        fit = sm.OLS(centred[r, on], sm.add_constant(consensus[on])).fit()
+        reliability = 1.0 - np.mean(ols.scale / count[on]) / np.var(consensus[on], ddof=1)
+        if not reliability >= MIN_RELIABILITY:
+            unreliable.append(str(raters[r]))
+            continue
+        compression[r] = 1.0 - fit.params[1] / reliability
+        compression_se[r] = fit.bse[1] / reliability
+        residual[r, on] = fit.resid
+    if unreliable:
+        warnings.warn(f"compression not estimated for {len(unreliable)} rater(s) ({', '.join(unreliable[:6])}"
+                      f"{' ...' if len(unreliable) > 6 else ''}): the other raters' consensus is mostly noise "
+                      f"(reliability below {MIN_RELIABILITY:g}); their residuals are left out of the favour "
+                      "test", PerfsimWarning, stacklevel=3)
+    scale = np.array([stats.median_abs_deviation(row[~np.isnan(row)], scale="normal") if np.isfinite(row).sum() > 2
+                      else np.nan for row in residual])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = residual / scale[:, None]
+    rr, uu = np.nonzero(np.isfinite(z))
+    p = stats.norm.sf(z[rr, uu])
+    q = multipletests(p, method="fdr_bh")[1] if len(p) else p
+    pairs = pd.DataFrame({"rater_id": raters[rr], "unit_id": units[uu], "residual": residual[rr, uu],
+                          "z": z[rr, uu], "p_value": p, "q_value": q, "flagged": q <= alpha})
+
+    p_len = 2 * stats.norm.sf(np.abs(leniency / leniency_se))
+    q_len = multipletests(p_len, method="fdr_bh")[1]
+    ok = np.isfinite(compression)
+    q_comp = np.ones(n_r)
+    if ok.any():
+        q_comp[ok] = multipletests(stats.norm.sf(compression[ok] / compression_se[ok]), method="fdr_bh")[1]
+    reasons = []
+    for k in range(n_r):
+        why = []
+        if q_len[k] <= alpha:
+            why.append("lenient" if leniency[k] > 0 else "severe")
+        if q_comp[k] <= alpha:
+            why.append("compressing")
+        reasons.append(", ".join(why))
+    per = pd.DataFrame({"rater_id": raters, "n": np.bincount(ri, minlength=n_r), "leniency": leniency,
+                        "leniency_se": leniency_se, "compression": compression, "compression_se": compression_se,
+                        "flagged": [bool(w) for w in reasons], "reason": reasons})
+    raw = pd.Series(y).groupby(ui).mean().reindex(range(n_u)).to_numpy()
+    unit_table = pd.DataFrame({"unit_id": units, "n": np.bincount(ui, minlength=n_u), "raw_mean": raw,
+                               "adjusted": adjusted, "adjusted_se": adjusted_se})
+    return per, pairs, unit_table
+
+
+def rater_model(dataset: Dataset, year: int | None = None, source: str = "leader_ratings",
+                alpha: float = ALPHA) -> RaterFit:
+    """The rater model of one year's ``source`` ratings (see the module docstring)."""
+    table, year = rating_table(dataset, year, source)
+    raters, pairs, units = fit_ratings(table, alpha)
+    names = dataset.units.set_index("unit_id")
+    units.insert(1, "name", names["name"].reindex(units["unit_id"]).to_numpy() if "name" in names else "")
+    units.insert(2, "category", names["category"].reindex(units["unit_id"]).to_numpy())
+    return RaterFit(raters, pairs, units, source, year, alpha)
+
+
+def raters_text(fit: RaterFit) -> str:
+    """One paragraph on what the model finds, every number from ``fit``."""
+    r, p = fit.raters, fit.pairs
+    lenient = r[r["reason"].str.contains("lenient")]
+    severe = r[r["reason"].str.contains("severe")]
+    compressing = r[r["reason"].str.contains("compressing")]
+    spread = r["leniency"].max() - r["leniency"].min()
+    parts = [f"{len(r)} raters ({fit.source}, {fit.year}): leniency spans {spread:.1f} points from the most severe "
+             f"({r.loc[r['leniency'].idxmin(), 'rater_id']}, {r['leniency'].min():+.1f}) to the most lenient "
+             f"({r.loc[r['leniency'].idxmax(), 'rater_id']}, {r['leniency'].max():+.1f}); "
+             f"{len(lenient)} lenient and {len(severe)} severe beyond chance"
+             + (f", {len(compressing)} compressing the units more than the consensus (平衡分; compression up to "
+                f"{np.nanmax(r['compression']):.2f})" if r["compression"].notna().any()
+                else "; compression could not be estimated (the consensus of the other raters is mostly noise)")
+             + f", at a false-discovery rate of {fit.alpha:g}."]
+    flagged = p[p["flagged"]]
+    parts.append(f"{len(flagged)} of {len(p)} rater-unit ratings are higher than the model expects beyond chance "
+                 f"(candidate favours, 人情分/关系分)"
+                 + (f", the largest {flagged['residual'].max():.1f} points above expectation "
+                    f"({flagged.loc[flagged['residual'].idxmax(), 'rater_id']} on "
+                    f"{flagged.loc[flagged['residual'].idxmax(), 'unit_id']})" if len(flagged) else "")
+                 + "; a flag is a reason to ask, not proof.")
+    moved = (fit.units["adjusted"] - fit.units["raw_mean"]).abs()
+    if moved.max() < 0.005:
+        parts.append("Every rater rated every unit, so leniency cancels out of the units' mean ratings; "
+                     "compression and favours do not.")
+    else:
+        parts.append(f"Not every rater rated every unit: adjusting for leniency moves unit means by up to "
+                     f"{moved.max():.2f} points (mean {moved.mean():.2f}).")
+    return " ".join(parts)
