@@ -121,3 +121,57 @@ def test_raters_text_follows_the_numbers(world):
     fit = rater_model(world)
     text = raters_text(fit)
     assert f"{int(fit.pairs['flagged'].sum())} of {len(fit.pairs)} rater-unit ratings" in text
+
+
+# --------------------------------------------------------------------------- levers on the rating leaf
+
+from perfsim.core.engine import score_detail  # noqa: E402
+from perfsim.core.scheme import load_scheme_text  # noqa: E402
+
+MINI_RATINGS = np.array([[90, 80, 70], [85, 85, 85], [100, 60, 80], [70, 70, 70], [90, 90, 60]], dtype=float)
+
+
+def _leader(mini, options: str) -> np.ndarray:
+    scheme = load_scheme_text("name: l\ntree:\n  points: 100\n  children:\n"
+                              f"    l: {{points: 100, source: leader_ratings, rule: rating{', ' + options if options else ''}}}\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfsimWarning)
+        return score_detail(scheme, mini).node_scores["tree.l"].to_numpy() * 100
+
+
+def test_centring_by_hand(mini):
+    # rater means 87, 77, 73, grand mean 79: shifts -8, +2, +6
+    centred = np.array([[82, 82, 76], [77, 87, 91], [92, 62, 86], [62, 72, 76], [82, 92, 66]], dtype=float)
+    assert np.allclose(_leader(mini, "adjust: centre"), centred.mean(axis=1))
+    assert np.allclose(_leader(mini, "adjust: centre"), MINI_RATINGS.mean(axis=1))     # complete: leniency cancels
+    assert np.allclose(_leader(mini, "adjust: centre, trim: true"), [82, 87, 86, 72, 82])
+    assert np.allclose(_leader(mini, "trim: true"), [80, 85, 80, 70, 90])
+    assert np.allclose(_leader(mini, "adjust: model"), MINI_RATINGS.mean(axis=1))
+
+
+def test_standardising_by_hand(mini):
+    sd = MINI_RATINGS.std(axis=0, ddof=1)
+    pooled = np.sqrt(np.mean(sd ** 2))
+    z = (MINI_RATINGS - MINI_RATINGS.mean(axis=0)) / sd * pooled + MINI_RATINGS.mean()
+    assert np.allclose(_leader(mini, "adjust: standardise"), z.mean(axis=1))
+
+
+def test_rank_conversion_by_hand(mini):
+    # within categories: district U1, U2; A U3, U4; B U5 alone. Best of two 100, worst 60 (floor 0.6)
+    assert np.allclose(_leader(mini, "convert: rank"), [220 / 3, 260 / 3, 260 / 3, 220 / 3, 100])
+    assert np.allclose(_leader(mini, "convert: rank, floor: 0.5"), [200 / 3, 250 / 3, 250 / 3, 200 / 3, 100])
+    # all units in one group: R1 ranks U3 > U1 = U5 > U2 > U4 (ties at their average rank)
+    got = _leader(mini, "convert: rank, within: all, floor: 0")
+    r1 = np.array([2.5, 1, 4, 0, 2.5]) / 4
+    r2 = np.array([2, 3, 0, 1, 4]) / 4
+    r3 = np.array([1.5, 4, 3, 1.5, 0]) / 4
+    assert np.allclose(got, 100 * (r1 + r2 + r3) / 3)
+
+
+def test_forced_tiers_by_hand(mini):
+    # two units per category: the top half (1 unit) gets 90, the other 70; U5 alone: no top half
+    got = _leader(mini, "convert: tiers, tiers: [[0.5, 90], [0.5, 70]]")
+    assert np.allclose(got, [230 / 3, 250 / 3, 250 / 3, 230 / 3, 70])
+    # over all five units with a 20 % cap on the top tier: exactly one unit per rater gets 95
+    got = _leader(mini, "convert: tiers, within: all, tiers: [[0.2, 95], [0.8, 80]]")
+    assert np.allclose(got, [80, 85, 85, 80, 85])

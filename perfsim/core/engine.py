@@ -607,6 +607,7 @@ def _rating_input(node: Node, view: YearView) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         if node.source == "leader_ratings":
             r, _ = view.matrix("leader")
+            r = rater_levers(r, node, view)
             count = np.sum(~np.isnan(r), axis=1)
             total = np.nansum(r, axis=1)
             mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
@@ -630,6 +631,46 @@ def _rating_input(node: Node, view: YearView) -> np.ndarray:
             num = (w * np.nan_to_num(score)).sum(axis=1)
             return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
         return view.column("special", node.facet)
+
+
+#: convert: rank without floor: the lowest-ranked unit gets this share of the full rating
+RANK_FLOOR = 0.6
+
+
+def rater_levers(r: np.ndarray, node: Node, view: YearView) -> np.ndarray:
+    """Leader ratings (units x raters) after the leaf's levers: ``adjust`` (each rater's
+    ratings centred on the grand mean, or also scaled to the pooled spread, or the
+    two-way model's unit effect for every rating) or ``convert`` (each rater's ratings
+    turned into ranks within the category, mapped onto [floor x 100, 100], or into tiers)."""
+    convert = node.convert or "mean"
+    adjust = node.adjust or "none"
+    if convert == "mean" and adjust == "none":
+        return r
+    rated = ~np.isnan(r)
+    if convert == "mean":
+        grand = np.nanmean(r) if rated.any() else np.nan
+        mean = np.nanmean(np.where(rated, r, np.nan), axis=0)
+        if adjust == "centre":
+            return r - mean[None, :] + grand
+        if adjust == "standardise":
+            sd = np.nanstd(r, axis=0, ddof=1)
+            pooled = np.sqrt(np.nanmean(sd ** 2))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                scaled = np.where(sd[None, :] > 0, (r - mean[None, :]) / sd[None, :] * pooled, 0.0)
+            return np.where(rated, grand + scaled, np.nan)
+        effect = rules.two_way_unit_effect(r)
+        return np.where(rated, effect[:, None], np.nan)
+    groups = (view.units["category"].to_numpy() if (node.within or "category") == "category"
+              else np.zeros(len(r), dtype=object))
+    out = np.full_like(r, np.nan)
+    for g in pd.unique(groups):
+        on = groups == g
+        if convert == "rank":
+            floor = node.floor if node.floor is not None else RANK_FLOOR
+            out[on] = 100.0 * (floor + (1.0 - floor) * rules.rank_share(r[on]))
+        else:
+            out[on] = rules.tier_ratings(r[on], node.tiers)
+    return out
 
 
 # --------------------------------------------------------------------------- step 2

@@ -177,6 +177,62 @@ def rank_score(x: ArrayLike, groups: ArrayLike, lower: bool = False) -> Array:
     return np.where(ok, s, np.nan)
 
 
+def rank_share(r: ArrayLike) -> Array:
+    """Each column's (rater's) values as rank shares over its non-NaN rows: 1 for the
+    highest, 0 for the lowest, linear in the rank between, ties at their average rank; 1
+    for a column with one value; NaN where NaN."""
+    from scipy.stats import rankdata
+
+    r = np.asarray(r, dtype=float)
+    ranks = rankdata(r, axis=0, method="average", nan_policy="omit")     # 1 = lowest
+    n = np.sum(~np.isnan(r), axis=0).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(n > 1, (ranks - 1.0) / np.where(n > 1, n - 1.0, 1.0), 1.0)
+    return np.where(np.isnan(r), np.nan, share)
+
+
+def tier_ratings(r: ArrayLike, tiers: "list[tuple[float, float]]") -> Array:
+    """Forced distribution: in each column (rater) the values ranked from the top (ties at
+    their average rank) get the tiers' ratings, tier j for ranks up to floor(cumulative
+    share_j x n), so no tier holds more than its share; NaN where NaN."""
+    from scipy.stats import rankdata
+
+    r = np.asarray(r, dtype=float)
+    top = rankdata(-r, axis=0, method="average", nan_policy="omit")       # 1 = highest
+    n = np.sum(~np.isnan(r), axis=0).astype(float)
+    shares = np.cumsum([t[0] for t in tiers])
+    marks = np.array([t[1] for t in tiers], dtype=float)
+    out = np.full(r.shape, marks[-1])
+    for cum, mark in zip(shares[::-1][1:], marks[::-1][1:]):             # from the lowest tier up
+        out = np.where(top <= np.floor(cum * n + 1e-9)[None, :], mark, out)
+    return np.where(np.isnan(r), np.nan, out)
+
+
+def two_way_unit_effect(r: ArrayLike, iterations: int = 500, tol: float = 1e-10) -> Array:
+    """The unit effects (rows) of the additive model r = unit + rater + e, fitted by least
+    squares over the non-NaN cells (alternating means; rater effects centred so a unit's
+    effect is the rating an average rater would give). NaN for a row without values."""
+    r = np.asarray(r, dtype=float)
+    rated = ~np.isnan(r)
+    filled = np.where(rated, r, 0.0)
+    rows, cols = rated.sum(axis=1), rated.sum(axis=0)
+    rater = np.zeros(r.shape[1])
+    unit = np.full(r.shape[0], np.nan)
+    for _ in range(iterations):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            unit = (filled - rated * rater[None, :]).sum(axis=1) / rows
+            new = np.where(cols > 0, (filled - rated * np.nan_to_num(unit)[:, None]).sum(axis=0) / np.maximum(cols, 1),
+                           0.0)
+        new = new - new[cols > 0].mean() if (cols > 0).any() else new
+        if np.max(np.abs(new - rater)) < tol:
+            rater = new
+            break
+        rater = new
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unit = (filled - rated * rater[None, :]).sum(axis=1) / rows
+    return np.where(rows > 0, unit, np.nan)
+
+
 def rating(x: ArrayLike) -> Array:
     """A 0-100 mean rating as a fraction of full marks."""
     return np.asarray(x, dtype=float) / 100.0

@@ -75,7 +75,7 @@ RULE_FIELDS: dict[tuple[str, str], frozenset[str]] = {
     ("units", "minmax"): frozenset({"field", "per", "direction", "range", "within"}),
     ("units", "rank"): frozenset({"field", "per", "direction", "within"}),
     ("units", "goalpost"): frozenset({"field", "per", "direction", "lo", "hi", "log"}),
-    ("leader_ratings", "rating"): frozenset({"trim"}),
+    ("leader_ratings", "rating"): frozenset({"trim", "adjust", "convert", "floor", "tiers", "within"}),
     ("satisfaction", "rating"): frozenset({"groups"}),
     ("special", "rating"): frozenset({"facet"}),
 }
@@ -148,6 +148,10 @@ class Node(_Strict):
     hi: float | None = None
     log: bool = False
     trim: bool = False
+    # leader ratings: the levers against leniency, 平衡分 and 人情分 (see the README)
+    adjust: Literal["none", "centre", "standardise", "model"] | None = None
+    convert: Literal["mean", "rank", "tiers"] | None = None
+    tiers: list[tuple[float, float]] | None = None   # convert tiers: [share of units, rating] from the top
     groups: dict[str, float] | None = None
     facet: str | None = None
     field: UnitField | None = None          # source units: which reference column
@@ -194,7 +198,7 @@ class Node(_Strict):
             raise ValueError("children must not be empty")
         leaf_fields = ("source", "indicator", "rule", "direction", "cap", "floor", "lo", "hi",
                        "groups", "facet", "field", "per", "peer_quantile", "range", "rescale", "target",
-                       "within", "divide_by")
+                       "within", "divide_by", "adjust", "convert", "tiers")
         given = [f for f in leaf_fields if getattr(self, f) is not None]
         if given:
             raise ValueError(f"a node with children cannot have leaf field(s) {', '.join(given)}")
@@ -283,11 +287,41 @@ class Node(_Strict):
                 raise ValueError("group weights must be non-negative and not all zero")
         if self.trim and source != "leader_ratings":
             raise ValueError("trim is for source leader_ratings")
+        if source == "leader_ratings":
+            self._check_rating_levers()
         if self.missing is not None and source != "indicator":
             raise ValueError("missing is for indicator leaves (or the nodes above them)")
         if self.treat is not None and (source != "indicator" or rule not in DATA_SCALED):
             raise ValueError(f"treat is for indicator leaves scored by {', '.join(DATA_SCALED)} (the rules "
                              "that depend on the spread of the values)")
+
+
+    def _check_rating_levers(self) -> None:
+        convert = self.convert or "mean"
+        if convert == "mean":
+            for name in ("floor", "tiers", "within"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"field {name} is used only with convert: rank or tiers")
+            return
+        if self.adjust not in (None, "none"):
+            raise ValueError(f"adjust has no effect with convert: {convert} (a rater's ranking of the units does "
+                             "not change when its ratings are centred or scaled)")
+        if convert == "rank":
+            if self.tiers is not None:
+                raise ValueError("field tiers is used only with convert: tiers")
+            if self.floor is not None and not self.floor < 1:
+                raise ValueError(f"floor {self.floor:g}: the lowest rank's share of full marks must be below 1")
+        else:
+            if self.floor is not None:
+                raise ValueError("field floor is used only with convert: rank (tiers give their own ratings)")
+            if not self.tiers or len(self.tiers) < 2:
+                raise ValueError("convert: tiers needs tiers, at least two [share, rating] pairs from the top")
+            shares = [t[0] for t in self.tiers]
+            marks = [t[1] for t in self.tiers]
+            if any(not 0 < x <= 1 for x in shares) or not math.isclose(sum(shares), 1.0, abs_tol=1e-6):
+                raise ValueError(f"tiers: the shares {shares} must be above 0 and add up to 1")
+            if any(not 0 <= m <= 100 for m in marks) or any(a <= b for a, b in zip(marks, marks[1:])):
+                raise ValueError(f"tiers: the ratings {marks} must fall from the top tier down, within 0-100")
 
 
 class Bonus(_Strict):

@@ -117,7 +117,9 @@ def leaf_noise_sd(node, view, spec: UncertaintySpec) -> np.ndarray | None:
     """Standard deviation of a rating leaf's score (fraction of full marks), per unit
     (None when the spec does not make this leaf noisy)."""
     if node.source == "leader_ratings" and spec.leader_noise:
-        r, _ = view.matrix("leader")
+        from ..core.engine import rater_levers
+
+        r = rater_levers(view.matrix("leader")[0], node, view)     # the ratings the leaf averages
         count = np.sum(~np.isnan(r), axis=1)
         sd = np.nanstd(r, axis=1, ddof=1) if r.shape[1] > 1 else np.zeros(len(view.ids))
         return np.nan_to_num(sd / np.sqrt(np.maximum(count, 1))) / 100.0
