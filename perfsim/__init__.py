@@ -54,6 +54,7 @@ _EXPORTS = {
     "rater_sweep": "analyses.validity", "sweep_effects": "analyses.validity",
     "points_sweep": "analyses.validity", "ensemble": "analyses.ensemble", "ensemble_effects": "analyses.ensemble",
     "knob_draws": "analyses.calibration", "world_moments": "analyses.calibration",
+    "with_knobs": "analyses.calibration", "rater_model": "analyses.raters", "raters_text": "analyses.raters",
     "fits_synthetic": "analyses.ensemble", "plausible_knobs": "analyses.ensemble",
     "lever_sweep": "analyses.levers", "sweep_grade_changes": "analyses.levers",
     "group_gap": "analyses.levers",
@@ -76,7 +77,8 @@ _EXPORTS = {
     "node_labels": "report.plotting", "input_group_label": "report.plotting", "integer_ticks": "report.plotting",
     "many_colours": "report.plotting",
     "effect_histogram": "report.plotting", "validity_sentence": "report.text", "sweep_sentence": "report.text",
-    "knob_label": "report.text",
+    "knob_label": "report.text", "levers_sentence": "report.text", "lever_forest": "report.plotting",
+    "raters_figure": "report.plotting",
     # runners
     "memo_call": "runners.memo", "setup_notebook": "runners.notebook",
     "skipped_analyses": "runners.notebook",

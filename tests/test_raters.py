@@ -175,3 +175,39 @@ def test_forced_tiers_by_hand(mini):
     # over all five units with a 20 % cap on the top tier: exactly one unit per rater gets 95
     got = _leader(mini, "convert: tiers, within: all, tiers: [[0.2, 95], [0.8, 80]]")
     assert np.allclose(got, [80, 85, 85, 80, 85])
+
+
+# --------------------------------------------------------------------------- rater panels
+
+def test_panels_weigh_their_own_means(mini):
+    ratings = frames["leader_ratings"].copy()
+    ratings["panel"] = np.where(ratings["rater_id"] == "R3", "experts", "leaders")
+    data = mini.replace(leader_ratings=ratings)
+    leaders = MINI_RATINGS[:, :2].mean(axis=1)
+    experts = MINI_RATINGS[:, 2]
+    assert np.allclose(_leader(data, "panels: {leaders: 0.5, experts: 0.5}"), (leaders + experts) / 2)
+    assert np.allclose(_leader(data, "panels: {leaders: 3, experts: 1}"), 0.75 * leaders + 0.25 * experts)
+    assert np.allclose(_leader(data, "panels: {leaders: 1}"), leaders)
+    assert np.allclose(_leader(data, ""), MINI_RATINGS.mean(axis=1))            # no panels: every rating
+    # levers apply within each panel: ranks of the leaders only
+    got = _leader(data, "panels: {leaders: 1}, convert: rank, within: all, floor: 0")
+    assert np.allclose(got, 100 * (np.array([2.5, 1, 4, 0, 2.5]) / 4 + np.array([2, 3, 0, 1, 4]) / 4) / 2)
+
+
+def test_an_added_panel_leaves_the_leaders_ratings_as_they_were():
+    from perfsim.analyses.calibration import with_knobs
+
+    plain = synth.generate_world(seed=4)
+    params = with_knobs(synth.synth_params(), {"panels.experts.raters": 5})
+    panel = synth.generate_world(seed=4, params=params)
+    ratings = panel["leader_ratings"]
+    assert "panel" not in plain["leader_ratings"] and set(ratings["panel"]) == {"leaders", "experts"}
+    leaders = ratings[ratings["panel"] == "leaders"].drop(columns="panel").reset_index(drop=True)
+    pd.testing.assert_frame_equal(leaders, plain["leader_ratings"].reset_index(drop=True))
+    truth = panel["rater_truth"].set_index("rater_id")
+    assert (truth["panel"] == "experts").sum() == 5
+    for name in ("units", "targets", "actuals", "satisfaction", "truth"):
+        pd.testing.assert_frame_equal(panel[name], plain[name])
+    # the experts rate with the section's knobs: less compression than the leaders on average
+    assert truth.loc[truth["panel"] == "experts", "compression"].mean() < \
+        truth.loc[truth["panel"] == "leaders", "compression"].mean()

@@ -46,7 +46,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
                    "unit_of_measure", "kind", "frequency", "visibility", "season"),
     "targets": ("year", "unit_id", "indicator_id", "target", "method"),
     "actuals": ("period", "unit_id", "indicator_id", "value"),
-    "leader_ratings": ("year", "rater_id", "unit_id", "rating"),
+    "leader_ratings": ("year", "rater_id", "unit_id", "rating", "panel"),
     "satisfaction": ("year", "unit_id", "group", "respondents", "score"),
     "adjustments": ("year", "unit_id", "type", "item", "points", "note"),
     "special": ("year", "unit_id", "facet", "score"),
@@ -86,6 +86,7 @@ DEFAULTS: dict[str, dict[str, object]] = {
                    "unit_of_measure": None, "kind": "continuing", "frequency": "annual",
                    "visibility": "visible", "season": None},
     "targets": {"method": "unspecified"},
+    "leader_ratings": {"panel": "leaders"},
     "satisfaction": {"respondents": "1"},
     "adjustments": {"item": "", "points": None, "note": None},
     "truth": {"visible": None, "latent": None, "year": None},
@@ -258,6 +259,7 @@ def build_schemas(unit_ids: Iterable[str] = (), indicator_ids: Iterable[str] = (
         }, unique=["period", "unit_id", "indicator_id"], report_duplicates="exclude_first"),
         "leader_ratings": pa.DataFrameSchema({
             "year": _year(), "rater_id": pa.Column(str), "unit_id": unit, "rating": _score100(),
+            "panel": pa.Column(str),
         }, unique=["year", "rater_id", "unit_id"], report_duplicates="exclude_first"),
         "satisfaction": pa.DataFrameSchema({
             "year": _year(), "unit_id": unit, "group": pa.Column(str),

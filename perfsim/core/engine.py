@@ -199,6 +199,7 @@ class YearView:
     tables: dict                        # name -> rows of that year
     matrices: dict                      # name -> (array units x keys, {key: column})
     memo: dict = field(default_factory=dict, compare=False, repr=False)   # per-scheme masks
+    panels: dict = field(default_factory=dict)   # leader rater_id -> its panel (leaders by default)
 
     def column(self, name: str, key: str) -> np.ndarray:
         values, where = self.matrices[name]
@@ -244,7 +245,9 @@ def year_view(dataset: Dataset, year: int) -> YearView:
         "deduction": _matrix(adj[adj["type"] == "deduction"], ids, "item", "points"),
         "veto": _matrix(adj[adj["type"] == "veto"].assign(all="veto", one=1.0), ids, "all", "one", ["veto"]),
     }
-    view = YearView(ids, units, tables, matrices)
+    leader = tables["leader_ratings"]
+    panels = (dict(zip(leader["rater_id"], leader["panel"])) if "panel" in leader and len(leader) else {})
+    view = YearView(ids, units, tables, matrices, panels=panels)
     dataset.cache[key] = view
     return view
 
@@ -312,6 +315,20 @@ def check_fit(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = No
                     raise PerfsimError(f"group '{unknown.loc[r, 'group']}' has no weight in key "
                                        f"'{path}.groups' of {where}",
                                        where=dataset.where(table, r, "group"))
+            if source == "leader_ratings" and "panel" in frame:
+                twice = frame.groupby("rater_id")["panel"].nunique()
+                if (twice > 1).any():
+                    rater = twice[twice > 1].index[0]
+                    r = frame.index[frame["rater_id"] == rater][0]
+                    raise PerfsimError(f"rater '{rater}' is in more than one panel in {year} "
+                                       f"({', '.join(sorted(frame.loc[frame['rater_id'] == rater, 'panel'].unique()))})",
+                                       where=dataset.where(table, r, "panel"))
+                if node.panels is not None:
+                    have = sorted(frame["panel"].unique())
+                    unknown = [k for k in node.panels if k not in have]
+                    if unknown:
+                        raise PerfsimError(f"key '{path}.panels': panel '{unknown[0]}' has no ratings in {year} "
+                                           f"(panels in {dataset.where(table)}: {', '.join(have)})", where=where)
             if source == "special" and not (frame["facet"] == node.facet).any():
                 raise PerfsimError(f"key '{path}': no rows of facet '{node.facet}' in "
                                    f"{dataset.where(table)} for year {year}", where=where)
@@ -606,17 +623,12 @@ def _rating_input(node: Node, view: YearView) -> np.ndarray:
     """Mean rating per unit (NaN where none) for one rating leaf."""
     with np.errstate(invalid="ignore", divide="ignore"):
         if node.source == "leader_ratings":
-            r, _ = view.matrix("leader")
-            r = rater_levers(r, node, view)
-            count = np.sum(~np.isnan(r), axis=1)
-            total = np.nansum(r, axis=1)
-            mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-            if not node.trim:
-                return mean
-            filled_hi = np.where(np.isnan(r), -np.inf, r).max(axis=1)
-            filled_lo = np.where(np.isnan(r), np.inf, r).min(axis=1)
-            trimmed = (total - filled_hi - filled_lo) / np.maximum(count - 2, 1)
-            return np.where(count >= 3, trimmed, mean)
+            num = den = 0.0
+            for weight, r in leader_panels(node, view):
+                value = _rater_mean(r, node.trim)
+                num = num + weight * np.nan_to_num(value)
+                den = den + weight * ~np.isnan(value)
+            return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
         if node.source == "satisfaction":
             score, where = view.matrix("sat_score")
             if node.groups is None:
@@ -631,6 +643,32 @@ def _rating_input(node: Node, view: YearView) -> np.ndarray:
             num = (w * np.nan_to_num(score)).sum(axis=1)
             return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
         return view.column("special", node.facet)
+
+
+def _rater_mean(r: np.ndarray, trim: bool) -> np.ndarray:
+    """Mean rating per unit (rows) over the raters (columns) that rated it; with ``trim``
+    the highest and lowest dropped where at least three rated."""
+    count = np.sum(~np.isnan(r), axis=1)
+    total = np.nansum(r, axis=1)
+    mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    if not trim:
+        return mean
+    filled_hi = np.where(np.isnan(r), -np.inf, r).max(axis=1)
+    filled_lo = np.where(np.isnan(r), np.inf, r).min(axis=1)
+    trimmed = (total - filled_hi - filled_lo) / np.maximum(count - 2, 1)
+    return np.where(count >= 3, trimmed, mean)
+
+
+def leader_panels(node: Node, view: YearView) -> list[tuple[float, np.ndarray]]:
+    """The leaf's rater panels as (weight, ratings units x raters after the levers): every
+    rating as one panel unless the leaf weighs ``panels``; a unit's panel means are
+    combined by these weights over the panels that rated it."""
+    r, where = view.matrix("leader")
+    if node.panels is None:
+        return [(1.0, rater_levers(r, node, view))]
+    panel_of = np.array([view.panels.get(k, "leaders") for k in sorted(where, key=where.get)], dtype=object)
+    return [(float(w), rater_levers(r[:, panel_of == name], node, view)) for name, w in node.panels.items()
+            if w > 0]
 
 
 #: convert: rank without floor: the lowest-ranked unit gets this share of the full rating

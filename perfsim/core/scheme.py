@@ -75,7 +75,7 @@ RULE_FIELDS: dict[tuple[str, str], frozenset[str]] = {
     ("units", "minmax"): frozenset({"field", "per", "direction", "range", "within"}),
     ("units", "rank"): frozenset({"field", "per", "direction", "within"}),
     ("units", "goalpost"): frozenset({"field", "per", "direction", "lo", "hi", "log"}),
-    ("leader_ratings", "rating"): frozenset({"trim", "adjust", "convert", "floor", "tiers", "within"}),
+    ("leader_ratings", "rating"): frozenset({"trim", "adjust", "convert", "floor", "tiers", "within", "panels"}),
     ("satisfaction", "rating"): frozenset({"groups"}),
     ("special", "rating"): frozenset({"facet"}),
 }
@@ -152,6 +152,7 @@ class Node(_Strict):
     adjust: Literal["none", "centre", "standardise", "model"] | None = None
     convert: Literal["mean", "rank", "tiers"] | None = None
     tiers: list[tuple[float, float]] | None = None   # convert tiers: [share of units, rating] from the top
+    panels: dict[str, float] | None = None           # rater panels and their weights (default: all raters as one)
     groups: dict[str, float] | None = None
     facet: str | None = None
     field: UnitField | None = None          # source units: which reference column
@@ -198,7 +199,7 @@ class Node(_Strict):
             raise ValueError("children must not be empty")
         leaf_fields = ("source", "indicator", "rule", "direction", "cap", "floor", "lo", "hi",
                        "groups", "facet", "field", "per", "peer_quantile", "range", "rescale", "target",
-                       "within", "divide_by", "adjust", "convert", "tiers")
+                       "within", "divide_by", "adjust", "convert", "tiers", "panels")
         given = [f for f in leaf_fields if getattr(self, f) is not None]
         if given:
             raise ValueError(f"a node with children cannot have leaf field(s) {', '.join(given)}")
@@ -297,6 +298,9 @@ class Node(_Strict):
 
 
     def _check_rating_levers(self) -> None:
+        if self.panels is not None and (not self.panels or any(w < 0 for w in self.panels.values())
+                                        or sum(self.panels.values()) <= 0):
+            raise ValueError("panels: weights must be non-negative and not all zero")
         convert = self.convert or "mean"
         if convert == "mean":
             for name in ("floor", "tiers", "within"):

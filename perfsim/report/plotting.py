@@ -453,3 +453,36 @@ def raters_figure(fit):
     fig.suptitle(label(f"评分人行为 rater behaviour ({fit.source}, {fit.year}; false-discovery rate {fit.alpha:g})"))
     fig.tight_layout()
     return fig
+
+
+VERDICT_COLOURS = {"helps": "#2ca02c", "hurts": "#d62728", "undetermined": "#7f7f7f"}
+
+
+def lever_forest(effects, base_name: str, worlds: int):
+    """Left: each scenario's change of Kendall tau to the truth against the base, median
+    and 90 % interval over the worlds, coloured by verdict. Right: the share of units whose
+    rank changes (median and 90 % interval)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    setup_fonts()
+    tau = effects[effects["metric"] == "delta_tau_truth"].sort_values("median")
+    moved = effects[effects["metric"] == "share_moved"].set_index("scenario").reindex(tau["scenario"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 0.55 * len(tau) + 2.2), sharey=True,
+                                      gridspec_kw={"width_ratios": [1.6, 1]})
+    y = np.arange(len(tau))
+    colours = [VERDICT_COLOURS[v] for v in tau["verdict"]]
+    left.hlines(y, tau["q05"], tau["q95"], colors=colours, lw=2)
+    left.scatter(tau["median"], y, c=colours, zorder=3, s=40)
+    left.axvline(0, color="black", lw=0.8)
+    left.set_yticks(y, tau["scenario"], fontsize=8)
+    left.set_xlabel(label("与真实绩效的 Kendall τ 变化 change of tau to the truth (median, 90 % interval)"))
+    left.set_title(label(f"效度 (validity against '{base_name}'; green helps, red hurts, grey undetermined)"),
+                   fontsize=10)
+    right.hlines(y, moved["q05"], moved["q95"], colors="#1f77b4", lw=2)
+    right.scatter(moved["median"], y, color="#1f77b4", zorder=3, s=40)
+    right.set_xlabel(label("名次变化的单位比例 share of units whose rank changes"))
+    right.set_title(label("排名变动 (rank shifts)"), fontsize=10)
+    fig.suptitle(label(f"评分人偏差的对策 levers against rater bias ({worlds} plausible worlds)"))
+    fig.tight_layout()
+    return fig

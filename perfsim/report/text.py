@@ -113,3 +113,18 @@ def findings_markdown(f: Mapping, lang: str = "en") -> str:
     out += ["", f"## {'结论依赖的假设' if zh else 'What the result rests on'}", ""]
     out += [f"- {a['what']} ({a['basis']}): {a['note']}" for a in f["assumptions"]]
     return "\n".join(out) + "\n"
+
+
+def levers_sentence(effects, base: str, worlds: int, lang: str = "en") -> str:
+    """The levers against rater bias ranked by their validity effect, each with its
+    interval and verdict (``effects``: :func:`perfsim.ensemble_effects` rows)."""
+    rows = effects[effects["metric"] == "delta_tau_truth"].sort_values("median", ascending=False)
+    moved = effects[effects["metric"] == "share_moved"].set_index("scenario")["median"]
+    if lang == "zh":
+        parts = [f"“{r.scenario}”{interval(r._asdict())}，{VERDICTS['zh'][r.verdict]}（约 {moved.get(r.scenario, float('nan')):.0%} 的单位名次变化）"
+                 for r in rows.itertuples()]
+        return f"在 {worlds} 个合理的合成世界中，相对“{base}”，排名与真实绩效的 Kendall τ 变化（中位数 [90% 区间]）：" + "；".join(parts) + "。"
+    parts = [f"'{r.scenario}' {interval(r._asdict())}, {VERDICTS['en'][r.verdict]} (about {moved.get(r.scenario, float('nan')):.0%} "
+             f"of units change rank)" for r in rows.itertuples()]
+    return (f"Over {worlds} plausible synthetic worlds, against '{base}', the change of Kendall's tau between ranks "
+            f"and true performance (median [90 % interval]) is: " + "; ".join(parts) + ".")

@@ -182,6 +182,7 @@ class World:
     items: list[str]
     methods: np.ndarray
     years: list[Year] = field(default_factory=list)
+    rater_panel: list[str] = field(default_factory=list)    # each rater's panel (leaders, experts, ...)
 
     @property
     def last(self) -> Year:
@@ -291,6 +292,15 @@ def generate_arrays(seed: int, params: Mapping[str, Any] | None = None, years: i
                   raters=[f"L{k + 1:02d}" for k in range(int(lk["raters"]))], rater_leniency=np.empty(0),
                   rater_compression=np.empty(0), groups=groups, items=items, methods=methods)
     leniency = compression = None
+    panels = [(name, {**lk, **knobs}) for name, knobs in (p.get("panels") or {}).items()
+              if int(knobs.get("raters", 0)) > 0]
+    # each added panel has a stream of its own, so a world without panels is unchanged
+    panel_rngs = [np.random.default_rng(np.random.SeedSequence([seed, 1009, k])) for k in range(len(panels))]
+    panel_state: list[tuple] = [(None, None)] * len(panels)
+    world.rater_panel = ["leaders"] * len(world.raters)
+    for name, knobs in panels:
+        world.raters += [f"{name}_{k + 1:02d}" for k in range(int(knobs["raters"]))]
+        world.rater_panel += [name] * int(knobs["raters"])
     for t in range(T):
         theta = a * vis[t] + b * lat[t]
         driver = np.where(st.latent[None, :], lat[t][:, None], vis[t][:, None])      # n x m
@@ -336,6 +346,11 @@ def generate_arrays(seed: int, params: Mapping[str, Any] | None = None, years: i
         perceived = lk.get("visible_weight", 0.5) * vis[t] + (1 - lk.get("visible_weight", 0.5)) * lat[t]
         leader, favour, leniency, compression = leader_ratings(perceived, lk, streams["leader"], leniency,
                                                                compression)
+        for k, (name, knobs) in enumerate(panels):
+            seen = knobs.get("visible_weight", 0.5) * vis[t] + (1 - knobs.get("visible_weight", 0.5)) * lat[t]
+            rating, fav, len_k, comp_k = leader_ratings(seen, knobs, panel_rngs[k], *panel_state[k])
+            panel_state[k] = (len_k, comp_k)
+            leader, favour = np.vstack([leader, rating]), np.vstack([favour, fav])
         resp = np.maximum(1, rng.poisson(mean_n[None, :], size=(n, len(groups))))
         true_sat = sp["mean"] + sp["theta_effect"] * theta[:, None] + bias[None, :]
         sat = np.round(np.clip(true_sat + sp["respondent_sd"] / np.sqrt(resp) * rng.standard_normal(resp.shape),
@@ -354,7 +369,8 @@ def generate_arrays(seed: int, params: Mapping[str, Any] | None = None, years: i
             target=np.where(applies, target, np.nan), method=method,
             actual=np.where(applies, actual, np.nan), monthly=ytd, leader=leader, favour=favour,
             sat_score=sat, sat_respondents=resp, special=special, bonus=bonus, deduction=ded, veto=veto))
-    world.rater_leniency, world.rater_compression = leniency, compression
+    world.rater_leniency = np.concatenate([leniency, *[st_[0] for st_ in panel_state]])
+    world.rater_compression = np.concatenate([compression, *[st_[1] for st_ in panel_state]])
     return world
 
 
@@ -409,9 +425,11 @@ def world_tables(world: World) -> dict[str, pd.DataFrame]:
             "unit_id": ids[ui][k_idx], "indicator_id": ind[ii][k_idx],
             "value": np.round(rows[k_idx, m_idx], 3)}))
         r, n = y.leader.shape
-        tables["leader_ratings"].append(pd.DataFrame({
-            "year": y.year, "rater_id": np.repeat(world.raters, n), "unit_id": np.tile(ids, r),
-            "rating": y.leader.ravel()}))
+        ratings = pd.DataFrame({"year": y.year, "rater_id": np.repeat(world.raters, n), "unit_id": np.tile(ids, r),
+                                "rating": y.leader.ravel()})
+        if set(world.rater_panel) - {"leaders"}:
+            ratings["panel"] = np.repeat(world.rater_panel, n)
+        tables["leader_ratings"].append(ratings)
         g = len(world.groups)
         tables["satisfaction"].append(pd.DataFrame({
             "year": y.year, "unit_id": np.repeat(ids, g), "group": np.tile(world.groups, len(ids)),
@@ -442,6 +460,8 @@ def world_tables(world: World) -> dict[str, pd.DataFrame]:
         "rater_id": world.raters, "leniency": np.round(world.rater_leniency, 4),
         "compression": np.round(world.rater_compression, 4),
         "favoured_units": [" ".join(ids[last.favour[k]]) for k in range(len(world.raters))]})
+    if set(world.rater_panel) - {"leaders"}:
+        out["rater_truth"].insert(1, "panel", world.rater_panel)
     return out
 
 
@@ -473,7 +493,7 @@ def world_dataset(world: World) -> "Dataset":
     }
     view = YearView(ids, units, {name: empty_table(name) for name in
                                  ("targets", "leader_ratings", "satisfaction", "special", "adjustments")},
-                    matrices)
+                    matrices, panels=dict(zip(world.raters, world.rater_panel)))
     truth = pd.DataFrame({"unit_id": st.ids, "theta": y.theta})
     tables = {name: empty_table(name) for name in ("targets", "actuals", "leader_ratings", "satisfaction",
                                                    "adjustments", "special", "peers")}

@@ -117,12 +117,18 @@ def leaf_noise_sd(node, view, spec: UncertaintySpec) -> np.ndarray | None:
     """Standard deviation of a rating leaf's score (fraction of full marks), per unit
     (None when the spec does not make this leaf noisy)."""
     if node.source == "leader_ratings" and spec.leader_noise:
-        from ..core.engine import rater_levers
+        from ..core.engine import leader_panels
 
-        r = rater_levers(view.matrix("leader")[0], node, view)     # the ratings the leaf averages
-        count = np.sum(~np.isnan(r), axis=1)
-        sd = np.nanstd(r, axis=1, ddof=1) if r.shape[1] > 1 else np.zeros(len(view.ids))
-        return np.nan_to_num(sd / np.sqrt(np.maximum(count, 1))) / 100.0
+        var = np.zeros(len(view.ids))
+        total = np.zeros(len(view.ids))
+        for weight, r in leader_panels(node, view):         # the ratings the leaf averages, per panel
+            count = np.sum(~np.isnan(r), axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sd = np.nanstd(r, axis=1, ddof=1) if r.shape[1] > 1 else np.zeros(len(view.ids))
+            rated = count > 0
+            var += np.where(rated, weight ** 2 * np.nan_to_num(sd) ** 2 / np.maximum(count, 1), 0.0)
+            total += weight * rated
+        return np.where(total > 0, np.sqrt(var) / np.where(total > 0, total, 1.0), 0.0) / 100.0
     if node.source == "satisfaction" and spec.survey_noise:
         score, where = view.matrix("sat_score")
         resp, _ = view.matrix("sat_respondents")
