@@ -227,7 +227,7 @@ def test_analyses_needing_synthetic_worlds_are_skipped_not_failed_on_user_data(t
     job = manifest["jobs"][0]
     assert job["status"] == "done", job.get("error")
     skipped = {s["analysis"]: s["reason"] for s in job["skipped_analyses"]}
-    assert set(skipped) == {"validity over plausible worlds", "rater and points sweeps"}
+    assert set(skipped) == {"validity over plausible worlds", "rater and points sweeps", "levers against rater bias"}
     assert all("not synthetic" in r for r in skipped.values())
     record = json.loads((tmp_path / "s" / "mini_leader10" / "leader_rating_reform" / "job.json").read_text())
     assert record["skipped_analyses"] == job["skipped_analyses"]

@@ -180,7 +180,7 @@ def test_forced_tiers_by_hand(mini):
 # --------------------------------------------------------------------------- rater panels
 
 def test_panels_weigh_their_own_means(mini):
-    ratings = frames["leader_ratings"].copy()
+    ratings = mini.tables["leader_ratings"].copy()
     ratings["panel"] = np.where(ratings["rater_id"] == "R3", "experts", "leaders")
     data = mini.replace(leader_ratings=ratings)
     leaders = MINI_RATINGS[:, :2].mean(axis=1)
