@@ -211,3 +211,23 @@ def test_an_added_panel_leaves_the_leaders_ratings_as_they_were():
     # the experts rate with the section's knobs: less compression than the leaders on average
     assert truth.loc[truth["panel"] == "experts", "compression"].mean() < \
         truth.loc[truth["panel"] == "leaders", "compression"].mean()
+
+
+def test_an_unbalanced_table_still_separates_raters_from_units():
+    """A fifth of the ratings missing: leniency no longer cancels in the raw means, and the
+    model-adjusted rating tracks the truth better than the raw mean."""
+    tables, data = _world(8)
+    ratings = data.leader_ratings
+    ratings = ratings[ratings["year"] == ratings["year"].max()]
+    keep = np.random.default_rng(1).random(len(ratings)) > 0.2
+    fit = rater_model(data.replace(leader_ratings=ratings[keep]))
+    truth = tables["rater_truth"].set_index("rater_id").loc[fit.raters["rater_id"]]
+    assert np.corrcoef(fit.raters["leniency"], truth["leniency"])[0, 1] >= 0.9
+    theta = tables["truth"].set_index("unit_id")["theta"].reindex(fit.units["unit_id"])
+    from scipy import stats
+
+    adjusted = stats.kendalltau(fit.units["adjusted"], theta).statistic
+    raw = stats.kendalltau(fit.units["raw_mean"], theta).statistic
+    assert adjusted > raw
+    assert (fit.units["adjusted"] - fit.units["raw_mean"]).abs().max() > 0.5
+    assert "Not every rater rated every unit" in raters_text(fit)

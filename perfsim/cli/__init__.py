@@ -1,4 +1,4 @@
-"""Command line: ``perfsim synth | validate | score | import | audit | weights | influence | reduce | methods | raters | compare | batch | uncertainty | track | calibrate | ensemble``.
+"""Command line: ``perfsim synth | validate | score | import | audit | weights | influence | reduce | methods | raters | efficiency | compare | batch | uncertainty | track | calibrate | ensemble``.
 
 Every bad input ends in one line ``perfsim: error: <where>: <what>`` on stderr and exit
 code 2, with no traceback; Ctrl-C ends in ``perfsim: interrupted`` and exit code 130.
@@ -360,6 +360,37 @@ def cmd_raters(args: argparse.Namespace) -> int:
         print(fit.raters.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(raters_text(fit))
     print(f"wrote {args.out}/raters.html, raters.csv, pairs.csv, units.csv and raters.png")
+    return 0
+
+
+def cmd_efficiency(args: argparse.Namespace) -> int:
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from ..analyses.efficiency import cost_per_point, disclosure, efficiency
+    from ..core.files import OutputSet
+    from ..report.plotting import efficiency_figure
+
+    resolved = _load(args.scheme)
+    dataset = _dataset(args)
+    outputs = [c.strip() for c in args.outputs.split(",") if c.strip()]
+    eff = efficiency(resolved, dataset, args.year, outputs=outputs)
+    cost = cost_per_point(resolved, dataset, args.draws, args.seed, args.year) if args.draws else None
+    fig = efficiency_figure(eff, cost)
+    with OutputSet(args.out) as files:
+        files.csv(eff, "efficiency.csv")
+        if cost is not None:
+            files.csv(cost, "cost.csv")
+        files.csv(disclosure(eff, cost), "disclosure.csv")
+        fig.savefig(files.path("efficiency.png"), dpi=110)
+        plt.close(fig)
+    summary = eff.groupby("category").agg(units=("unit_id", "size"), efficient=("efficient", "sum"),
+                                          ccr_median=("ccr", "median"), scale_median=("scale", "median"))
+    with pd.option_context("display.unicode.east_asian_width", True, "display.width", 160):
+        print(f"DEA (input-oriented; inputs staff, budget, consumption; outputs {', '.join(outputs)}) per category:")
+        print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
+    print(f"{int(eff['efficient'].sum())} of {len(eff)} units are on their category's frontier; "
+          f"wrote {args.out}/efficiency.csv, disclosure.csv{', cost.csv' if cost is not None else ''} and efficiency.png")
     return 0
 
 
@@ -791,6 +822,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=options.probability, default=0.1,
                    help="false-discovery rate (Benjamini-Hochberg) for flagging raters and rater-unit pairs")
     p.add_argument("--out", default="outputs/raters", help="folder for raters.html and its tables")
+
+    p = _sub(sub, "efficiency", "frontier efficiency (DEA, CCR and BCC) and cost per point with intervals",
+             "perfsim efficiency params/baseline.yaml --out outputs/efficiency", cmd_efficiency)
+    p.add_argument("scheme", help="scheme or scenario file")
+    _data(p)
+    p.add_argument("--outputs", default="total",
+                   help="comma-separated outputs: total, or the scheme's top-level components (e.g. targets,satisfaction)")
+    p.add_argument("--draws", type=options.bounded_int(0, 100_000), default=2000,
+                   help="uncertainty draws for the cost-per-point intervals (0: none)")
+    p.add_argument("--seed", type=options.seed, default=DEFAULT_SEED, help="seed of the draws")
+    p.add_argument("--out", default="outputs/efficiency", help="folder for efficiency.csv, cost.csv, disclosure.csv")
 
     p = _sub(sub, "compare", "rank shifts of a scenario against a base scheme",
              "perfsim compare params/baseline.yaml params/scenarios/leader5_proportional.yaml --out outputs/cmp",

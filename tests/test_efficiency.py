@@ -1,0 +1,102 @@
+"""Data envelopment analysis against the published worked example of Cooper, Seiford and
+Tone (2007), *Data Envelopment Analysis*, 2nd ed. (the 12 hospitals: inputs doctors and
+nurses, outputs outpatients and inpatients; CCR efficiencies as printed), and BCC against
+an independent linear program (the multiplier form, the dual of the envelopment form)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import linprog
+
+import perfsim
+from perfsim.analyses.efficiency import cost_per_point, dea, disclosure, efficiency
+from perfsim.cli import main
+from perfsim.core.errors import PerfsimError, PerfsimWarning
+
+DOCTORS_NURSES = np.array([[20, 151], [19, 131], [25, 160], [27, 168], [22, 158], [55, 255], [33, 235],
+                           [31, 206], [30, 244], [50, 268], [53, 306], [38, 284]], dtype=float)
+PATIENTS = np.array([[100, 90], [150, 50], [160, 55], [180, 72], [94, 66], [230, 90], [220, 88], [152, 80],
+                     [190, 100], [250, 100], [260, 147], [250, 120]], dtype=float)
+# Cooper, Seiford and Tone (2007): hospitals A-L, CCR efficiency
+PUBLISHED_CCR = [1.000, 1.000, 0.883, 1.000, 0.763, 0.835, 0.902, 0.796, 0.960, 0.871, 0.955, 0.958]
+
+
+def _multiplier(x: np.ndarray, y: np.ndarray, o: int, variable: bool) -> float:
+    """max u'y_o - u0 s.t. v'x_o = 1, u'y_j - v'x_j - u0 <= 0, u, v >= 0 (u0 free under BCC)."""
+    m, s = x.shape[1], y.shape[1]
+    c = -np.r_[y[o], np.zeros(m), -1.0 if variable else 0.0]
+    a_ub = np.c_[y, -x, -np.ones(len(x)) if variable else np.zeros(len(x))]
+    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(len(x)), A_eq=np.r_[np.zeros(s), x[o], 0.0][None, :], b_eq=[1.0],
+                  bounds=[(0, None)] * (s + m) + [(None, None) if variable else (0, 0)], method="highs")
+    return -res.fun
+
+
+def test_ccr_matches_the_published_hospital_example():
+    result = dea(DOCTORS_NURSES, PATIENTS, "constant")
+    assert np.allclose(np.round(result.theta, 3), PUBLISHED_CCR)
+    assert list(np.flatnonzero(result.efficient)) == [0, 1, 3]          # A, B, D
+    # each inefficient hospital's projection is a combination of efficient peers
+    for o in np.flatnonzero(~result.efficient):
+        assert set(np.flatnonzero(result.peers[o])) <= {0, 1, 3}
+        projected = result.peers[o] @ DOCTORS_NURSES
+        assert np.allclose(projected + result.input_slack[o], result.theta[o] * DOCTORS_NURSES[o], atol=1e-6)
+        assert np.all(result.peers[o] @ PATIENTS >= PATIENTS[o] - 1e-6)
+
+
+@pytest.mark.parametrize("returns", ["constant", "variable"])
+def test_envelopment_equals_the_independent_multiplier_form(returns):
+    theta = dea(DOCTORS_NURSES, PATIENTS, returns).theta
+    dual = [_multiplier(DOCTORS_NURSES, PATIENTS, o, returns == "variable") for o in range(12)]
+    assert np.allclose(theta, dual, atol=1e-7)
+
+
+def test_bcc_is_at_least_ccr_and_sums_peers_to_one():
+    ccr, bcc = dea(DOCTORS_NURSES, PATIENTS, "constant"), dea(DOCTORS_NURSES, PATIENTS, "variable")
+    assert np.all(bcc.theta >= ccr.theta - 1e-9) and np.all(bcc.theta <= 1 + 1e-9)
+    assert np.allclose(bcc.peers.sum(axis=1), 1.0)
+
+
+def test_a_weakly_efficient_unit_shows_its_slack():
+    # B uses the same nurses as A but more doctors for the same output: theta 1, a doctor slack of 10
+    x = np.array([[10.0, 10.0], [20.0, 10.0], [10.0, 20.0]])
+    y = np.ones((3, 1))
+    result = dea(x, y, "constant")
+    assert result.theta[1] == pytest.approx(1.0) and not result.efficient[1]
+    assert result.input_slack[1] == pytest.approx([10.0, 0.0])
+
+
+def test_bad_dea_input_is_an_error():
+    with pytest.raises(PerfsimError, match="inputs above 0"):
+        dea(np.array([[0.0], [1.0]]), np.ones((2, 1)))
+
+
+def test_efficiency_on_the_bundled_world_and_its_disclosure(baseline):
+    world = perfsim.open_dataset(None)
+    eff = efficiency(baseline, world)
+    assert len(eff) == 108 and (eff["ccr"] <= eff["bcc"] + 1e-9).all() and eff["ccr"].max() == pytest.approx(1.0)
+    assert (eff.groupby("category")["efficient"].sum() >= 1).all()       # every category has a frontier
+    part = eff[eff["category"] == "urban"]
+    x = part[["staff", "budget", "consumption"]].to_numpy()
+    y = part[["output_total"]].to_numpy()
+    assert np.allclose(part["ccr"], [_multiplier(x, y, o, False) for o in range(len(part))], atol=1e-7)
+    cost = cost_per_point(baseline, world, draws=300, seed=1)
+    assert ((cost["cost_q05"] <= cost["cost_per_point"] * 1.001) & (cost["cost_per_point"] <= cost["cost_q95"] * 1.001)).mean() > 0.9
+    table = disclosure(eff, cost)
+    assert list(table.columns[:3]) == ["单位编号", "单位", "类别"] and len(table) == 108
+
+
+def test_efficiency_command(tmp_path, capsys):
+    out = tmp_path / "e"
+    assert main(["efficiency", "params/baseline.yaml", "--outputs", "targets,satisfaction", "--draws", "200",
+                 "--out", str(out)]) == 0
+    eff = pd.read_csv(out / "efficiency.csv")
+    assert {"output_targets", "output_satisfaction", "ccr", "bcc", "scale", "peers"} <= set(eff.columns)
+    assert (out / "disclosure.csv").exists() and (out / "cost.csv").exists()
+    assert f"{int(eff['efficient'].sum())} of 108 units" in capsys.readouterr().out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfsimWarning)
+        assert main(["efficiency", "params/baseline.yaml", "--outputs", "bogus", "--out", str(tmp_path / "x")]) == 2
