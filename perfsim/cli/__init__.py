@@ -1,4 +1,4 @@
-"""Command line: ``perfsim synth | validate | score | import | audit | weights | influence | reduce | methods | raters | efficiency | compare | batch | uncertainty | track | calibrate | ensemble``.
+"""Command line: ``perfsim synth | validate | score | import | audit | weights | influence | reduce | methods | raters | efficiency | consequences | diagnose | compare | batch | uncertainty | track | calibrate | ensemble``.
 
 Every bad input ends in one line ``perfsim: error: <where>: <what>`` on stderr and exit
 code 2, with no traceback; Ctrl-C ends in ``perfsim: interrupted`` and exit code 130.
@@ -391,6 +391,60 @@ def cmd_efficiency(args: argparse.Namespace) -> int:
         print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"{int(eff['efficient'].sum())} of {len(eff)} units are on their category's frontier; "
           f"wrote {args.out}/efficiency.csv, disclosure.csv{', cost.csv' if cost is not None else ''} and efficiency.png")
+    return 0
+
+
+def cmd_consequences(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ..analyses.consequences import RULES, compare_consequences, consequences, load_rules
+    from ..analyses.tracking import load_tracking
+    from ..core.files import OutputSet
+
+    rules_path = args.rules or RULES
+    rules = load_rules(rules_path)
+    dataset = _dataset(args)
+    knobs = load_tracking()
+    staff = dataset.units["staff"]
+    quota = int(round(staff.sum() * knobs["city_quota_share"])) if staff.notna().any() else None
+    tables = {}
+    for path in args.scenarios:
+        resolved = _load(path)
+        if resolved.name in tables:
+            raise PerfsimError(f"two schemes are named '{resolved.name}'", where=path)
+        tables[resolved.name] = consequences(resolved, dataset, rules, args.year, knobs["awards"], quota,
+                                             str(rules_path))
+    counts, changes = compare_consequences(tables, rules.steps)
+    long = pd.concat([t.assign(scheme=name) for name, t in tables.items()], ignore_index=True)
+    with OutputSet(args.out) as files:
+        files.csv(long, "consequences.csv")
+        files.csv(counts, "steps.csv")
+        files.csv(changes, "changes.csv")
+    with pd.option_context("display.unicode.east_asian_width", True, "display.width", 200):
+        print(f"units reaching each step of the ladder ({rules_path}) as their highest:")
+        print(counts.to_string(index=False))
+    if len(tables) > 1:
+        first = next(iter(tables))
+        print(f"{len(changes)} unit-scheme pair(s) change step against '{first}'")
+    print(f"wrote {args.out}/consequences.csv, steps.csv and changes.csv")
+    return 0
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from ..analyses.diagnosis import diagnose, diagnosis_text
+    from ..report.diagnosis_page import write_diagnosis
+
+    resolved = _load(args.scheme)
+    dataset = _dataset(args)
+    result = diagnose(resolved, dataset, args.year, args.period)
+    known = set(result.units["unit_id"])
+    unknown = [u for u in args.unit if u not in known]
+    if unknown:
+        raise PerfsimError(f"--unit {unknown[0]!r} is not a unit of the data")
+    write_diagnosis(result, args.out, resolved.name, args.unit or None)
+    for unit in args.unit or list(result.units["unit_id"])[: args.top]:
+        print(diagnosis_text(result, unit))
+    print(f"wrote {args.out}/index.html, one page per unit under {args.out}/units/, the tables and diagnosis.xlsx")
     return 0
 
 
@@ -833,6 +887,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="uncertainty draws for the cost-per-point intervals (0: none)")
     p.add_argument("--seed", type=options.seed, default=DEFAULT_SEED, help="seed of the draws")
     p.add_argument("--out", default="outputs/efficiency", help="folder for efficiency.csv, cost.csv, disclosure.csv")
+
+    p = _sub(sub, "consequences", "the accountability ladder and awards under one or more schemes (结果运用)",
+             "perfsim consequences params/baseline.yaml params/scenarios/leader5_proportional.yaml --out outputs/cons",
+             cmd_consequences)
+    p.add_argument("scenarios", nargs="+", help="schemes or scenarios; the first is the reference for changes")
+    p.add_argument("--rules", default=None, help="the ladder's rules (default: params/consequences.yaml)")
+    _data(p)
+    p.add_argument("--out", default="outputs/consequences", help="folder for consequences.csv, steps.csv, changes.csv")
+
+    p = _sub(sub, "diagnose", "one page per unit: every target, rank over time, gaps, deductions, levers (绩效诊断)",
+             "perfsim diagnose params/baseline.yaml --out outputs/diagnosis", cmd_diagnose)
+    p.add_argument("scheme", help="scheme or scenario file")
+    _data(p)
+    p.add_argument("--period", type=options.period, default=None,
+                   help="YYYY-MM: progress against the expected path at this month (default: December of the year)")
+    p.add_argument("--unit", action="append", default=[], help="only this unit's page (repeat for several)")
+    p.add_argument("--top", type=options.top, default=3, help="how many units' diagnoses to print")
+    p.add_argument("--out", default="outputs/diagnosis", help="folder for index.html, units/ and the tables")
 
     p = _sub(sub, "compare", "rank shifts of a scenario against a base scheme",
              "perfsim compare params/baseline.yaml params/scenarios/leader5_proportional.yaml --out outputs/cmp",
