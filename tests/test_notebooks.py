@@ -23,6 +23,7 @@ EXPECTED_TABLES = {
     "levers": {"sweep_special_points", "central_outer_gap", "sampling_error", "swap_by_sample_size",
                "swap_probability", "summary_vs_base", "recut", "caps_sweep"},
     "robustness": {"rank_stats", "acceptability", "sensitivity", "stability", "method_ranks", "method_summary"},
+    "results_use": {"efficiency", "disclosure", "diagnosis_units", "diagnosis_levers"},
     "weightings": {"weights_by_method", "weighting_effects", "influence", "reduction_steps"},
     "leader_rating_reform": {"rank_shifts", "summary", "attribution", "grade_changes", "variance_shares"},
 }

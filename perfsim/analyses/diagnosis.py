@@ -152,7 +152,7 @@ def diagnosis_text(d: Diagnosis, unit: str) -> str:
             else " It holds full marks on every indicator.")
     reach = levers[levers["reaches"]]
     if len(reach):
-        lever = "; ".join(f"{r.label} ({r.indicator or r.path.rsplit('.', 1)[1]}): {r.share_needed:.0%} more of its "
+        lever = "; ".join(f"{r.label} ({r.indicator or r.path.rsplit('.', 1)[1]}): {r.share_needed:.1%} more of its "
                           f"full marks" for r in reach.itertuples())
         return head + f" To pass the unit above for the least change: {lever}."
     if len(levers):
