@@ -27,6 +27,7 @@ from ..core.engine import score
 from ..core.errors import PerfsimError
 from ..core.knobs import load_knobs
 from ..core.paths import PARAMS_DIR
+from ..core.periods import expected_share, judged_frequency, judged_month, parse_period, period_dataset
 from ..core.rules import competition_rank
 from ..core.scheme import Resolved, Scheme
 
@@ -35,48 +36,6 @@ TRACKING = PARAMS_DIR / "tracking.yaml"
 
 def load_tracking(path: str | Path | None = None) -> dict:
     return load_knobs(Path(path) if path else TRACKING)
-
-
-def _month(period: str) -> tuple[int, int]:
-    try:
-        year, month = int(period[:4]), int(period[5:7])
-        if len(period) != 7 or period[4] != "-" or not 1 <= month <= 12:
-            raise ValueError
-    except ValueError:
-        raise PerfsimError(f"period {period!r} is not YYYY-MM") from None
-    return year, month
-
-
-def expected_share(dataset: Dataset, month: int, seasons: dict) -> pd.Series:
-    """Share of the annual target expected by the end of ``month``, per indicator."""
-    ind = dataset.indicators.set_index("indicator_id")
-    season = ind["season"] if "season" in ind else pd.Series(np.nan, index=ind.index)
-    out = {}
-    for indicator, name in season.items():
-        if isinstance(name, str) and name:
-            if name not in seasons:
-                raise PerfsimError(f"indicator {indicator!r} names season {name!r}, which "
-                                   f"{TRACKING.name} does not define ({', '.join(seasons)})")
-            out[indicator] = float(seasons[name][month - 1])
-        else:
-            out[indicator] = month / 12.0
-    return pd.Series(out)
-
-
-def judged_month(frequency: str, month: int) -> int:
-    """The month whose year-to-date value an indicator is judged on by ``month``: the month
-    itself for monthly indicators, the last quarter end for quarterly ones, December for
-    annual ones (0: not due yet)."""
-    if frequency == "quarterly":
-        return 3 * (month // 3)
-    if frequency == "annual":
-        return 12 if month == 12 else 0
-    return month
-
-
-def _judged(dataset: Dataset) -> pd.Series:
-    ind = dataset.indicators.set_index("indicator_id")
-    return ind["frequency"] if "frequency" in ind else pd.Series("monthly", index=ind.index)
 
 
 def progress(dataset: Dataset, period: str, params: dict | None = None) -> pd.DataFrame:
@@ -90,10 +49,10 @@ def progress(dataset: Dataset, period: str, params: dict | None = None) -> pd.Da
     only in December; before its first judgement it is ``not due`` (no progress, no light
     of red). The trend is the change of progress since the previous judgement."""
     params = params or load_tracking()
-    year, month = _month(period)
+    year, month = parse_period(period)
     thresholds = params["thresholds"]
     targets = dataset.targets[dataset.targets["year"].astype(int) == year]
-    frequency = _judged(dataset)
+    frequency = judged_frequency(dataset)
     direction = dataset.indicators.set_index("indicator_id")["direction"]
     shares = {m: expected_share(dataset, m, params["seasons"]) for m in range(1, 13)}
     actuals = dataset.actuals[dataset.actuals["period"].str.startswith(f"{year}-")]
@@ -150,25 +109,9 @@ def progress(dataset: Dataset, period: str, params: dict | None = None) -> pd.Da
 
 
 def month_dataset(dataset: Dataset, period: str, params: dict | None = None) -> Dataset:
-    """The dataset as it stood at ``period``: the year's actuals reported by then, and each
-    target scaled to the share expected by the indicator's last judged month (monthly:
-    this month; quarterly: the last quarter end; annual: December), so that the year-end
-    scheme scores progress to date. Indicators not due yet are left out (their weight goes
-    to the others), rather than scored 0."""
-    params = params or load_tracking()
-    year, month = _month(period)
-    frequency = _judged(dataset)
-    judged = {i: judged_month(f, month) for i, f in frequency.items()}
-    targets = dataset.targets.copy()
-    this_year = targets["year"].astype(int) == year
-    at = targets.loc[this_year, "indicator_id"].map(judged).fillna(month).astype(int)
-    shares = {m: expected_share(dataset, m, params["seasons"]) for m in set(at) if m}
-    factor = [shares[m][i] if m else np.nan for m, i in zip(at, targets.loc[this_year, "indicator_id"])]
-    targets.loc[this_year, "target"] = targets.loc[this_year, "target"].to_numpy() * np.array(factor)
-    due = ~(this_year & targets["indicator_id"].map(judged).fillna(month).eq(0))
-    targets = targets[due]
-    actuals = dataset.actuals[dataset.actuals["period"] <= period]
-    return dataset.replace(targets=targets, actuals=actuals, origin=f"{dataset.origin} (as of {period})")
+    """The dataset as it stood at ``period`` (:func:`perfsim.core.periods.period_dataset`
+    with the seasons of ``params``)."""
+    return period_dataset(dataset, period, (params or load_tracking())["seasons"])
 
 
 def dynamic_ranking(scheme: Resolved | Scheme, dataset: Dataset, period: str, component: str | None = "targets",
@@ -180,7 +123,7 @@ def dynamic_ranking(scheme: Resolved | Scheme, dataset: Dataset, period: str, co
     from ..core.errors import PerfsimWarning
 
     params = params or load_tracking()
-    year, month = _month(period)
+    year, month = parse_period(period)
     frames = []
     for m in range(1, month + 1):
         p = f"{year}-{m:02d}"

@@ -131,6 +131,21 @@ def cmd_score(args: argparse.Namespace) -> int:
     out = check_file_target(args.out) if args.out is not None else None
     resolved = _load(args.scenario)
     dataset = _dataset(args)
+    if args.period is not None:                # one assessment period: the data as they stood then
+        from ..core.periods import parse_period, period_dataset
+
+        if args.year == "all":
+            raise PerfsimError("--period scores one month: give it without --year all")
+        year, _ = parse_period(args.period)
+        if args.year is not None and args.year != year:
+            raise PerfsimError(f"--period {args.period} is in {year}, not in --year {args.year}")
+        if not (dataset.actuals["period"] == args.period).any():
+            raise PerfsimError(f"--period {args.period}: the data have no actuals for that month",
+                               where=dataset.where("actuals"))
+        dataset = period_dataset(dataset, args.period)
+        args.year = year
+        plain = resolved.scheme.model_copy(update={"assessment": None})
+        resolved = resolved.__class__(scheme=plain, path=resolved.path, diffs=resolved.diffs, raw=resolved.raw)
     if args.year == "all":
         result = panel(resolved, dataset)
         table, missing, treated = result.scores, result.missing, result.treated
@@ -800,6 +815,9 @@ def build_parser() -> argparse.ArgumentParser:
              "perfsim score params/baseline.yaml --year all --out outputs/scores/scores.csv", cmd_score)
     p.add_argument("scenario", help="scheme or scenario YAML file")
     _data_years(p)
+    p.add_argument("--period", type=options.period, default=None,
+                   help="YYYY-MM: score that assessment period (year-to-date actuals against the targets expected "
+                        "by then) instead of the year")
     p.add_argument("--out", default=None,
                    help="write the result table to this CSV file, with missing.csv (every missing actual and "
                         "the rule applied) beside it; with --year all also panel.csv and persistence.csv "

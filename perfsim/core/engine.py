@@ -16,6 +16,7 @@ that checks a scheme against a dataset and is also what ``perfsim validate --dat
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -24,7 +25,7 @@ import pandas as pd
 
 from . import rules
 from .contract import Dataset
-from .errors import PerfsimError
+from .errors import PerfsimError, PerfsimWarning
 from .scheme import DATA_SCALED, TARGET_RULES, Node, Resolved, Scheme, iter_nodes
 
 #: codes of :attr:`Inputs.missing`: what was done with a unit's missing actual on a leaf
@@ -1067,7 +1068,13 @@ class Scored:
 
 def score_arrays(scheme: Scheme, dataset: Dataset, year: int) -> Scored:
     """Score every unit of one year as arrays, without checking the fit (see
-    :func:`check_fit`) or building tables: the inner loop of ensembles and calibration."""
+    :func:`check_fit`) or building tables: the inner loop of ensembles and calibration.
+
+    With ``assessment:`` the total is the weighted mean of the assessed months' totals
+    (each month scored by :func:`perfsim.core.periods.period_dataset`), ranked and graded
+    again; the node arrays are December's (the year-end assessment)."""
+    if scheme.assessment is not None:
+        return _assessed(scheme, dataset, year)
     inputs = leaf_inputs(scheme, dataset, year)
     s_leaf = leaf_scores(scheme, inputs)
     node_score, node_points, node_held = aggregate_tree(scheme, s_leaf, inputs.present,
@@ -1083,6 +1090,40 @@ def score_arrays(scheme: Scheme, dataset: Dataset, year: int) -> Scored:
     rank = rules.competition_rank(total, inputs.groups)
     return Scored(inputs, node_score, node_points, node_held, total, rank,
                   grade_index(scheme, total, rank, inputs.groups, veto), bonus, deduction, veto)
+
+
+def period_totals(scheme: Scheme, dataset: Dataset, year: int) -> dict[int, np.ndarray]:
+    """Each assessed month's totals (units sorted by id) under ``scheme``'s assessment."""
+    from .periods import load_seasons, period_dataset
+
+    plain = scheme.model_copy(update={"assessment": None})
+    seasons = load_seasons()
+    out = {}
+    for month in sorted(scheme.assessment.weights):
+        period = f"{year}-{month:02d}"
+        if not (dataset.actuals["period"] == period).any():
+            raise PerfsimError(f"key 'assessment.weights.{month}': the data have no actuals for {period}, so that "
+                               f"month cannot be assessed", where=dataset.where("actuals"))
+        if month == 12:
+            out[month] = score_arrays(plain, dataset, year).total
+            continue
+        with warnings.catch_warnings():     # indicators not reported by then are expected, not missing
+            warnings.simplefilter("ignore", PerfsimWarning)
+            out[month] = score_arrays(plain, period_dataset(dataset, period, seasons), year).total
+    return out
+
+
+def _assessed(scheme: Scheme, dataset: Dataset, year: int) -> Scored:
+    plain = scheme.model_copy(update={"assessment": None})
+    end = score_arrays(plain, dataset, year)
+    weights = scheme.assessment.weights
+    totals = period_totals(scheme, dataset, year)
+    total = sum(weights[m] * totals[m] for m in totals) / sum(weights.values())
+    if scheme.ranking.round is not None:
+        total = np.round(total, scheme.ranking.round)
+    rank = rules.competition_rank(total, end.inputs.groups)
+    return Scored(end.inputs, end.node_score, end.node_points, end.node_held, total, rank,
+                  grade_index(scheme, total, rank, end.inputs.groups, end.veto), end.bonus, end.deduction, end.veto)
 
 
 def score_detail(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = None) -> Result:
@@ -1110,6 +1151,9 @@ def score_detail(scheme: Scheme | Resolved, dataset: Dataset, year: int | None =
     for c in tree.children[0]:
         table[tree.paths[c].split(".", 1)[1]] = s.node_points[:, c]
     table["bonus"], table["deduction"], table["veto"] = s.bonus, s.deduction, s.veto
+    if scheme_obj.assessment is not None:          # each assessed month's total beside the year's
+        for month, totals in period_totals(scheme_obj, dataset, year).items():
+            table[f"total_{month:02d}"] = totals
     table = table.sort_values(["category", "rank", "unit_id"], kind="stable").reset_index(drop=True)
     columns = list(tree.paths)
     scores = pd.DataFrame(s.node_score, index=ids, columns=columns)

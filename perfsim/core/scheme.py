@@ -439,6 +439,27 @@ class UncertaintySpec(_Strict):
     chunk: int = Field(default=10_000, ge=1)
 
 
+class Assessment(_Strict):
+    """Periodic assessment (过程考核, 二.2, 四.(三).3): the months assessed and their weights in
+    the year's total. Each assessed month is scored from the year-to-date data against the
+    targets expected by then; the year's total is the weighted mean of the months' totals
+    (the year-end result with process scores as a component is weights such as
+    ``{3: 0.1, 6: 0.1, 9: 0.1, 12: 0.7}``)."""
+
+    weights: dict[int, float] = Field(min_length=1)
+    basis: Literal["grounded", "assumption"] | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "Assessment":
+        bad = [m for m in self.weights if not 1 <= m <= 12]
+        if bad:
+            raise ValueError(f"weights: month {bad[0]} is not a month (1-12)")
+        if any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0:
+            raise ValueError("weights must be non-negative and not all zero")
+        return self
+
+
 class Scheme(_Strict):
     """A whole scoring design: the tree plus adjustments, ranking and grading."""
 
@@ -453,6 +474,7 @@ class Scheme(_Strict):
     #: the unit kinds this scheme assesses (any kind when not given)
     unit_kinds: list[str] | None = Field(default=None, min_length=1)
     uncertainty: UncertaintySpec | None = None
+    assessment: Assessment | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "Scheme":
@@ -553,11 +575,10 @@ def pydantic_error(exc: ValidationError, where: str, prefix: str = "") -> Perfsi
 def _walk(raw: dict[str, Any], path: str, where: str) -> tuple[dict[str, Any], str]:
     """Resolve a dotted path to (container mapping, final key); every step must exist."""
     parts = path.split(".")
-    if not parts or parts[0] not in ("tree", "adjustments", "ranking", "grading", "name",
-                                     "description", "uncertainty", "categories", "focal_city",
-                                     "unit_kinds"):
-        raise PerfsimError(f"key 'set.{path}': a path starts with tree, adjustments, ranking "
-                           "or grading", where=where)
+    if not parts or parts[0] not in Scheme.model_fields:
+        raise PerfsimError(f"key 'set.{path}': a path starts with tree, adjustments, ranking, grading or another "
+                           f"key of a scheme ({', '.join(k for k in Scheme.model_fields if k not in ('tree', 'adjustments', 'ranking', 'grading'))})",
+                           where=where)
     container: Any = raw
     for depth, part in enumerate(parts[:-1]):
         nxt = _step(container, part)
