@@ -22,10 +22,24 @@ def save_table(frame: pd.DataFrame, name: str, out_dir: str | Path) -> Path:
 
 
 def save_figure(fig, name: str, out_dir: str | Path, dpi: int = 110) -> Path:
-    """Save a matplotlib figure as ``out_dir/figures/NAME.png``."""
+    """Save a matplotlib figure as ``out_dir/figures/NAME.png``. In a notebook the saved
+    PNG is also shown and the figure closed, so it is drawn once, not again by the inline
+    backend (a later ``plt.show()`` shows nothing more)."""
     path = Path(out_dir) / "figures" / f"{name}.png"
-    return write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight",
-                                                    metadata={"Software": None}))
+    written = write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight",
+                                                       metadata={"Software": None}))
+    try:
+        from IPython import get_ipython
+    except ImportError:                       # pragma: no cover - IPython ships with the kernel
+        return written
+    shell = get_ipython()
+    if shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell":
+        import matplotlib.pyplot as plt
+        from IPython.display import Image, display
+
+        display(Image(data=written.read_bytes(), format="png"))
+        plt.close(fig)
+    return written
 
 
 def save_findings(found: dict, out_dir: str | Path) -> Path:
