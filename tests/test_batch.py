@@ -232,3 +232,13 @@ def test_analyses_needing_synthetic_worlds_are_skipped_not_failed_on_user_data(t
     record = json.loads((tmp_path / "s" / "mini_leader10" / "leader_rating_reform" / "job.json").read_text())
     assert record["skipped_analyses"] == job["skipped_analyses"]
     assert "skipped: validity over plausible worlds" in (tmp_path / "s" / "jobs.html").read_text(encoding="utf-8")
+
+
+def test_a_relative_output_folder_works_with_warm_kernels(tmp_path, monkeypatch):
+    """`make run` passes --out outputs: a path relative to the batch's folder, which the
+    warm kernels (started elsewhere) must not resolve against their own."""
+    monkeypatch.chdir(tmp_path)
+    manifest = run_batch([SCENARIO], [ROOT / "notebooks" / "00_template.ipynb"], out="rel", name="r",
+                         data=str(MINI), jobs=2, progress=False)
+    assert [j["status"] for j in manifest["jobs"]] == ["done"]
+    assert (tmp_path / "rel" / "r" / "mini_leader10" / "00_template" / "tables" / "scores.csv").exists()

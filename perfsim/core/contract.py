@@ -52,6 +52,8 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "special": ("year", "unit_id", "facet", "score"),
     "peers": ("period", "city", "indicator_id", "value"),
     "truth": ("unit_id", "theta", "visible", "latent", "year"),
+    "goals": ("year", "indicator_id", "goal"),
+    "responsibilities": ("year", "unit_id", "indicator_id", "role", "share"),
 }
 #: Tables a dataset must have. The others may be absent; a scheme that needs one says so.
 REQUIRED_TABLES = ("units", "indicators", "targets", "actuals")
@@ -77,6 +79,8 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "special": ("year", "unit_id", "facet", "score"),
     "peers": ("period", "city", "indicator_id", "value"),
     "truth": ("unit_id", "theta"),
+    "goals": ("year", "indicator_id", "goal"),
+    "responsibilities": ("year", "unit_id", "indicator_id", "role", "share"),
 }
 #: What an absent optional column means (``None``: empty; :class:`Copy`: another column).
 DEFAULTS: dict[str, dict[str, object]] = {
@@ -103,6 +107,8 @@ SHEET_ALIASES: dict[str, tuple[str, ...]] = {
     "special": ("专项", "特色指标", "专项指标"),
     "peers": ("对标", "对标城市"),
     "truth": ("真值",),
+    "goals": ("城市目标", "全市目标"),
+    "responsibilities": ("责任分工", "主责分办"),
 }
 
 
@@ -279,6 +285,16 @@ def build_schemas(unit_ids: Iterable[str] = (), indicator_ids: Iterable[str] = (
             "period": _period(), "city": pa.Column(str), "indicator_id": indicator,
             "value": _number(),
         }, unique=["period", "city", "indicator_id"], report_duplicates="exclude_first"),
+        "goals": pa.DataFrameSchema({
+            "year": _year(), "indicator_id": indicator, "goal": _number(),
+        }, unique=["year", "indicator_id"], report_duplicates="exclude_first"),
+        "responsibilities": pa.DataFrameSchema({
+            "year": _year(), "unit_id": unit, "indicator_id": indicator,
+            "role": pa.Column(str, _one_of(("lead", "co"))),
+            "share": pa.Column(float, [_finite(), Check.in_range(0, 1, include_min=False,
+                                                                 error="must be above 0 and at most 1")],
+                               coerce=True),
+        }, unique=["year", "unit_id", "indicator_id"], report_duplicates="exclude_first"),
         "truth": pa.DataFrameSchema({
             "unit_id": pa.Column(str, _ref(unit_ids, "unit (not in units)"), unique=True,
                                  report_duplicates="exclude_first"),

@@ -246,11 +246,104 @@ def year_view(dataset: Dataset, year: int) -> YearView:
         "deduction": _matrix(adj[adj["type"] == "deduction"], ids, "item", "points"),
         "veto": _matrix(adj[adj["type"] == "veto"].assign(all="veto", one=1.0), ids, "all", "one", ["veto"]),
     }
+    _share_credit(dataset, year, ids, indicators, matrices)
     leader = tables["leader_ratings"]
     panels = (dict(zip(leader["rater_id"], leader["panel"])) if "panel" in leader and len(leader) else {})
     view = YearView(ids, units, tables, matrices, panels=panels)
     dataset.cache[key] = view
     return view
+
+
+def _share_credit(dataset: Dataset, year: int, ids: pd.Index, indicators: list, matrices: dict) -> None:
+    """Shared targets (the optional ``responsibilities`` table): the units responsible for an
+    indicator achieve it jointly. The joint actual is the sum of their actuals, the joint
+    target the city goal (``goals``) or else the sum of their targets; each unit is credited
+    its ``share`` of both, so the credits add up to the joint actual and target and every
+    responsible unit scores the joint achievement."""
+    shared = dataset.tables.get("responsibilities")
+    if shared is None or not len(shared):
+        return
+    rows = shared[shared["year"] == year]
+    goals = dataset.tables.get("goals")
+    goal = ({} if goals is None or not len(goals)
+            else dict(zip(goals.loc[goals["year"] == year, "indicator_id"], goals.loc[goals["year"] == year, "goal"])))
+    actual, at = matrices["actual"]
+    target, tt = matrices["target"]
+    actual, target = actual.copy(), target.copy()          # pandas may hand out read-only views
+    matrices["actual"], matrices["target"] = (actual, at), (target, tt)
+    for indicator, part in rows.groupby("indicator_id"):
+        u = ids.get_indexer(part["unit_id"])
+        share = part["share"].to_numpy(dtype=float)
+        a, t = actual[u, at[indicator]], target[u, tt[indicator]]
+        joint_actual = np.nansum(a) if np.isfinite(a).any() else np.nan
+        joint_target = goal.get(indicator, np.nansum(t) if np.isfinite(t).any() else np.nan)
+        actual[u, at[indicator]] = share * joint_actual
+        target[u, tt[indicator]] = share * joint_target
+
+
+def credit_table(dataset: Dataset, year: int) -> pd.DataFrame:
+    """Per shared indicator and responsible unit: role, share, its own actual and target,
+    the joint actual and target, and the credited actual and target (share x joint)."""
+    view = year_view(dataset, year)
+    raw_actual = _matrix(year_end_actuals(dataset, year), view.ids, "indicator_id", "value",
+                         list(dataset.indicators["indicator_id"]))
+    raw_target = _matrix(view.tables["targets"], view.ids, "indicator_id", "target",
+                         list(dataset.indicators["indicator_id"]))
+    shared = dataset.tables.get("responsibilities")
+    if shared is None or not len(shared):
+        return pd.DataFrame(columns=["indicator_id", "unit_id", "role", "share", "actual", "target",
+                                     "joint_actual", "joint_target", "credited_actual", "credited_target"])
+    rows = shared[shared["year"] == year].copy()
+    u = view.ids.get_indexer(rows["unit_id"])
+    j = [raw_actual[1][i] for i in rows["indicator_id"]]
+    rows["actual"] = raw_actual[0][u, j]
+    rows["target"] = raw_target[0][u, j]
+    credited_a, credited_t = view.matrices["actual"][0][u, j], view.matrices["target"][0][u, j]
+    rows["joint_actual"] = credited_a / rows["share"].to_numpy()
+    rows["joint_target"] = credited_t / rows["share"].to_numpy()
+    rows["credited_actual"], rows["credited_target"] = credited_a, credited_t
+    return rows.drop(columns="year").reset_index(drop=True)
+
+
+def cascade_gaps(dataset: Dataset, year: int) -> pd.DataFrame:
+    """Indicators whose city goal (``goals``) the units' targets do not add up to (层层分解):
+    the goal, the sum of the unit targets, the gap (goal - sum; for lower-is-better
+    indicators sum - goal) and how many units carry a target. Only gaps are listed."""
+    goals = dataset.tables.get("goals")
+    columns = ["indicator_id", "goal", "unit_targets", "gap", "units"]
+    if goals is None or not len(goals):
+        return pd.DataFrame(columns=columns)
+    lower = set(dataset.indicators.loc[dataset.indicators["direction"] == "lower", "indicator_id"])
+    targets = dataset.targets[dataset.targets["year"] == year]
+    rows = []
+    for g in goals[goals["year"] == year].itertuples():
+        mine = targets[targets["indicator_id"] == g.indicator_id]["target"]
+        total = float(mine.sum())
+        gap = (total - g.goal) if g.indicator_id in lower else (g.goal - total)
+        if gap > 1e-9 * max(1.0, abs(g.goal)):
+            rows.append({"indicator_id": g.indicator_id, "goal": g.goal, "unit_targets": total, "gap": gap,
+                         "units": int(len(mine))})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _check_responsibilities(dataset: Dataset, year: int) -> None:
+    shared = dataset.tables.get("responsibilities")
+    if shared is None or not len(shared):
+        return
+    rows = shared[shared["year"] == year]
+    for indicator, part in rows.groupby("indicator_id"):
+        leads = int((part["role"] == "lead").sum())
+        if leads != 1:
+            r = part.index[0]
+            raise PerfsimError(f"shared indicator '{indicator}' has {leads} lead units in {year}: exactly one unit "
+                               "leads (主责), the others are co-responsible (分办)",
+                               where=dataset.where("responsibilities", r, "role"))
+        total = float(part["share"].sum())
+        if abs(total - 1.0) > 1e-6:
+            r = part.index[0]
+            raise PerfsimError(f"the shares of shared indicator '{indicator}' add up to {total:g} in {year}, not 1: "
+                               "the credits must add up to the joint target", where=dataset.where("responsibilities", r,
+                                                                                                  "share"))
 
 
 # --------------------------------------------------------------------------- fit
@@ -262,6 +355,13 @@ def check_fit(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = No
     tree = Tree.of(scheme)
     recut_categories(scheme, dataset.units, where)
     _check_units_fit(scheme, dataset, where)
+    _check_responsibilities(dataset, year)
+    gaps = cascade_gaps(dataset, year)
+    if len(gaps):
+        first = gaps.iloc[0]
+        warnings.warn(f"{len(gaps)} indicator(s) whose unit targets do not add up to the city goal in {year} "
+                      f"(first: {first.indicator_id}, goal {first.goal:g}, unit targets {first.unit_targets:g}, "
+                      f"gap {first.gap:g}); see perfsim.cascade_gaps", PerfsimWarning, stacklevel=2)
     known = set(dataset.indicators["indicator_id"])
     view = year_view(dataset, year)
     targets = view.tables["targets"]

@@ -227,6 +227,7 @@ def _execute(job: Job, output: Path, cwd: Path, warm: bool, timings: dict,
     """Run the notebook; ``expired`` is set when the job's time limit killed its kernel."""
     import papermill as pm
 
+    cwd = Path(cwd).resolve()      # the warm kernel's own working folder is not the batch's
     kwargs: dict[str, Any] = {}
     timer = None
     if warm:
