@@ -246,7 +246,7 @@ def year_view(dataset: Dataset, year: int) -> YearView:
         "deduction": _matrix(adj[adj["type"] == "deduction"], ids, "item", "points"),
         "veto": _matrix(adj[adj["type"] == "veto"].assign(all="veto", one=1.0), ids, "all", "one", ["veto"]),
     }
-    _share_credit(dataset, year, ids, indicators, matrices)
+    share_credit(dataset, year, ids, matrices)
     leader = tables["leader_ratings"]
     panels = (dict(zip(leader["rater_id"], leader["panel"])) if "panel" in leader and len(leader) else {})
     view = YearView(ids, units, tables, matrices, panels=panels)
@@ -254,19 +254,16 @@ def year_view(dataset: Dataset, year: int) -> YearView:
     return view
 
 
-def _share_credit(dataset: Dataset, year: int, ids: pd.Index, indicators: list, matrices: dict) -> None:
+def share_credit(dataset: Dataset, year: int, ids: pd.Index, matrices: dict) -> None:
     """Shared targets (the optional ``responsibilities`` table): the units responsible for an
-    indicator achieve it jointly. The joint actual is the sum of their actuals, the joint
-    target the city goal (``goals``) or else the sum of their targets; each unit is credited
-    its ``share`` of both, so the credits add up to the joint actual and target and every
-    responsible unit scores the joint achievement."""
+    indicator achieve it jointly. The joint actual is the sum of their actuals and the joint
+    target the sum of their targets; each unit is credited its ``share`` of both, so the
+    credits add up to the joint actual and target and every responsible unit scores the
+    joint achievement. Changes ``matrices['actual']`` and ``['target']`` (copies)."""
     shared = dataset.tables.get("responsibilities")
     if shared is None or not len(shared):
         return
     rows = shared[shared["year"] == year]
-    goals = dataset.tables.get("goals")
-    goal = ({} if goals is None or not len(goals)
-            else dict(zip(goals.loc[goals["year"] == year, "indicator_id"], goals.loc[goals["year"] == year, "goal"])))
     actual, at = matrices["actual"]
     target, tt = matrices["target"]
     actual, target = actual.copy(), target.copy()          # pandas may hand out read-only views
@@ -276,7 +273,7 @@ def _share_credit(dataset: Dataset, year: int, ids: pd.Index, indicators: list, 
         share = part["share"].to_numpy(dtype=float)
         a, t = actual[u, at[indicator]], target[u, tt[indicator]]
         joint_actual = np.nansum(a) if np.isfinite(a).any() else np.nan
-        joint_target = goal.get(indicator, np.nansum(t) if np.isfinite(t).any() else np.nan)
+        joint_target = np.nansum(t) if np.isfinite(t).any() else np.nan
         actual[u, at[indicator]] = share * joint_actual
         target[u, tt[indicator]] = share * joint_target
 
@@ -331,7 +328,12 @@ def _check_responsibilities(dataset: Dataset, year: int) -> None:
     if shared is None or not len(shared):
         return
     rows = shared[shared["year"] == year]
+    measure = dict(zip(dataset.indicators["indicator_id"], dataset.indicators["unit_of_measure"].fillna("")))
     for indicator, part in rows.groupby("indicator_id"):
+        if "%" in str(measure.get(indicator, "")):
+            raise PerfsimError(f"shared indicator '{indicator}' is a percentage ({measure[indicator]}): a shared target "
+                               "adds the units' actuals and targets, so it needs an amount or a count",
+                               where=dataset.where("responsibilities", part.index[0], "indicator_id"))
         leads = int((part["role"] == "lead").sum())
         if leads != 1:
             r = part.index[0]

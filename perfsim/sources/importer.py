@@ -70,17 +70,21 @@ CHINESE_HEADERS: dict[str, dict[str, str]] = {
     "targets": {"year": "年度", "unit_id": "单位编码", "indicator_id": "指标编码", "target": "目标值",
                 "method": "目标来源"},
     "actuals": {"period": "期间", "unit_id": "单位编码", "indicator_id": "指标编码", "value": "完成值"},
-    "leader_ratings": {"year": "年度", "rater_id": "评价人", "unit_id": "单位编码", "rating": "评分"},
+    "leader_ratings": {"year": "年度", "rater_id": "评价人", "unit_id": "单位编码", "rating": "评分",
+                       "panel": "评价组"},
     "satisfaction": {"year": "年度", "unit_id": "单位编码", "group": "调查群体", "respondents": "样本数",
                      "score": "满意度得分"},
     "adjustments": {"year": "年度", "unit_id": "单位编码", "type": "类型", "item": "事项", "points": "分值",
                     "note": "说明"},
     "special": {"year": "年度", "unit_id": "单位编码", "facet": "方面", "score": "得分"},
     "peers": {"period": "期间", "city": "城市", "indicator_id": "指标编码", "value": "数值"},
+    "goals": {"year": "年度", "indicator_id": "指标编码", "goal": "全市目标"},
+    "responsibilities": {"year": "年度", "unit_id": "单位编码", "indicator_id": "指标编码", "role": "责任类型",
+                         "share": "分担比例"},
 }
 TEMPLATE_SHEETS = {"units": "单位", "indicators": "指标", "targets": "目标", "actuals": "完成值",
                    "leader_ratings": "领导评价", "satisfaction": "满意度", "adjustments": "加减分",
-                   "special": "专项", "peers": "对标"}
+                   "special": "专项", "peers": "对标", "goals": "城市目标", "responsibilities": "责任分工"}
 
 
 # --------------------------------------------------------------------------- the mapping
@@ -152,7 +156,7 @@ class SheetSpec(_Strict):
     indicator_columns: dict[str, Literal["targets", "actuals"]] = {}
     # long
     table: Literal["units", "indicators", "targets", "actuals", "leader_ratings", "satisfaction",
-                   "adjustments", "special", "peers"] | None = None
+                   "adjustments", "special", "peers", "goals", "responsibilities"] | None = None
     headers: dict[str, str] | None = None
 
     @model_validator(mode="after")
@@ -825,8 +829,8 @@ def write_office_workbook(dataset: Dataset, out: str | Path, years: list[int] | 
                     row.append(None if v is None or pd.isna(v) else float(v))
             ws.append(row)
         ws.append([None, "合计"])
-    long_tables = [t for t in ("leader_ratings", "satisfaction", "adjustments", "special", "peers")
-                   if dataset.has(t)]
+    long_tables = [t for t in ("leader_ratings", "satisfaction", "adjustments", "special", "peers", "goals",
+                               "responsibilities") if dataset.has(t)]
     for table in long_tables:                # the other tables as long sheets with Chinese headers
         ws = book.create_sheet(TEMPLATE_SHEETS[table])
         frame = dataset.tables[table]

@@ -25,6 +25,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from ..core.contract import Dataset
+from ..core.errors import PerfsimError
 from ..core.files import atomic_write_text
 from ..core.knobs import load_knobs
 from ..core.paths import PARAMS_DIR
@@ -183,6 +185,8 @@ class World:
     methods: np.ndarray
     years: list[Year] = field(default_factory=list)
     rater_panel: list[str] = field(default_factory=list)    # each rater's panel (leaders, experts, ...)
+    #: shared targets: (indicator column, unit rows (lead first), shares)
+    shared: list = field(default_factory=list)
 
     @property
     def last(self) -> Year:
@@ -291,6 +295,7 @@ def generate_arrays(seed: int, params: Mapping[str, Any] | None = None, years: i
     world = World(structure=st, params=p, seed=seed, staff=staff, budget=budget, consumption=consumption,
                   raters=[f"L{k + 1:02d}" for k in range(int(lk["raters"]))], rater_leniency=np.empty(0),
                   rater_compression=np.empty(0), groups=groups, items=items, methods=methods)
+    world.shared = shared_targets(st, p.get("shared") or {}, np.random.default_rng(np.random.SeedSequence([seed, 2011])))
     leniency = compression = None
     panels = [(name, {**lk, **knobs}) for name, knobs in (p.get("panels") or {}).items()
               if int(knobs.get("raters", 0)) > 0]
@@ -401,6 +406,39 @@ def _peers(world: World, rng: np.random.Generator) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def shared_targets(st: "Structure", knobs: Mapping[str, Any], rng: np.random.Generator) -> list:
+    """For each shared indicator: a lead department and ``co_units`` co-responsible ones,
+    drawn among the departments that carry it, with the lead's share and the rest split
+    equally (its own random stream: the rest of the world does not change)."""
+    out = []
+    for indicator in knobs.get("indicators", []):
+        hits = np.flatnonzero(st.ind_ids == indicator)
+        if not len(hits):
+            raise PerfsimError(f"shared.indicators: {indicator!r} is not an indicator of the synthetic world")
+        j = int(hits[0])
+        candidates = np.flatnonzero(st.applies[:, j] & ~st.is_district)
+        k = min(1 + int(knobs.get("co_units", 2)), len(candidates))
+        if k < 2:
+            continue
+        units = rng.choice(candidates, size=k, replace=False)
+        lead = float(knobs.get("lead_share", 0.6))
+        shares = np.r_[lead, np.full(k - 1, (1.0 - lead) / (k - 1))]
+        out.append((j, units, shares))
+    return out
+
+
+def _shared_tables(world: World, years: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ids, ind = world.structure.ids, world.structure.ind_ids
+    resp, goals = [], []
+    for y in years:
+        for j, units, shares in world.shared:
+            for k, (u, share) in enumerate(zip(units, shares)):
+                resp.append((y.year, ids[u], ind[j], "lead" if k == 0 else "co", round(float(share), 6)))
+            goals.append((y.year, ind[j], float(np.nansum(y.target[:, j]))))
+    return (pd.DataFrame(resp, columns=["year", "unit_id", "indicator_id", "role", "share"]),
+            pd.DataFrame(goals, columns=["year", "indicator_id", "goal"]))
+
+
 def world_tables(world: World) -> dict[str, pd.DataFrame]:
     """The tables of the data contract for every year of a world (plus the synthetic-only
     ``truth`` and ``rater_truth``)."""
@@ -452,6 +490,8 @@ def world_tables(world: World) -> dict[str, pd.DataFrame]:
     out = {"units": units, "indicators": st.indicators}
     out.update({k: pd.concat(v, ignore_index=True) for k, v in tables.items()})
     out["peers"] = _peers(world, np.random.default_rng(np.random.SeedSequence([world.seed, 97])))
+    if world.shared:
+        out["responsibilities"], out["goals"] = _shared_tables(world, world.years)
     last = world.last
     out["truth"] = pd.DataFrame({"unit_id": ids, "theta": np.round(last.theta, 6),
                                  "visible": np.round(last.visible, 6), "latent": np.round(last.latent, 6),
@@ -491,13 +531,18 @@ def world_dataset(world: World) -> "Dataset":
         "deduction": (np.where(y.deduction[order] > 0, y.deduction[order], np.nan), keyed(world.items)),
         "veto": (veto, {"veto": 0}),
     }
-    view = YearView(ids, units, {name: empty_table(name) for name in
-                                 ("targets", "leader_ratings", "satisfaction", "special", "adjustments")},
-                    matrices, panels=dict(zip(world.raters, world.rater_panel)))
     truth = pd.DataFrame({"unit_id": st.ids, "theta": y.theta})
     tables = {name: empty_table(name) for name in ("targets", "actuals", "leader_ratings", "satisfaction",
                                                    "adjustments", "special", "peers")}
     tables.update(units=units, indicators=st.indicators, truth=truth)
+    if world.shared:
+        from ..core.engine import share_credit
+
+        tables["responsibilities"], tables["goals"] = _shared_tables(world, [y])
+        share_credit(Dataset(tables=tables, origin="<synthetic world>"), y.year, ids, matrices)
+    view = YearView(ids, units, {name: empty_table(name) for name in
+                                 ("targets", "leader_ratings", "satisfaction", "special", "adjustments")},
+                    matrices, panels=dict(zip(world.raters, world.rater_panel)))
     dataset = Dataset(tables=tables, origin=f"<synthetic world, seed {world.seed}>", synthetic=True)
     dataset.cache[("year_view", y.year)] = view
     dataset.cache["years"] = [y.year]
