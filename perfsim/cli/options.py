@@ -64,11 +64,16 @@ def sobol_n(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
+def _number(text: str) -> float:
+    """The option's text as a float (its own check decides what values it takes)."""
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def positive_float(text: str) -> float:
+    value = _number(text)
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive finite number (got {text})")
     return value
@@ -118,10 +123,7 @@ def year_or_all(text: str) -> "int | str":
 
 def correlation(text: str) -> float:
     """A correlation threshold in (0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value = _number(text)
     if not math.isfinite(value) or not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"must be above 0 and at most 1 (got {text})")
     return value
@@ -129,10 +131,7 @@ def correlation(text: str) -> float:
 
 def probability(text: str) -> float:
     """A rate strictly between 0 and 1 (a false-discovery rate)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value = _number(text)
     if not math.isfinite(value) or not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be above 0 and below 1 (got {text})")
     return value
