@@ -1,7 +1,5 @@
 """``python -m perfsim.cli``: the same as the ``perfsim`` command."""
 
-import sys
+from . import run
 
-from . import main
-
-sys.exit(main())
+run()

@@ -140,13 +140,13 @@ def _grades(resolved: dict | None) -> list[str]:
     return list(((resolved or {}).get("grading") or {}).get("grades") or DEFAULT_GRADES)
 
 
-def comparison_table(root: Path, manifest: dict) -> pd.DataFrame:
+def comparison_table(root: Path, manifest: dict, facts: list[dict[str, Any]] | None = None) -> pd.DataFrame:
     """One row per scenario: scores summary, grade counts in the scheme's grade order, and
     against its base (in the batch) the rank agreement, rank and grade changes and, where an
-    ensemble was run, the validity change."""
+    ensemble was run, the validity change. ``facts``: :func:`_scenario_facts`, when read already."""
     from ..analyses.compare import rank_shifts, summarise
 
-    facts = _scenario_facts(root, manifest)
+    facts = _scenario_facts(root, manifest) if facts is None else facts
     tables = {f["name"]: f["scores"] for f in facts}
     grades: list[str] = []
     for f in facts:
@@ -238,7 +238,7 @@ def write_index(root: Path, manifest: dict, lang: str = "zh") -> Path:
     t = TEXT[lang]
     facts = _scenario_facts(root, manifest)
     cards = [_card(root, f, lang) for f in facts if f["findings"]]
-    comparison = comparison_table(root, manifest)
+    comparison = comparison_table(root, manifest, facts)
     changes = []
     import yaml
 
@@ -251,7 +251,7 @@ def write_index(root: Path, manifest: dict, lang: str = "zh") -> Path:
                        f"<td>{_h(f['file'])}</td><td><pre>{_h(text)}</pre></td>{status}</tr>")
     n_failed = sum(1 for j in manifest["jobs"] if j["status"] == "failed")
     synthetic = manifest.get("data") == "bundled synthetic world"
-    xlsx = write_results_workbook(root, manifest)
+    xlsx = write_results_workbook(root, manifest, facts, comparison)
     page = f"""<!doctype html>
 <html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{t['title']} · {_h(manifest['batch'])}</title><style>{CSS}</style></head><body>
@@ -329,7 +329,8 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return out
 
 
-def write_results_workbook(root: Path, manifest: dict) -> Path:
+def write_results_workbook(root: Path, manifest: dict, facts: list[dict[str, Any]] | None = None,
+                           comparison: pd.DataFrame | None = None) -> Path:
     """results.xlsx: one sheet per scenario as an office publishes results (单位, 类别, 总分,
     排名, 等次, then component points; Chinese headers with English in a second header row;
     frozen headers; categories in order, then rank), a sheet comparing the scenarios and
@@ -341,7 +342,7 @@ def write_results_workbook(root: Path, manifest: dict) -> Path:
     wb = Workbook()
     notes = wb.active
     notes.title = "说明 notes"
-    facts = _scenario_facts(root, manifest)
+    facts = _scenario_facts(root, manifest) if facts is None else facts
     used = {notes.title}
     bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDE3F0")
     for f in facts:
@@ -356,8 +357,8 @@ def write_results_workbook(root: Path, manifest: dict) -> Path:
         ws.append([HEAD.get(c, labels.get(c, (c, c)))[0] for c in columns])
         ws.append([HEAD.get(c, labels.get(c, (c, c)))[1] for c in columns])
         ordered = table.sort_values(["category", "rank", "unit_id"], kind="stable")
-        for _, row in ordered.iterrows():
-            ws.append([("是" if row[c] else "") if c == "veto" else row[c] for c in columns])
+        for row in ordered[columns].itertuples(index=False):
+            ws.append([("是" if v else "") if c == "veto" else v for c, v in zip(columns, row)])
         for k, c in enumerate(columns, start=1):
             letter = get_column_letter(k)
             ws.column_dimensions[letter].width = 24 if c == "name" else 12
@@ -371,7 +372,7 @@ def write_results_workbook(root: Path, manifest: dict) -> Path:
                 cell.font, cell.fill = bold, fill
                 cell.alignment = Alignment(horizontal="center")
         ws.freeze_panes = "C3"
-    comparison = comparison_table(root, manifest)
+    comparison = comparison_table(root, manifest, facts) if comparison is None else comparison
     ws = wb.create_sheet(_sheet_name("比较 comparison", used))
     ws.append([COLUMNS.get(c, (c, c))[0] for c in comparison.columns])
     ws.append([COLUMNS.get(c, (c, c))[1] for c in comparison.columns])

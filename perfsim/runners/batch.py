@@ -39,7 +39,7 @@ from ..core.errors import PerfsimError
 from ..core.files import check_dir_target, write_json
 from ..core.paths import DEFAULT_SEED, PROJECT_DIR, shown_path
 from ..report.provenance import environment, files_hash, git_commit, source_hash
-from .kernels import NOTEBOOK_DIR, Job, execute_job
+from .kernels import NOTEBOOK_DIR, Job, execute_job, html_exporter
 
 #: a batch name is one folder name, never a path
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
@@ -289,13 +289,20 @@ def run_batch(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path] |
     root = check_dir_target(Path(out)) / name
     with batch_lock(root), contextlib.ExitStack() as stack:
         _clean_stale(root)
+        # Workers (and their kernels) start as early as it is known that jobs will run: at
+        # once for a new batch folder or --force (nothing can be served from it), else once
+        # the plan shows what is not cached. Either way kernels start while scenarios are
+        # resolved and checked against the data; a pool with nothing to run is stopped.
+        pool = None
+        if force or not (root / "manifest.json").exists():
+            pool = stack.enter_context(_early_workers(jobs, scheduler, warm, len(scenarios) * len(notebooks)))
         data_hash, code_hash = files_hash(dpath), source_hash()
         nb_hashes = {nb.resolve(): hashlib.sha256(nb.read_bytes()).hexdigest() for nb in notebooks}
         resolved = resolve_scenarios(scenarios)
         planned, _ = plan_jobs(resolved, nb_hashes, root, data, data_hash, code_hash, year, seed, timeout)
         to_run, cached = split_cached(planned, force)
-        # workers (and their kernels) start now, while the scenarios are checked against the data
-        pool = stack.enter_context(_early_workers(jobs, scheduler, warm, len(to_run)))
+        if pool is None:
+            pool = stack.enter_context(_early_workers(jobs, scheduler, warm, len(to_run)))
         validated = _load_validated(root / ".validated.json")
         needed = {job.scenario_name for job in to_run}
         checked = {sc.name: sc for sc in validate_scenarios([sc for sc in resolved if sc.name in needed],
@@ -341,24 +348,33 @@ def run_batch(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path] |
 def _early_workers(jobs: int, scheduler: str | None, warm: bool, most: int):
     """Local workers started before planning, each warming its kernel meanwhile (kernel
     start-up then overlaps validation); stopped at once if nothing is left to run."""
+    from functools import partial
+
     from .executors import local_executor, start_workers, terminate
-    from .kernels import prewarm
+    from .kernels import NOTEBOOK_DIR, prewarm
+    from .zygote import start as start_zygote
 
     workers = min(jobs, most)
     if scheduler or workers <= 1:
         yield None
         return
-    pool = local_executor(workers, prewarm if warm else None)
+    # warm kernels are forked from one zygote, which imports what they need once
+    zygote = start_zygote(workers, NOTEBOOK_DIR) if warm else None
+    pool = local_executor(workers, partial(prewarm, str(zygote.folder), workers) if zygote else None)
     start_workers(pool)
     ok = False
     try:
         yield pool
         ok = True
     finally:
-        if ok and getattr(pool, "used", False):
-            pool.shutdown(wait=True)     # workers end normally and shut their kernels down
-        else:
-            terminate(pool)
+        try:
+            if ok and getattr(pool, "used", False):
+                pool.shutdown(wait=True)     # workers end normally and shut their kernels down
+            else:
+                terminate(pool)
+        finally:
+            if zygote is not None:
+                zygote.close()
 
 
 def _run_jobs(to_run: list[Job], jobs: int, scheduler: str | None, warm: bool, records: list,
@@ -386,8 +402,10 @@ def _collect_futures(executor, to_run: list[Job], warm: bool, records: list, man
 
     futures = {executor.submit(execute_job, job, warm, False): job for job in to_run}
     with ThreadPoolExecutor(max_workers=1) as pages:
-        rendered = [pages.submit(importlib.import_module, m)                  # ready for the end
-                    for m in ("perfsim.report.pages", "perfsim.analyses.compare")]
+        # built while the kernels start (a core is free then): the HTML exporter, and the
+        # modules the pages at the end need
+        rendered = [pages.submit(html_exporter)] + [pages.submit(importlib.import_module, m)
+                                                for m in ("perfsim.report.pages", "perfsim.analyses.compare")]
         for record in _collect((_result(f, futures[f]) for f in as_completed(futures)), len(to_run), records,
                                manifest, root, progress):
             job = futures_by_label(futures)[f"{record['scenario']}/{record['notebook']}"]
