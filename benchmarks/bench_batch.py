@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import perfsim
-from perfsim.runners.batch import needs_base
+from perfsim.runners.plan import needs_base
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -218,7 +218,7 @@ def main(argv: list[str]) -> None:
 
         from jupyter_client.connect import write_connection_file
 
-        import ipykernel.kernelapp  # noqa: F401
+        import ipykernel.kernelapp  # noqa: F401  (imported here, so each kernel starts from it)
 
         from .kernels import PRELOAD
 
