@@ -93,3 +93,33 @@ def test_a_zygote_whose_batch_is_killed_ends_its_kernels_and_removes_its_folder(
     while os.path.exists(folder) and time.time() < deadline:
         time.sleep(0.1)
     assert not os.path.exists(folder)
+
+
+def _dead(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" in open(f"/proc/{pid}/status").read()
+    except FileNotFoundError:
+        return True
+
+
+def test_ctrl_c_of_a_batch_ends_it_with_one_line_and_leaves_no_kernel_or_zygote(tmp_path):
+    """Ctrl-C at a terminal signals the whole foreground process group."""
+    pids = tmp_path / "pids"
+    env = dict(os.environ, PERFSIM_TEST_PIDS=str(pids))
+    proc = subprocess.Popen([sys.executable, "-m", "perfsim.cli", "batch", str(MINI_SCHEME), str(SCENARIO),
+                             "--notebook", str(TEST_NB / "sleeps.ipynb"), "--data", str(MINI), "--jobs", "2",
+                             "--out", str(tmp_path), "--name", "c", "--no-progress"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 90
+    while not (pids.exists() and pids.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.2)
+    kernel, zygote = map(int, pids.read_text().split())
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("perfsim: interrupted"), err
+    deadline = time.time() + 15
+    while not (_dead(kernel) and _dead(zygote)) and time.time() < deadline:
+        time.sleep(0.2)
+    assert _dead(kernel) and _dead(zygote)

@@ -64,7 +64,8 @@ def start(slots: int, cwd: Path) -> Zygote:
     folder = Path(tempfile.mkdtemp(prefix="perfsim-kernels-"))
     process = subprocess.Popen(
         [sys.executable, "-m", "perfsim.runners.zygote", str(folder), str(int(slots)), str(os.getpid()), str(cwd)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, close_fds=True)
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, close_fds=True,
+        start_new_session=True)      # as jupyter_client starts kernels: Ctrl-C is the batch's to handle
     return Zygote(folder, int(slots), process)
 
 
@@ -180,6 +181,7 @@ def _run_kernel(connection_file: Path, cwd: str) -> None:
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)     # the kernel's own subprocesses are waited for
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.chdir(cwd)
