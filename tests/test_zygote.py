@@ -123,3 +123,19 @@ def test_ctrl_c_of_a_batch_ends_it_with_one_line_and_leaves_no_kernel_or_zygote(
     while not (_dead(kernel) and _dead(zygote)) and time.time() < deadline:
         time.sleep(0.2)
     assert _dead(kernel) and _dead(zygote)
+
+
+def test_without_a_zygote_workers_start_their_own_kernels_and_say_so(tmp_path, monkeypatch):
+    import pytest
+
+    import perfsim.runners.zygote as zygote_module
+
+    def no_zygote(slots, cwd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(zygote_module, "start", no_zygote)
+    with pytest.warns(Warning, match="warm kernels are started one by one: no zygote"):
+        manifest = run_batch([MINI_SCHEME, SCENARIO], [TEST_NB / "a_set_global.ipynb"], out=tmp_path, name="n",
+                             data=str(MINI), jobs=2, progress=False)
+    assert [j["status"] for j in manifest["jobs"]] == ["done", "done"]
+    assert {j["kernel"] for j in manifest["jobs"]} == {"started"}

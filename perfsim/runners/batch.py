@@ -29,6 +29,7 @@ import re
 import shutil
 import sys
 import time
+import warnings
 from concurrent.futures import as_completed
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from .. import __version__
-from ..core.errors import PerfsimError
+from ..core.errors import PerfsimError, PerfsimWarning
 from ..core.files import check_dir_target, write_json
 from ..core.paths import DEFAULT_SEED, PROJECT_DIR, shown_path
 from ..report.provenance import environment, files_hash, git_commit, source_hash
@@ -217,8 +218,14 @@ def _early_workers(jobs: int, scheduler: str | None, warm: bool, most: int):
     if scheduler or workers <= 1:
         yield None
         return
-    # warm kernels are forked from one zygote, which imports what they need once
-    zygote = start_zygote(workers, NOTEBOOK_DIR) if warm else None
+    # warm kernels are forked from one zygote, which imports what they need once; without
+    # one (no temporary folder, no process to spare) workers start their own kernels
+    zygote = None
+    if warm:
+        try:
+            zygote = start_zygote(workers, NOTEBOOK_DIR)
+        except OSError as exc:
+            warnings.warn(f"warm kernels are started one by one: no zygote ({exc})", PerfsimWarning, stacklevel=2)
     pool = local_executor(workers, partial(prewarm, str(zygote.folder), workers) if zygote else None)
     start_workers(pool)
     ok = False
