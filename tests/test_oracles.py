@@ -21,7 +21,7 @@ from perfsim.core.scheme import Grading, UncertaintySpec, apply_diff, parse_sche
 from perfsim.uncertainty.model import compile_model
 from perfsim.uncertainty.robustness import monte_carlo
 
-from .conftest import MINI, MINI_SCHEME, ROOT
+from .conftest import MINI, MINI_SCHEME, ROOT, TESTS
 
 # --------------------------------------------------------------------------- caps
 
@@ -208,6 +208,29 @@ def test_peer_targets_lower_is_better_at_a_quarter_by_hand(mini):
     # lower is better: the better side of the peers, their 75th percentile (linear): 9 -> factor 0.9
     ok = ~np.isnan(plain.t[:, j])
     assert np.allclose(inputs.t[ok, j], plain.t[ok, j] * 0.9)
+
+
+def test_peer_targets_higher_is_better_and_two_indicators_in_one_dataset_by_hand(mini):
+    """Both leaves from the peers (tests/data/mini_peers.yaml): I1 higher is better at the
+    75th percentile, I2 lower is better at the 25th (its 75th); each indicator its own factor."""
+    peers = pd.DataFrame({"period": ["2025-06"] * 2 + ["2025-12"] * 10,
+                          "city": ["F", "A"] + ["F", "A", "B", "C", "D"] * 2,
+                          "indicator_id": ["I1"] * 2 + ["I1"] * 5 + ["I2"] * 5,
+                          "value": [1.0, 99.0] + [20.0, 10.0, 20.0, 30.0, 40.0] + [10.0, 4.0, 6.0, 8.0, 12.0]})
+    data = mini.replace(peers=peers)
+    from perfsim.core.engine import Tree, leaf_inputs
+
+    scheme = perfsim.load_scenario(TESTS / "data" / "mini_peers.yaml").scheme
+    inputs = leaf_inputs(scheme, data, 2025)
+    plain = leaf_inputs(perfsim.load_scenario(MINI_SCHEME).scheme, data, 2025)
+    paths = [Tree.of(scheme).paths[i] for i in Tree.of(scheme).leaves]
+    # I1 at the last period (2025-12): others 10, 20, 30, 40 -> 75th percentile (linear) 32.5; F has 20
+    # I2: others 4, 6, 8, 12 -> 75th percentile 9; F has 10
+    for path, factor in (("tree.targets.econ.I1", 32.5 / 20), ("tree.targets.social.I2", 0.9)):
+        j = paths.index(path)
+        ok = ~np.isnan(plain.t[:, j])
+        assert ok.any()
+        assert np.allclose(inputs.t[ok, j], plain.t[ok, j] * factor), path
 
 
 # --------------------------------------------------------------------------- batch cache

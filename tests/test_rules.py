@@ -80,3 +80,98 @@ def test_nothing_present_scores_zero():
 def test_unknown_aggregation_raises():
     with pytest.raises(ValueError):
         rules.aggregate([[1.0]], [1], [[True]], "harmonic")
+
+
+# ------------------------------------------------------------------ group normalisations against scipy/pandas
+
+GROUPED = np.array([4.0, 9.0, 1.0, 9.0, np.nan, 6.0, 6.0, 6.0, 3.0, 8.0, 5.0])
+GROUPS = np.array([0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 3])
+
+
+def _by_group(fn):
+    """fn applied to each group's non-NaN values, scattered back (NaN stays NaN)."""
+    out = np.full(GROUPED.shape, np.nan)
+    for g in np.unique(GROUPS):
+        idx = np.where((GROUPS == g) & ~np.isnan(GROUPED))[0]
+        out[idx] = fn(GROUPED[idx])
+    return out
+
+
+@pytest.mark.parametrize("lower", [False, True])
+def test_zscore_percentile_and_rank_score_per_group_against_scipy(lower):
+    from scipy import stats
+
+    sign = -1.0 if lower else 1.0
+
+    def z(v):
+        return np.zeros_like(v) if v.size < 2 or np.std(v) == 0 else stats.zscore(sign * v, ddof=1)
+
+    def prank(v):
+        return np.ones_like(v) if v.size < 2 else (stats.rankdata(sign * v, method="min") - 1) / (v.size - 1)
+
+    def rscore(v):
+        return np.ones_like(v) if v.size < 2 else 1 - (stats.rankdata(-sign * v, method="min") - 1) / (v.size - 1)
+
+    np.testing.assert_allclose(rules.zscore(GROUPED, GROUPS, lower=lower), _by_group(z), equal_nan=True)
+    np.testing.assert_allclose(rules.zscore(GROUPED, GROUPS, lower=lower, mean=50, sd=10),
+                               50 + 10 * _by_group(z), equal_nan=True)
+    np.testing.assert_allclose(rules.percentile(GROUPED, GROUPS, lower=lower), _by_group(prank), equal_nan=True)
+    np.testing.assert_allclose(rules.rank_score(GROUPED, GROUPS, lower=lower), _by_group(rscore), equal_nan=True)
+
+
+def test_distance_to_target_and_frontier_by_hand():
+    x, g = [2.0, 5.0, 8.0, 12.0, np.nan], [0, 0, 0, 0, 0]
+    # worst 2: 1 - (10 - x) / 8
+    np.testing.assert_allclose(rules.dist_target(x, g, 10.0), [0.0, 0.375, 0.75, 1.25, np.nan], equal_nan=True)
+    np.testing.assert_allclose(rules.dist_target(x, g, 10.0, cap_max=True), [0.0, 0.375, 0.75, 1.0, np.nan],
+                               equal_nan=True)
+    # lower is better, target 4: worst is 12 -> 1 - (x - 4) / (12 - 4)
+    np.testing.assert_allclose(rules.dist_target(x, g, 4.0, lower=True), [1.25, 0.875, 0.5, 0.0, np.nan],
+                               equal_nan=True)
+    np.testing.assert_allclose(rules.dist_frontier(x, g), [0.0, 0.3, 0.6, 1.0, np.nan], equal_nan=True)
+    np.testing.assert_allclose(rules.dist_frontier(x, g, lower=True), [1.0, 0.7, 0.4, 0.0, np.nan], equal_nan=True)
+
+
+def test_rank_share_per_rater_column_against_scipy():
+    from scipy import stats
+
+    r = np.array([[80.0, 90.0, np.nan], [85.0, 70.0, 60.0], [85.0, 75.0, np.nan], [95.0, np.nan, np.nan]])
+    share = rules.rank_share(r)
+    for j in range(r.shape[1]):
+        ok = ~np.isnan(r[:, j])
+        n = ok.sum()
+        expect = np.ones(n) if n == 1 else (stats.rankdata(r[ok, j], method="average") - 1) / (n - 1)
+        np.testing.assert_allclose(share[ok, j], expect)
+        assert np.isnan(share[~ok, j]).all()
+    np.testing.assert_allclose(share[:, 0], [0.0, 0.5, 0.5, 1.0])
+
+
+def test_tier_ratings_forced_distribution_by_hand():
+    tiers = [(0.2, 95.0), (0.4, 90.0), (0.4, 85.0)]           # cumulative 0.2, 0.6, 1.0
+    r = np.array([[70.0, 1.0], [90.0, 2.0], [80.0, np.nan], [60.0, 3.0], [85.0, 4.0]])
+    out = rules.tier_ratings(r, tiers)
+    # column 0, n = 5: top 1 (90) -> 95; ranks 2-3 (85, 80) -> 90; the rest -> 85
+    np.testing.assert_allclose(out[:, 0], [85.0, 95.0, 90.0, 85.0, 90.0])
+    # column 1, n = 4: floor(0.8) = 0 in the top tier; floor(2.4) = 2 -> 90 for 4 and 3; 85 for the rest
+    np.testing.assert_allclose(out[:, 1], [85.0, 85.0, np.nan, 90.0, 90.0], equal_nan=True)
+    tied = rules.tier_ratings(np.array([[5.0], [5.0], [1.0], [0.0], [2.0]]), tiers)
+    # the two 5s share average rank 1.5 > 1: neither takes the top tier alone
+    np.testing.assert_allclose(tied[:, 0], [90.0, 90.0, 85.0, 85.0, 90.0])
+
+
+def test_two_way_unit_effect_equals_least_squares_with_sum_to_zero_rater_effects():
+    import pandas as pd
+    import statsmodels.formula.api as smf
+
+    rng = np.random.default_rng(3)
+    unit, rater = rng.normal(80, 5, 6), np.array([3.0, -1.0, -2.0, 4.0])
+    r = unit[:, None] + rater[None, :] + rng.normal(0, 1, (6, 4))
+    r[0, 1] = r[2, 3] = r[4, 0] = r[4, 2] = r[5, 1] = np.nan        # unbalanced
+    r = np.vstack([r, np.full(4, np.nan)])                         # a unit nobody rated
+    cells = pd.DataFrame([(i, j, r[i, j]) for i in range(r.shape[0]) for j in range(4) if not np.isnan(r[i, j])],
+                         columns=["unit", "rater", "r"])
+    fit = smf.ols("r ~ C(unit) + C(rater, Sum) - 1", data=cells).fit()
+    expect = np.array([fit.params[f"C(unit)[{i}]"] for i in range(6)])
+    got = rules.two_way_unit_effect(r, iterations=5000, tol=1e-13)
+    np.testing.assert_allclose(got[:6], expect, atol=1e-8)
+    assert np.isnan(got[6])

@@ -59,6 +59,21 @@ def test_the_credit_split_adds_up_to_the_joint_actual_and_target(mini):
     assert credit.loc["U4", "actual"] == pytest.approx(5.0) and credit.loc["U4", "role"] == "co"
 
 
+def test_the_credit_table_row_by_row_by_hand(mini):
+    """U3 (lead, 0.6): actual 10, target 10; U4 (co, 0.4): actual 5, target 10; joint 15 of 20."""
+    credit = credit_table(_with(mini, SHARED + [(2024, "U1", "I1", "lead", 1.0)]), 2025)
+    assert list(credit.columns) == ["unit_id", "indicator_id", "role", "share", "actual", "target", "joint_actual",
+                                    "joint_target", "credited_actual", "credited_target"]
+    assert list(credit.index) == [0, 1]                                   # 2025 only, numbered afresh
+    expect = pd.DataFrame({"unit_id": ["U3", "U4"], "indicator_id": ["I1", "I1"], "role": ["lead", "co"],
+                           "share": [0.6, 0.4], "actual": [10.0, 5.0], "target": [10.0, 10.0],
+                           "joint_actual": [15.0, 15.0], "joint_target": [20.0, 20.0],
+                           "credited_actual": [9.0, 6.0], "credited_target": [12.0, 8.0]})
+    pd.testing.assert_frame_equal(credit, expect, check_dtype=False)
+    empty = credit_table(mini, 2025)                                      # no shared targets: the same columns
+    assert empty.empty and list(empty.columns) == list(credit.columns)
+
+
 def test_the_cascade_check_finds_a_gap(mini, mini_scheme):
     # unit targets on I1: 100 + 50 + 10 + 10 = 170 against a city goal of 200
     data = _with(mini, goals=[(2025, "I1", 200), (2025, "I3", 300)])

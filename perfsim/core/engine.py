@@ -288,7 +288,7 @@ def credit_table(dataset: Dataset, year: int) -> pd.DataFrame:
                          list(dataset.indicators["indicator_id"]))
     shared = dataset.tables.get("responsibilities")
     if shared is None or not len(shared):
-        return pd.DataFrame(columns=["indicator_id", "unit_id", "role", "share", "actual", "target",
+        return pd.DataFrame(columns=["unit_id", "indicator_id", "role", "share", "actual", "target",
                                      "joint_actual", "joint_target", "credited_actual", "credited_target"])
     rows = shared[shared["year"] == year].copy()
     u = view.ids.get_indexer(rows["unit_id"])
