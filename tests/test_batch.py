@@ -200,15 +200,33 @@ def test_killed_batch_leaves_no_workers_or_kernels(tmp_path):
     deadline = time.time() + 90
     while not (pids.exists() and pids.read_text().strip()) and time.time() < deadline:
         time.sleep(0.5)
-    kernel, worker = map(int, pids.read_text().split())
-    assert not _dead(kernel) and not _dead(worker)
+    kernel, parent = map(int, pids.read_text().split())
+    family = _descendants(proc.pid)          # workers, the zygote and its kernels
+    assert kernel in family and parent in family and len(family) >= 4, family
+    assert not any(_dead(p) for p in family)
     proc.kill()
     proc.wait()
     deadline = time.time() + 15
-    while not (_dead(kernel) and _dead(worker)) and time.time() < deadline:
+    while not all(_dead(p) for p in family) and time.time() < deadline:
         time.sleep(0.5)
-    assert _dead(worker), "a worker process outlived the killed batch"
-    assert _dead(kernel), "a kernel outlived the killed batch"
+    assert all(_dead(p) for p in family), {p: Path(f"/proc/{p}/cmdline").read_text() for p in family if not _dead(p)}
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (from the parent ids in /proc)."""
+    parents = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        ppid = next((int(line.split()[1]) for line in text.splitlines() if line.startswith("PPid:")), None)
+        parents[int(status.parent.name)] = ppid
+    out, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, pp in parents.items() if pp in frontier and p not in out}
+        out |= frontier
+    return out
 
 
 def test_more_jobs_than_work_start_one_worker_per_job(tmp_path):
