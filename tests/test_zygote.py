@@ -64,6 +64,13 @@ def test_a_failed_zygote_sends_workers_to_ordinary_kernels(tmp_path):
     (tmp_path / "failed").write_text("ImportError: no module\n")
     started = time.perf_counter()
     assert claim(tmp_path, 2) is None
+    gone = tmp_path / "closed"
+    gone.mkdir()
+    (gone / "zygote.pid").write_text(str(os.getpid()))      # alive, but its folder goes away
+    import threading
+
+    threading.Timer(0.3, lambda: __import__("shutil").rmtree(gone)).start()
+    assert claim(gone, 1) is None
     assert time.perf_counter() - started < 5
 
 

@@ -129,7 +129,8 @@ def claim(folder: str | Path, slots: int, wait: float = CLAIM_WAIT) -> tuple[Pat
         return None
     pid_file, deadline = folder / f"slot-{slot}.pid", time.monotonic() + wait
     while not pid_file.exists():
-        if (folder / "failed").exists() or not _zygote_alive(folder) or time.monotonic() > deadline:
+        if (not folder.is_dir() or (folder / "failed").exists() or not _zygote_alive(folder)
+                or time.monotonic() > deadline):
             return None
         time.sleep(0.01)
     return folder / f"slot-{slot}.json", int(pid_file.read_text())
