@@ -235,3 +235,15 @@ def test_asem_folder_loads_as_it_comes():
 
     data = perfsim.load_dataset(ASEM_DIR)
     assert len(data.units) == 51 and data.units["unit_id"].tolist() == asem_dataset().units["unit_id"].tolist()
+
+
+def test_sorted_ranks_are_competition_ranks_per_draw_against_scipy():
+    from perfsim.uncertainty.montecarlo import _sorted_ranks
+
+    rng = np.random.default_rng(11)
+    block = rng.integers(0, 5, size=(9, 40)).astype(float)          # many ties in each draw
+    block[:, 0] = 1.0                                              # one draw all tied
+    got = _sorted_ranks(block)
+    expect = np.column_stack([stats.rankdata(-block[:, d], method="min") for d in range(block.shape[1])])
+    assert got.dtype == np.int32 and got.shape == block.shape
+    np.testing.assert_array_equal(got, expect)
