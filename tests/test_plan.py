@@ -110,3 +110,20 @@ def test_longest_first_uses_last_runs_then_the_notebooks_mean_then_its_cells(tmp
     assert [Path(j.folder).name for j in order] == ["a", "b", "d", "c"]
     for perm in itertools.permutations([other, big, sibling, ran]):
         assert [Path(j.folder).name for j in longest_first(list(perm))][:2] in (["a", "b"], ["b", "a"])
+
+
+def test_scenario_facts_for_the_manifest(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: broken\nbase: nowhere.yaml\n", encoding="utf-8")
+    valid, invalid = resolve_scenarios([SCENARIO, broken])
+    facts = valid.facts()
+    assert facts["name"] == "mini_leader10" and facts["status"] == "valid" and facts["error"] is None
+    assert facts["hash"] == valid.resolved.content_hash() and len(facts["hash"]) == 64
+    assert facts["diff"] == valid.resolved.diff
+    assert facts["diff"]["set"] == {"tree.leader.points": 10, "tree.satisfaction.points": 30}
+    assert facts["file"].endswith("mini_scenario.yaml") and facts["base"].endswith("mini_scheme.yaml")
+    bad = invalid.facts()
+    assert bad["status"] == "invalid" and "base" in bad["error"] and bad["hash"] is None and bad["diff"] is None
+    assert bad["base"] is None and bad["name"] == "broken"
+    plain = resolve_scenarios([MINI_SCHEME])[0].facts()
+    assert plain["status"] == "valid" and plain["base"] is None
