@@ -351,3 +351,60 @@ def test_history_targets_refuse_what_they_cannot_do():
         perfsim.history_targets(data, 2024)
     with pytest.raises(PerfsimError, match="unknown history method 'median'"):
         perfsim.history_targets(data, 2026, "median")
+
+
+def test_previous_year_imputation_without_any_earlier_year_excludes_both_cells():
+    data = _missing_case()
+    data = data.replace(actuals=data.actuals[data.actuals["period"] != "2024-12"].reset_index(drop=True))
+    assert 2024 not in data.years
+    with pytest.warns(PerfsimWarning, match="2 excluded, weights re-normalised"):
+        detail = score_detail(_scheme("missing: impute\n      impute: previous_year"), data, 2025)
+    table = detail.missing.set_index("unit_id")
+    assert list(table.index) == ["C", "D"] and set(table["rule"]) == {"exclude"}
+    assert (table["note"] == "no value to impute by previous_year").all()
+    totals = dict(zip(detail.table["unit_id"], detail.table["total"]))
+    assert totals["C"] == pytest.approx(80.0) and totals["D"] == pytest.approx(50.0)     # I2 alone
+
+
+def test_missing_summary_names_each_rule_with_its_count():
+    from perfsim.core.engine import missing_summary
+
+    table = pd.DataFrame({"rule": ["zero", "impute:unit_mean", "zero", "exclude", "impute:category_median"]})
+    assert missing_summary(table) == ("1 excluded, weights re-normalised (missing: exclude), "
+                                      "1 imputed by category_median, 1 imputed by unit_mean, "
+                                      "2 scored 0 (missing: zero)")
+
+
+def test_unit_mean_imputation_averages_the_units_own_siblings_by_hand():
+    """Three indicators, target 10 each. C lacks I1: its own I2 0.8 and I3 0.6 give 0.7.
+    D lacks I1 and I3: only its own I2 (0.5) is a donor, for both."""
+    base = _missing_case()
+    indicators = pd.DataFrame({"indicator_id": ["I1", "I2", "I3"], "direction": ["higher"] * 3})
+    targets = pd.DataFrame([(2025, u, i, 10) for u in "ABCD" for i in ("I1", "I2", "I3")],
+                           columns=["year", "unit_id", "indicator_id", "target"])
+    extra = pd.DataFrame([("2025-12", "A", "I3", 10), ("2025-12", "B", "I3", 10), ("2025-12", "C", "I3", 6)],
+                         columns=["period", "unit_id", "indicator_id", "value"])
+    actuals = pd.concat([base.actuals[base.actuals["period"] == "2025-12"], extra], ignore_index=True)
+    data = validate_frames({"units": base.units, "indicators": indicators, "targets": targets, "actuals": actuals})
+    scheme = load_scheme_text("""name: m
+tree:
+  points: 100
+  children:
+    targets:
+      points: 100
+      missing: impute
+      impute: unit_mean
+      children:
+        I1: {weight: 1, rule: ratio, cap: 10}
+        I2: {weight: 1, rule: ratio, cap: 10}
+        I3: {weight: 1, rule: ratio, cap: 10}
+""")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfsimWarning)
+        detail = score_detail(scheme, data, 2025)
+    scores = detail.missing.set_index(["unit_id", "indicator_id"])["score"]
+    assert scores[("C", "I1")] == pytest.approx(0.7)
+    assert scores[("D", "I1")] == pytest.approx(0.5) and scores[("D", "I3")] == pytest.approx(0.5)
+    totals = dict(zip(detail.table["unit_id"], detail.table["total"]))
+    assert totals["C"] == pytest.approx(70.0) and totals["D"] == pytest.approx(50.0)
+    assert totals["A"] == pytest.approx(100.0) and totals["B"] == pytest.approx(400 / 3)

@@ -66,7 +66,8 @@ def test_bad_assessment_blocks(block, message):
 def test_an_assessed_month_without_actuals_is_an_error(mini):
     scheme = load_scheme_text("name: p\ntree: {points: 100, children: {a: {points: 100, rule: ratio, indicator: I1}}}\n"
                               "assessment: {weights: {3: 0.5, 12: 0.5}}\n")
-    with pytest.raises(PerfsimError, match="key 'assessment.weights.3': the data have no actuals for 2025-03"):
+    with pytest.raises(PerfsimError, match=r"actuals\.csv: key 'assessment.weights.3': the data have no actuals for "
+                                           r"2025-03, so that month cannot be assessed"):
         perfsim.score(scheme, mini)
 
 
@@ -75,3 +76,23 @@ def test_score_period_errors(capsys):
     assert "the data have no actuals for that month" in capsys.readouterr().err
     assert main(["score", "params/baseline.yaml", "--period", "2025-03", "--year", "2024"]) == 2
     assert "is in 2025, not in --year 2024" in capsys.readouterr().err
+
+
+def test_weights_that_do_not_add_to_one_on_the_mini_scheme_by_hand(mini, mini_scheme):
+    """June weighs 1 and December 3: the year is (june + 3 x december) / 4, rounded as the
+    scheme rounds; bonus, deduction and veto are December's."""
+    from perfsim.core.scheme import apply_diff, parse_scheme, raw_of
+
+    raw = apply_diff(raw_of(mini_scheme), {"assessment": {"weights": {6: 1.0, 12: 3.0}}}, [], "t")
+    periodic = parse_scheme(raw, "t")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfsimWarning)
+        year = perfsim.score(periodic, mini).set_index("unit_id")
+        june = perfsim.score(mini_scheme, period_dataset(mini, "2025-06", {})).set_index("unit_id")
+        december = perfsim.score(mini_scheme, mini).set_index("unit_id")
+    expect = ((june["total"] + 3 * december["total"]) / 4).round(2)
+    np.testing.assert_allclose(year["total"], expect.reindex(year.index), atol=1e-9)
+    assert not np.allclose(year["total"], december["total"].reindex(year.index))      # June counts
+    np.testing.assert_allclose(year["total_06"], june["total"].reindex(year.index), atol=1e-9)
+    for column in ("bonus", "deduction", "veto"):
+        assert (year[column] == december[column].reindex(year.index)).all(), column

@@ -338,3 +338,14 @@ def test_reduce_on_the_bundled_world_keeps_its_tau(tmp_path, capsys):
     assert len(indicator_leaves(reduced)) < len(indicator_leaves(full))
     printed = capsys.readouterr().out
     assert f"min {min(taus):.3f}" in printed
+
+
+def test_lower_is_better_for_zscore_frontier_and_target_and_a_log_target():
+    data = _frames({"I1": X})
+    x = np.array(X)
+    assert np.allclose(_leaf("zscore", data, direction="lower", within="all"), stats.zscore(-x, ddof=1) / 100)
+    assert np.allclose(_leaf("dist_frontier", data, direction="lower", within="all"), 1 - (x - 1) / 11)
+    # lower is better, target 2: the worst value is 12 -> 1 - (x - 2) / (12 - 2)
+    assert np.allclose(_leaf("dist_target", data, direction="lower", within="all", target=2), 1 - (x - 2) / 10)
+    # on the log scale: target log 10, worst log 1
+    assert np.allclose(_leaf("dist_target", data, target=10, log="true"), 1 - (np.log(10) - np.log(x)) / np.log(10))
