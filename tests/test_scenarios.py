@@ -109,3 +109,18 @@ def test_leader_scenarios_model_what_their_names_say(baseline):
     assert pts["leader5_to_targets"]["targets"] == 75
     assert pts["leader5_total95"]["total"] == 95
     assert pts["leader0"]["leader"] == 0 and pts["leader0"]["total"] == 100
+
+
+def test_scheme_text_errors_name_where_the_text_came_from():
+    from perfsim.core.errors import PerfsimError
+    from perfsim.core.scheme import load_scheme_text
+
+    with pytest.raises(PerfsimError) as info:
+        load_scheme_text("- name\n- tree\n", "pasted.yaml")
+    assert str(info.value) == "pasted.yaml: expected a YAML mapping at the top level"
+    with pytest.raises(PerfsimError) as info:
+        load_scheme_text("name: x\n", "pasted.yaml")
+    assert str(info.value) == "pasted.yaml: key 'tree': required key is missing"
+    with pytest.raises(PerfsimError) as info:
+        load_scheme_text("name: [x\n", "pasted.yaml")
+    assert str(info.value).startswith("pasted.yaml")

@@ -716,10 +716,7 @@ def load_scheme_text(text: str, where: str = "<text>") -> Scheme:
     """A scheme from YAML text (tests, notebooks): parsed safely and validated whole."""
     from .yamlio import load_yaml_text
 
-    raw = load_yaml_text(text, where)
-    if not isinstance(raw, Mapping):
-        raise PerfsimError("a scheme is a mapping of keys (name, tree, ...)", where=where)
-    return parse_scheme(raw, where)
+    return parse_scheme(load_yaml_text(text, where), where)       # a mapping: load_yaml_text checks
 
 
 def load_scenario(path: str | Path, _seen: tuple[Path, ...] = ()) -> Resolved:
