@@ -84,8 +84,9 @@ def test_unknown_aggregation_raises():
 
 # ------------------------------------------------------------------ group normalisations against scipy/pandas
 
-GROUPED = np.array([4.0, 9.0, 1.0, 9.0, np.nan, 6.0, 6.0, 6.0, 3.0, 8.0, 5.0])
-GROUPS = np.array([0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 3])
+# a flat group (1), a one-unit group (3) and a last group with no value at all (4)
+GROUPED = np.array([4.0, 9.0, 1.0, 9.0, np.nan, 6.0, 6.0, 6.0, 3.0, 8.0, 5.0, np.nan, np.nan])
+GROUPS = np.array([0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 3, 4, 4])
 
 
 def _by_group(fn):
@@ -93,7 +94,8 @@ def _by_group(fn):
     out = np.full(GROUPED.shape, np.nan)
     for g in np.unique(GROUPS):
         idx = np.where((GROUPS == g) & ~np.isnan(GROUPED))[0]
-        out[idx] = fn(GROUPED[idx])
+        if idx.size:
+            out[idx] = fn(GROUPED[idx])
     return out
 
 
@@ -112,6 +114,12 @@ def test_zscore_percentile_and_rank_score_per_group_against_scipy(lower):
     def rscore(v):
         return np.ones_like(v) if v.size < 2 else 1 - (stats.rankdata(-sign * v, method="min") - 1) / (v.size - 1)
 
+    with np.errstate(all="raise"):          # the rules guard their own divisions
+        for rule in (rules.zscore, rules.percentile, rules.rank_score, rules.minmax):
+            rule(GROUPED, GROUPS, lower=lower)
+    np.testing.assert_allclose(rules.minmax(GROUPED, GROUPS, lower=lower),
+                               _by_group(lambda v: np.ones_like(v) if np.ptp(v) == 0 else
+                                         (sign * v - np.min(sign * v)) / np.ptp(v)), equal_nan=True)
     np.testing.assert_allclose(rules.zscore(GROUPED, GROUPS, lower=lower), _by_group(z), equal_nan=True)
     np.testing.assert_allclose(rules.zscore(GROUPED, GROUPS, lower=lower, mean=50, sd=10),
                                50 + 10 * _by_group(z), equal_nan=True)
