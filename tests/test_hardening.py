@@ -173,10 +173,17 @@ def test_full_disk_names_the_file_and_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def interruptible() -> None:
+    """In a child process: Ctrl-C as at a terminal, even when the test run itself ignores
+    SIGINT (a suite started in the background by a shell without job control)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_ends_with_one_line_exit_130_and_no_files(tmp_path):
     out = tmp_path / "u"
     proc = subprocess.Popen([sys.executable, "-m", "perfsim.cli", "uncertainty", str(BASELINE), "--draws",
-                             "5000000", "--out", str(out), "--no-progress"], stderr=subprocess.PIPE, text=True)
+                             "5000000", "--out", str(out), "--no-progress"], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=interruptible)
     time.sleep(6)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)

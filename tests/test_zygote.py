@@ -15,6 +15,7 @@ from perfsim.runners.kernels import KERNEL, run_code
 from perfsim.runners.zygote import ForkedProcess, attach, claim, start
 
 from .conftest import MINI, MINI_SCHEME, TESTS
+from .test_hardening import interruptible
 
 SCENARIO = TESTS / "data" / "mini_scenario.yaml"
 TEST_NB = TESTS / "data" / "notebooks"
@@ -117,7 +118,7 @@ def test_ctrl_c_of_a_batch_ends_it_with_one_line_and_leaves_no_kernel_or_zygote(
                              "--notebook", str(TEST_NB / "sleeps.ipynb"), "--data", str(MINI), "--jobs", "2",
                              "--out", str(tmp_path), "--name", "c", "--no-progress"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=interruptible)
     deadline = time.time() + 90
     while not (pids.exists() and pids.read_text().strip()) and time.time() < deadline:
         time.sleep(0.2)
