@@ -8,8 +8,7 @@ Targets: (b) at least 6x faster than (a) and within 1.5x of the limit on this ma
 which is the notebooks' own cell execution time (summed over the jobs, as papermill
 recorded it in the executed notebooks) divided by the cores used; (c) within 2 s.
 Where the rest of (b)'s time goes (kernel start, reset between jobs, papermill's own
-work, HTML export, writing) is read from each job's ``timings`` in manifest.json, and
-how its kernels were started (forked by the batch's zygote, or started) from ``kernel``.
+work, HTML export, writing) is read from each job's ``timings`` in manifest.json.
 
     python benchmarks/bench_batch.py [--jobs 2]
 """
@@ -93,8 +92,6 @@ def main() -> None:
     print(f"  {'cells (the notebooks themselves)':34s} {cells:6.1f} s")
     for name, value in overhead.items():
         print(f"  {name:34s} {value:6.1f} s")
-    kernels = sorted({str(j.get("kernel")) for j in manifest["jobs"] if j["status"] == "done"})
-    print(f"kernels: {', '.join(kernels)} (the sequential loop starts one per job)")
     phases = manifest.get("phases", {})
     print(f"wall time of (b): planning {phases.get('plan', 0):.1f} s, running {phases.get('run', 0):.1f} s, "
           f"pages {phases.get('pages', 0):.1f} s, the rest (start-up, shut-down) "

@@ -18,6 +18,7 @@ from perfsim.runners.batch import run_batch
 from perfsim.cli import main
 
 from .conftest import MINI, MINI_SCHEME, ROOT, TESTS
+from .test_hardening import interruptible
 
 SCENARIO = TESTS / "data" / "mini_scenario.yaml"
 NOTEBOOKS = [ROOT / "notebooks" / "scoring.ipynb", ROOT / "notebooks" / "comparison.ipynb"]
@@ -201,7 +202,7 @@ def test_killed_batch_leaves_no_workers_or_kernels(tmp_path):
     while not (pids.exists() and pids.read_text().strip()) and time.time() < deadline:
         time.sleep(0.5)
     kernel, parent = map(int, pids.read_text().split())
-    family = _descendants(proc.pid)          # workers, the zygote and its kernels
+    family = _descendants(proc.pid)          # the workers and their kernels
     assert kernel in family and parent in family and len(family) >= 4, family
     assert not any(_dead(p) for p in family)
     proc.kill()
@@ -227,6 +228,29 @@ def _descendants(pid: int) -> set[int]:
         frontier = {p for p, pp in parents.items() if pp in frontier and p not in out}
         out |= frontier
     return out
+
+
+def test_ctrl_c_of_a_batch_ends_it_with_one_line_and_leaves_no_worker_or_kernel(tmp_path):
+    """Ctrl-C at a terminal signals the whole foreground process group."""
+    pids = tmp_path / "pids"
+    env = dict(os.environ, PERFSIM_TEST_PIDS=str(pids))
+    proc = subprocess.Popen([sys.executable, "-m", "perfsim.cli", "batch", str(MINI_SCHEME), str(SCENARIO),
+                             "--notebook", str(TEST_NB / "sleeps.ipynb"), "--data", str(MINI), "--jobs", "2",
+                             "--out", str(tmp_path), "--name", "c", "--no-progress"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, preexec_fn=interruptible)
+    deadline = time.time() + 90
+    while not (pids.exists() and pids.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.2)
+    kernel, worker = map(int, pids.read_text().split())
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("perfsim: interrupted"), err
+    deadline = time.time() + 15
+    while not (_dead(kernel) and _dead(worker)) and time.time() < deadline:
+        time.sleep(0.2)
+    assert _dead(kernel) and _dead(worker)
 
 
 def test_more_jobs_than_work_start_one_worker_per_job(tmp_path):

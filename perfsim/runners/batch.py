@@ -5,9 +5,7 @@ resolves and validates each scenario against the dataset before any notebook run
 (:func:`validate_scenarios`; papermill validates no parameters), plans one job per
 (scenario, notebook) keyed by a hash of everything the job depends on and serves
 unchanged jobs from their folders (:mod:`perfsim.runners.plan`, pure), runs the rest on
-local worker processes, whose warm kernels are forked from one zygote
-(:mod:`perfsim.runners.zygote`), or on a Dask cluster (:mod:`perfsim.runners.kernels` on
-the worker side),
+local worker processes or a Dask cluster (:mod:`perfsim.runners.kernels` on the worker side),
 and writes ``OUT/NAME/manifest.json`` and the report pages (``index.html``, ``jobs.html``).
 
 Each job builds its folder ``OUT/NAME/<scenario>/<notebook>/`` (executed notebook, its
@@ -29,7 +27,6 @@ import re
 import shutil
 import sys
 import time
-import warnings
 from concurrent.futures import as_completed
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -37,7 +34,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from .. import __version__
-from ..core.errors import PerfsimError, PerfsimWarning
+from ..core.errors import PerfsimError
 from ..core.files import check_dir_target, write_json
 from ..core.paths import DEFAULT_SEED, PROJECT_DIR, shown_path
 from ..report.provenance import environment, files_hash, git_commit, source_hash
@@ -208,46 +205,31 @@ def run_batch(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path] |
 def _early_workers(jobs: int, scheduler: str | None, warm: bool, most: int):
     """Local workers started before planning, each warming its kernel meanwhile (kernel
     start-up then overlaps validation); stopped at once if nothing is left to run."""
-    from functools import partial
-
     from .executors import local_executor, start_workers, terminate
-    from .kernels import NOTEBOOK_DIR, prewarm
-    from .zygote import start as start_zygote
+    from .kernels import prewarm
 
     workers = min(jobs, most)
     if scheduler or workers <= 1:
         yield None
         return
-    # warm kernels are forked from one zygote, which imports what they need once; without
-    # one (no temporary folder, no process to spare) workers start their own kernels
-    zygote = None
-    if warm:
-        try:
-            zygote = start_zygote(workers, NOTEBOOK_DIR)
-        except OSError as exc:
-            warnings.warn(f"warm kernels are started one by one: no zygote ({exc})", PerfsimWarning, stacklevel=2)
-    pool = local_executor(workers, partial(prewarm, str(zygote.folder), workers) if zygote else None)
+    pool = local_executor(workers, prewarm if warm else None)
     start_workers(pool)
     ok = False
     try:
         yield pool
         ok = True
     finally:
-        try:
-            if ok and getattr(pool, "used", False):
-                pool.shutdown(wait=True)     # workers end normally and shut their kernels down
-            else:
-                terminate(pool)
-        finally:
-            if zygote is not None:
-                zygote.close()
+        if ok and getattr(pool, "used", False):
+            pool.shutdown(wait=True)     # workers end normally and shut their kernels down
+        else:
+            terminate(pool)
 
 
 def _run_jobs(to_run: list[Job], jobs: int, scheduler: str | None, warm: bool, records: list,
               manifest: dict, root: Path, progress: bool, pool=None) -> None:
     from .executors import executor_for
 
-    if pool is not None and len(to_run) > 1:
+    if pool is not None and to_run:            # warm already: even one job runs there
         pool.used = True
         _collect_futures(pool, to_run, warm, records, manifest, root, progress)
         return

@@ -22,17 +22,12 @@ from ..core.errors import PerfsimError
 WATCH_EVERY = 0.5
 
 
-def watch_parent(parent: int, every: float = WATCH_EVERY,
-                 before_exit: Callable[[], None] | None = None) -> threading.Thread:
+def watch_parent(parent: int, every: float = WATCH_EVERY) -> threading.Thread:
     """Start a daemon thread that ends this process (exit code 1) when ``parent`` is no
-    longer its parent process (it died and this process was re-parented); ``before_exit``
-    runs first (its errors are ignored)."""
+    longer its parent process (it died and this process was re-parented)."""
     def watch() -> None:
         while True:
             if os.getppid() != parent:
-                if before_exit is not None:
-                    with contextlib.suppress(Exception):
-                        before_exit()
                 os._exit(1)
             time.sleep(every)
 

@@ -30,13 +30,9 @@ from ..core.paths import PROJECT_DIR
 
 KERNEL = "python3"
 NOTEBOOK_DIR = PROJECT_DIR / "notebooks"
-#: what every notebook imports: imported once by a zygote (:mod:`perfsim.runners.zygote`)
-#: before it forks kernels, else by each warm kernel as it starts
-PRELOAD = ("import numpy, pandas, scipy.stats, matplotlib, matplotlib.pyplot, seaborn, perfsim\n"
+WARM_UP = ("import os as _os, numpy, pandas, scipy.stats, matplotlib, matplotlib.pyplot, seaborn, perfsim\n"
            "import perfsim.core.engine, perfsim.analyses.compare, perfsim.report.outputs, perfsim.report.plotting\n"
-           "import perfsim.runners.notebook, perfsim.runners.executors, perfsim.runners.kernels\n")
-WARM_UP = (PRELOAD +
-           "import os as _os, perfsim.runners.executors as _x, perfsim.runners.kernels as _k\n"
+           "import perfsim.runners.notebook, perfsim.runners.executors as _x, perfsim.runners.kernels as _k\n"
            "import matplotlib as _m, gc as _gc\n"
            "_k.KERNEL_RC = dict(_m.rcParams)\n"
            "_x.watch_parent(_os.getppid())\n"
@@ -106,23 +102,20 @@ def _alive(km) -> bool:
 _PREWARMED: dict[str, float] = {}
 
 
-def prewarm(zygote: str | None = None, slots: int = 0) -> None:
+def prewarm() -> None:
     """Start and warm this worker's kernel before its first job (in a worker's initialiser,
-    so that kernels start while the batch is still planning): one forked by the batch's
-    zygote (``zygote``: its folder, with ``slots`` kernels) when there is one for this
-    worker, else one started the ordinary way."""
+    so that kernels start while the batch is still planning)."""
     timings: dict[str, float] = {}
     try:
-        _kernel(timings, zygote, slots)
+        _kernel(timings)
         _PREWARMED.update(timings)
     except Exception:        # the first job will try again and record the error
         pass
 
 
 
-def _kernel(timings: dict, zygote: str | None = None, slots: int = 0):
-    """This thread's warm kernel, started (and warmed up) on first use or after a death:
-    claimed from the zygote's folder when one is given and has a kernel left, else started.
+def _kernel(timings: dict):
+    """This thread's warm kernel, started (and warmed up) on first use or after a death.
 
     An asynchronous kernel manager: nbclient then polls the kernel's liveness while a
     cell runs (with a blocking client a dead kernel would hang the job forever)."""
@@ -132,16 +125,8 @@ def _kernel(timings: dict, zygote: str | None = None, slots: int = 0):
     if km is not None and _alive(km):
         return km
     t0 = time.perf_counter()
-    forked = None
-    if zygote is not None:
-        from .zygote import attach, claim
-
-        forked = claim(zygote, slots)
-    if forked is not None:
-        km = attach(forked[0], forked[1], KERNEL)
-    else:
-        km = AsyncKernelManager(kernel_name=KERNEL)
-        _sync(km.start_kernel)(cwd=str(NOTEBOOK_DIR))
+    km = AsyncKernelManager(kernel_name=KERNEL)
+    _sync(km.start_kernel)(cwd=str(NOTEBOOK_DIR))
     run_code(km, WARM_UP)
     # papermill's client for every job on this kernel, opened once: opening one waits
     # for the kernel's output channel to drain (about 0.2 s a job)
@@ -150,7 +135,6 @@ def _kernel(timings: dict, zygote: str | None = None, slots: int = 0):
     _sync(kc.wait_for_ready)(timeout=120)
     kc.allow_stdin = False
     _LOCAL.km, _LOCAL.kc = km, kc
-    _LOCAL.origin = "forked by the batch's zygote" if forked is not None else "started"
     import atexit
 
     atexit.register(_shutdown_kernel, km)
@@ -417,7 +401,6 @@ def execute_job(job: Job, warm: bool = True, html: bool = True) -> dict:
         "status": status, "cached": False, "error": error,
         "seconds": round(time.perf_counter() - started, 3), "worker_pid": os.getpid(),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "timings": timings,
-        "kernel": getattr(_LOCAL, "origin", None) if warm else "started",
     }
     from .notebook import skipped_analyses     # here: it imports the data contract (pandas)
 
