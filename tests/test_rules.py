@@ -175,6 +175,7 @@ def test_two_way_unit_effect_equals_least_squares_with_sum_to_zero_rater_effects
     unit, rater = rng.normal(80, 5, 6), np.array([3.0, -1.0, -2.0, 4.0])
     r = unit[:, None] + rater[None, :] + rng.normal(0, 1, (6, 4))
     r[0, 1] = r[2, 3] = r[4, 0] = r[4, 2] = r[5, 1] = np.nan        # unbalanced
+    r[3, 1:] = np.nan                                              # a unit with one rating
     r = np.vstack([r, np.full(4, np.nan)])                         # a unit nobody rated
     cells = pd.DataFrame([(i, j, r[i, j]) for i in range(r.shape[0]) for j in range(4) if not np.isnan(r[i, j])],
                          columns=["unit", "rater", "r"])
@@ -183,3 +184,6 @@ def test_two_way_unit_effect_equals_least_squares_with_sum_to_zero_rater_effects
     got = rules.two_way_unit_effect(r, iterations=5000, tol=1e-13)
     np.testing.assert_allclose(got[:6], expect, atol=1e-8)
     assert np.isnan(got[6])
+    # a rater who rated nobody changes nothing
+    wider = rules.two_way_unit_effect(np.column_stack([r, np.full(r.shape[0], np.nan)]), iterations=5000, tol=1e-13)
+    np.testing.assert_allclose(wider[:6], expect, atol=1e-8)
