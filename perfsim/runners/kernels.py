@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import threading
 import time
 import uuid
@@ -126,7 +127,9 @@ def _kernel(timings: dict):
         return km
     t0 = time.perf_counter()
     km = AsyncKernelManager(kernel_name=KERNEL)
-    _sync(km.start_kernel)(cwd=str(NOTEBOOK_DIR))
+    # the kernel's own stderr says only that it listens on TCP and, when its worker is gone,
+    # that it shuts down (after the batch's last line); errors reach the job as messages
+    _sync(km.start_kernel)(cwd=str(NOTEBOOK_DIR), stderr=subprocess.DEVNULL)
     run_code(km, WARM_UP)
     # papermill's client for every job on this kernel, opened once: opening one waits
     # for the kernel's output channel to drain (about 0.2 s a job)
