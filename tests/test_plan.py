@@ -73,11 +73,18 @@ def test_plan_skips_comparisons_of_a_plain_scheme_and_fails_an_invalid_scenario(
     assert [sc.error is None for sc in scenarios] == [True, True, False]
     notebooks = {ROOT / "notebooks" / "scoring.ipynb": "h1", ROOT / "notebooks" / "comparison.ipynb": "h2"}
     assert [needs_base(nb) for nb in notebooks] == [False, True]
+    assert needs_base(tmp_path / "missing.ipynb") is False and needs_base(broken) is False   # unreadable: no
     jobs, records = plan_jobs(scenarios, notebooks, tmp_path, None, "d", "c", None, 5, 60.0)
     assert [(j.scenario_name, Path(j.notebook).stem) for j in jobs] == \
         [("mini", "scoring"), ("mini_leader10", "scoring"), ("mini_leader10", "comparison")]
     assert {(r["scenario"], r["notebook"]): r["status"] for r in records} == {
         ("mini", "comparison"): "skipped", ("broken", "scoring"): "failed", ("broken", "comparison"): "failed"}
+    by = {(r["scenario"], r["notebook"]): r for r in records}
+    assert by[("broken", "scoring")] == {"scenario": "broken", "notebook": "scoring", "key": None, "status": "failed",
+                                         "cached": False, "error": scenarios[2].error, "seconds": 0.0}
+    assert by[("mini", "comparison")] == {
+        "scenario": "mini", "notebook": "comparison", "key": None, "status": "skipped", "cached": False,
+        "error": None, "seconds": 0.0, "reason": "compares a scenario with its base; 'mini' is a plain scheme"}
     job = jobs[1]
     assert job.key == job_key(scenarios[1].hash, "h1", "d", "c", None, 5, None)
     assert job.folder == str(tmp_path / "mini_leader10" / "scoring")
