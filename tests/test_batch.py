@@ -191,17 +191,24 @@ def test_dead_kernel_and_endless_loop_fail_alone(tmp_path):
     assert time.perf_counter() - started < 90
 
 
-def test_killed_batch_leaves_no_workers_or_kernels(tmp_path):
+def _sleeping_batch(tmp_path, name: str, **popen) -> tuple[subprocess.Popen, int, int]:
+    """A batch of two sleeping jobs on two workers, started; returns it with one job's
+    kernel and the kernel's parent (its worker) once that kernel is running."""
     pids = tmp_path / "pids"
     env = dict(os.environ, PERFSIM_TEST_PIDS=str(pids))
     proc = subprocess.Popen([sys.executable, "-m", "perfsim.cli", "batch", str(MINI_SCHEME), str(SCENARIO),
                              "--notebook", str(TEST_NB / "sleeps.ipynb"), "--data", str(MINI), "--jobs", "2",
-                             "--out", str(tmp_path), "--name", "k", "--no-progress"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--out", str(tmp_path), "--name", name, "--no-progress"],
+                            env=env, stdout=subprocess.DEVNULL, **popen)
     deadline = time.time() + 90
     while not (pids.exists() and pids.read_text().strip()) and time.time() < deadline:
-        time.sleep(0.5)
+        time.sleep(0.2)
     kernel, parent = map(int, pids.read_text().split())
+    return proc, kernel, parent
+
+
+def test_killed_batch_leaves_no_workers_or_kernels(tmp_path):
+    proc, kernel, parent = _sleeping_batch(tmp_path, "k", stderr=subprocess.DEVNULL)
     family = _descendants(proc.pid)          # the workers and their kernels (and any passing helper)
     assert kernel in family and parent in family and len(family) >= 4, family
     assert not _dead(kernel) and not _dead(parent)
@@ -232,17 +239,8 @@ def _descendants(pid: int) -> set[int]:
 
 def test_ctrl_c_of_a_batch_ends_it_with_one_line_and_leaves_no_worker_or_kernel(tmp_path):
     """Ctrl-C at a terminal signals the whole foreground process group."""
-    pids = tmp_path / "pids"
-    env = dict(os.environ, PERFSIM_TEST_PIDS=str(pids))
-    proc = subprocess.Popen([sys.executable, "-m", "perfsim.cli", "batch", str(MINI_SCHEME), str(SCENARIO),
-                             "--notebook", str(TEST_NB / "sleeps.ipynb"), "--data", str(MINI), "--jobs", "2",
-                             "--out", str(tmp_path), "--name", "c", "--no-progress"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, preexec_fn=interruptible)
-    deadline = time.time() + 90
-    while not (pids.exists() and pids.read_text().strip()) and time.time() < deadline:
-        time.sleep(0.2)
-    kernel, worker = map(int, pids.read_text().split())
+    proc, kernel, worker = _sleeping_batch(tmp_path, "c", stderr=subprocess.PIPE, text=True,
+                                           start_new_session=True, preexec_fn=interruptible)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
