@@ -282,3 +282,69 @@ def test_a_relative_output_folder_works_with_warm_kernels(tmp_path, monkeypatch)
                          data=str(MINI), jobs=2, progress=False)
     assert [j["status"] for j in manifest["jobs"]] == ["done"]
     assert (tmp_path / "rel" / "r" / "mini_leader10" / "00_template" / "tables" / "scores.csv").exists()
+
+
+def _dying_starts(monkeypatch, deaths: int) -> list:
+    """Make the first ``deaths`` kernels that a batch starts die before they answer."""
+    from perfsim.runners import kernels
+
+    real, started = kernels._until_ready, []
+
+    async def until_ready(km, kc, timeout):
+        started.append(km.provisioner.process)
+        if len(started) <= deaths:
+            km.provisioner.process.kill()
+            km.provisioner.process.wait()
+        return await real(km, kc, timeout)
+
+    monkeypatch.setattr(kernels, "_until_ready", until_ready)
+    kernels._forget_kernel()
+    return started
+
+
+def test_a_kernel_that_dies_as_it_starts_is_started_again(monkeypatch):
+    from perfsim.runners import kernels
+
+    started = _dying_starts(monkeypatch, deaths=1)
+    try:
+        timings: dict = {}
+        km = kernels._kernel(timings)
+        assert len(started) == 2 and started[0].poll() is not None      # the second start serves
+        assert kernels._alive(km) and started[1].poll() is None and timings["kernel_start"] > 0
+        kernels.run_code(kernels._LOCAL.kc, "x = 1")                      # and it runs code
+    finally:
+        kernels._forget_kernel()
+    assert started[1].poll() is not None                                 # forgetting it stops it
+
+
+def test_a_kernel_that_keeps_dying_as_it_starts_is_an_error(monkeypatch):
+    from perfsim.runners import kernels
+
+    started = _dying_starts(monkeypatch, deaths=kernels.START_ATTEMPTS)
+    with pytest.raises(RuntimeError, match="died as it started"):
+        kernels._kernel({})
+    assert len(started) == kernels.START_ATTEMPTS and all(p.poll() is not None for p in started)
+    assert getattr(kernels._LOCAL, "km", None) is None
+
+
+def test_a_check_passed_once_holds_for_a_new_batch_folder_but_not_for_new_data(tmp_path, monkeypatch):
+    import shutil
+
+    from perfsim.runners import batch
+    from perfsim.sources import readers
+
+    notebook = [TEST_NB / "a_set_global.ipynb"]
+    run_batch([MINI_SCHEME], notebook, out=tmp_path, name="first", data=str(MINI), jobs=1, progress=False)
+    loads: list = []
+    real = readers.load_dataset
+    monkeypatch.setattr(readers, "load_dataset", lambda *a, **k: loads.append(a) or real(*a, **k))
+    manifest = run_batch([MINI_SCHEME], notebook, out=tmp_path, name="second", data=str(MINI), jobs=1,
+                         progress=False)
+    assert manifest["jobs"][0]["status"] == "done" and loads == []          # checked once already
+    changed = tmp_path / "changed"
+    shutil.copytree(MINI, changed)
+    with open(next(changed.glob("*.csv")), "a", encoding="utf-8") as f:
+        f.write("\n")                                                    # other bytes: another hash
+    run_batch([MINI_SCHEME], notebook, out=tmp_path, name="third", data=str(changed), jobs=1, progress=False)
+    assert len(loads) == 1                                               # new data are checked again
+    assert len(json.loads(batch.validated_file().read_text(encoding="utf-8"))) >= 2

@@ -13,6 +13,8 @@ DATA_DIR = Path(os.environ.get("PERFSIM_DATA", PROJECT_DIR / "data"))
 #: the bundled synthetic world, generated on first use with this seed
 SYNTH_DIR = DATA_DIR / "synthetic"
 SYNTH_SEED = 20250101
+#: the synthetic world's knobs (what each is calibrated to, or assumed)
+SYNTH_PARAMS = PARAMS_DIR / "synth.yaml"
 #: the one default seed of the command line, batches and notebooks
 DEFAULT_SEED = 20250101
 REAL_DIR = DATA_DIR / "real"

@@ -38,7 +38,7 @@ from ..core.errors import PerfsimError
 from ..core.files import check_dir_target, write_json
 from ..core.paths import DEFAULT_SEED, PROJECT_DIR, shown_path
 from ..report.provenance import environment, files_hash, git_commit, source_hash
-from .kernels import NOTEBOOK_DIR, Job, execute_job, html_exporter
+from .kernels import NOTEBOOK_DIR, Job, execute_job
 from .plan import Scenario, longest_first, plan_jobs, resolve_scenarios, split_cached
 
 #: a batch name is one folder name, never a path
@@ -92,15 +92,15 @@ def validate_scenarios(scenarios: Sequence[Scenario], data_path: Path, data_hash
                        code_hash: str, validated: set[str]) -> list[Scenario]:
     """Check each resolved scenario against the dataset (loaded only when some check is not
     already in ``validated``, which gains the new ones); a misfit becomes the scenario's error."""
-    from ..core.engine import check_fit
-    from ..sources.readers import load_dataset
-
     dataset = None
     out = []
     for sc in scenarios:
         if sc.resolved is not None:
             fit_key = hashlib.sha256(f"{data_hash}|{sc.hash}|{code_hash}|{year}".encode()).hexdigest()
             if fit_key not in validated:
+                from ..core.engine import check_fit          # (pandas: only when a check runs)
+                from ..sources.readers import load_dataset
+
                 try:
                     dataset = dataset or load_dataset(data_path)
                     check_fit(sc.resolved, dataset, year)
@@ -119,11 +119,27 @@ def _clean_stale(root: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
+def validated_file() -> Path:
+    """The checks already passed, shared by every batch: the key of a check is the hash of
+    the data, the resolved scenario, the code and the year, so a check passed once holds
+    for any batch folder (a new folder then starts without loading the data)."""
+    from ..core.paths import cache_dir
+
+    return cache_dir() / "validated.json"
+
+
 def _load_validated(path: Path) -> set[str]:
     try:
         return set(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, json.JSONDecodeError, TypeError):
         return set()
+
+
+def _save_validated(path: Path, validated: set[str]) -> None:
+    """Add ``validated`` to the file (another batch may have added checks meanwhile)."""
+    known = _load_validated(path)
+    if not validated <= known:
+        write_json(path, sorted(known | validated))
 
 
 def run_batch(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path] | None = None, *,
@@ -132,27 +148,28 @@ def run_batch(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path] |
               seed: int = DEFAULT_SEED, force: bool = False, progress: bool = True,
               warm: bool = True, timeout: float = 1800.0, lang: str = "zh") -> dict:
     """Run a batch; return the manifest (also written to OUT/NAME/manifest.json)."""
-    from ..sources.readers import data_path as resolve_data
-
     started = time.perf_counter()
     check_name(name)
     notebooks = [Path(n) for n in (notebooks or default_notebooks())]
     for nb in notebooks:
         if not nb.is_file():
             raise PerfsimError("notebook not found", where=nb)
-    dpath = resolve_data(data)
-    if not dpath.exists():
-        raise PerfsimError("no such folder or workbook", where=dpath)
+    if data not in (None, "") and not Path(data).exists():
+        raise PerfsimError("no such folder or workbook", where=Path(data))
     root = check_dir_target(Path(out)) / name
     with batch_lock(root), contextlib.ExitStack() as stack:
         _clean_stale(root)
         # Workers (and their kernels) start as early as it is known that jobs will run: at
         # once for a new batch folder or --force (nothing can be served from it), else once
         # the plan shows what is not cached. Either way kernels start while scenarios are
-        # resolved and checked against the data; a pool with nothing to run is stopped.
+        # resolved and checked against the data (and before this process imports pandas
+        # to do that); a pool with nothing to run is stopped.
         pool = None
         if force or not (root / "manifest.json").exists():
             pool = stack.enter_context(_early_workers(jobs, scheduler, warm, len(scenarios) * len(notebooks)))
+        from ..sources.world import data_path as resolve_data
+
+        dpath = resolve_data(data)
         data_hash, code_hash = files_hash(dpath), source_hash()
         nb_hashes = {nb.resolve(): hashlib.sha256(nb.read_bytes()).hexdigest() for nb in notebooks}
         resolved = resolve_scenarios(scenarios)
@@ -160,12 +177,12 @@ def run_batch(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path] |
         to_run, cached = split_cached(planned, force)
         if pool is None:
             pool = stack.enter_context(_early_workers(jobs, scheduler, warm, len(to_run)))
-        validated = _load_validated(root / ".validated.json")
+        validated = _load_validated(validated_file())
         needed = {job.scenario_name for job in to_run}
         checked = {sc.name: sc for sc in validate_scenarios([sc for sc in resolved if sc.name in needed],
                                                             dpath, data_hash, year, code_hash, validated)}
         prepared = [checked.get(sc.name, sc) for sc in resolved]
-        write_json(root / ".validated.json", sorted(validated))
+        _save_validated(validated_file(), validated)
         invalid = {sc.name for sc in prepared if sc.error}
         _, failed = plan_jobs([sc for sc in prepared if sc.error or sc.resolved.base_path is None], nb_hashes,
                               root, data, data_hash, code_hash, year, seed, timeout)
@@ -250,14 +267,16 @@ def _collect_futures(executor, to_run: list[Job], warm: bool, records: list, man
 
     futures = {executor.submit(execute_job, job, warm, False): job for job in to_run}
     with ThreadPoolExecutor(max_workers=1) as pages:
-        # built while the kernels start (a core is free then): the HTML exporter, and the
-        # modules the pages at the end need
-        rendered = [pages.submit(html_exporter)] + [pages.submit(importlib.import_module, m)
-                                                for m in ("perfsim.report.pages", "perfsim.analyses.compare")]
+        rendered: list = []
         for record in _collect((_result(f, futures[f]) for f in as_completed(futures)), len(to_run), records,
                                manifest, root, progress):
             job = futures_by_label(futures)[f"{record['scenario']}/{record['notebook']}"]
             rendered.append(pages.submit(_render_html, job, record))
+            if len(rendered) == 1:
+                # the modules the pages at the end need, imported while jobs run (not while
+                # the kernels start, which would only slow their start down)
+                rendered += [pages.submit(importlib.import_module, m)
+                             for m in ("perfsim.report.pages", "perfsim.analyses.compare", "openpyxl")]
         for future in rendered:
             future.result()
 

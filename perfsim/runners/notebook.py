@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..core.contract import Dataset
 from ..core.paths import PROJECT_DIR, resolve_path
-from ..core.scheme import Resolved, load_scenario
-from ..sources.readers import data_path, is_bundled, load_dataset
+
+if TYPE_CHECKING:      # the data contract and the scheme import pandas and pydantic: only
+    from ..core.contract import Dataset       # a notebook's set-up needs them (a batch's
+    from ..core.scheme import Resolved        # workers read skipped.json without them)
 
 
 def default_out(name: str) -> Path:
@@ -85,6 +87,9 @@ def setup_notebook(name: str, scenario: str, data: str = "", year: int = 0, seed
 
     ``out_dir`` empty means :func:`default_out`.
     """
+    from ..core.scheme import load_scenario
+    from ..sources.readers import data_path, is_bundled, load_dataset
+
     resolved = load_scenario(resolve_path(scenario))
     base = load_scenario(resolved.base_path) if resolved.base_path else resolved
     path = data_path(resolve_path(data) if data else None)

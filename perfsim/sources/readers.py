@@ -23,6 +23,7 @@ import pandas as pd
 from ..core.contract import SHEET_ALIASES, TABLE_COLUMNS, Dataset, validate_frames
 from ..core.errors import PerfsimError
 from ..core.files import check_dir_target, check_file_target, write_csv, write_with
+from .world import data_path, is_bundled
 
 #: the largest data file read (bytes); larger files are refused rather than exhausting memory
 MAX_FILE_BYTES = 2_000_000_000
@@ -207,20 +208,6 @@ def _marked_synthetic(path: Path) -> bool:
         return "README" in book.sheetnames and book["README"]["A1"].value == "SYNTHETIC"
     finally:
         book.close()
-
-
-def data_path(path: str | Path | None) -> Path:
-    """The folder or file a data argument names; ``None`` or ``""``: the bundled
-    synthetic world (generated on first use)."""
-    if path is None or str(path) == "":
-        from .world import ensure_synthetic
-
-        return ensure_synthetic()
-    return Path(path)
-
-
-def is_bundled(path: str | Path | None) -> bool:
-    return path is None or str(path) == ""
 
 
 def open_dataset(path: str | Path | None = None, encoding: str | None = None) -> Dataset:

@@ -29,10 +29,10 @@ from ..core.contract import Dataset
 from ..core.errors import PerfsimError
 from ..core.files import atomic_write_text
 from ..core.knobs import load_knobs
-from ..core.paths import PARAMS_DIR
+from ..core.paths import SYNTH_PARAMS
 from .readers import write_dataset
 
-DEFAULT_PARAMS = PARAMS_DIR / "synth.yaml"
+DEFAULT_PARAMS = SYNTH_PARAMS
 MONTHS = 12
 FACETS = ("contribution", "social_impact", "satisfaction", "admin_cost")
 QUARTER_ENDS = (3, 6, 9, 12)

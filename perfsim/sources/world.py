@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import hashlib
+from ..core.paths import SYNTH_DIR, SYNTH_PARAMS, SYNTH_SEED
 
-from . import synth
-from ..core.contract import Dataset
-from .readers import load_dataset
-from ..core.paths import SYNTH_DIR, SYNTH_SEED
+if TYPE_CHECKING:
+    from ..core.contract import Dataset
 
 STAMP = ".generator-stamp"
+#: the generator's code (its module is imported only to generate: checking that the world
+#: is current needs neither numpy nor pandas)
+SYNTH_CODE = Path(__file__).with_name("synth.py")
 
 
 def generator_stamp(seed: int) -> str:
     """Hash of what the world depends on: the seed, the knob file and the generator code."""
     digest = hashlib.sha256(str(seed).encode())
-    digest.update(synth.DEFAULT_PARAMS.read_bytes())
-    digest.update(Path(synth.__file__).read_bytes())
+    digest.update(SYNTH_PARAMS.read_bytes())
+    digest.update(SYNTH_CODE.read_bytes())
     return digest.hexdigest()
 
 
@@ -36,6 +39,8 @@ def ensure_synthetic(folder: Path = SYNTH_DIR, seed: int = SYNTH_SEED) -> Path:
     stamp = generator_stamp(seed)
     if (folder / STAMP).exists() and (folder / STAMP).read_text().strip() == stamp:
         return folder
+    from . import synth
+
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".synth-", dir=folder.parent))
     try:
@@ -50,5 +55,19 @@ def ensure_synthetic(folder: Path = SYNTH_DIR, seed: int = SYNTH_SEED) -> Path:
     return folder
 
 
+def data_path(path: str | Path | None) -> Path:
+    """The folder or file a data argument names; ``None`` or ``""``: the bundled
+    synthetic world (generated on first use)."""
+    if is_bundled(path):
+        return ensure_synthetic()
+    return Path(path)
+
+
+def is_bundled(path: str | Path | None) -> bool:
+    return path is None or str(path) == ""
+
+
 def bundled_dataset() -> Dataset:
+    from .readers import load_dataset
+
     return load_dataset(ensure_synthetic())
