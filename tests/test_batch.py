@@ -348,3 +348,28 @@ def test_a_check_passed_once_holds_for_a_new_batch_folder_but_not_for_new_data(t
     run_batch([MINI_SCHEME], notebook, out=tmp_path, name="third", data=str(changed), jobs=1, progress=False)
     assert len(loads) == 1                                               # new data are checked again
     assert len(json.loads(batch.validated_file().read_text(encoding="utf-8"))) >= 2
+
+
+def test_index_reads_the_comparison_notebooks_rank_agreement_and_computes_it_without_one(batch_root, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    from perfsim.report.pages import SUMMARY, comparison_table
+
+    root = tmp_path / "t"
+    shutil.copytree(batch_root[0], root)
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    summary = root / "mini_leader10" / Path(*SUMMARY)
+    read = comparison_table(root, manifest).set_index("scenario").loc["mini_leader10"]
+    overall = pd.read_csv(summary, encoding="utf-8-sig").iloc[-1]
+    assert read["tau_vs_base"] == overall["kendall_tau"] and read["grade_changes"] == overall["grade_changes"]
+    summary.unlink()
+    computed = comparison_table(root, manifest).set_index("scenario").loc["mini_leader10"]
+    assert computed["tau_vs_base"] == pytest.approx(read["tau_vs_base"], abs=1e-12)
+    assert computed["mean_abs_shift"] == pytest.approx(read["mean_abs_shift"], abs=1e-12)
+    assert computed["grade_changes"] == read["grade_changes"]
+    frame = pd.read_csv(batch_root[0] / "mini_leader10" / Path(*SUMMARY), encoding="utf-8-sig")
+    frame.loc[frame.index[-1], "kendall_tau"] = 0.123           # the notebook's figure is the one shown
+    frame.to_csv(summary, index=False)
+    assert comparison_table(root, manifest).set_index("scenario").loc["mini_leader10", "tau_vs_base"] == 0.123

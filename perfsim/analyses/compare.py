@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 SHIFT_COLUMNS = ["unit_id", "name", "category", "total_base", "total_scenario", "rank_base",
                  "rank_scenario", "shift", "grade_base", "grade_scenario"]
@@ -63,6 +62,8 @@ def summarise(shifts: pd.DataFrame) -> pd.DataFrame:
     changes over all units; tau and rho are the n-weighted means of the category values
     (ranks are only comparable within a category).
     """
+    from scipy import stats          # (here: a batch's index reads the notebooks' summaries)
+
     rows = []
     for category, g in shifts.groupby("category", sort=True):
         a, b = g["rank_base"].to_numpy(), g["rank_scenario"].to_numpy()

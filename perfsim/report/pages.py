@@ -24,6 +24,8 @@ from ..core.files import atomic_write_text, write_with
 from ..core.scheme import Grading
 
 SCORES = ("scoring", "tables", "scores.csv")
+#: the comparison notebook's rank agreement with the base (its last row: all units)
+SUMMARY = ("comparison", "tables", "summary.csv")
 #: notebooks whose findings.json a card shows, in order of preference
 FINDINGS_FROM = ("leader_rating_reform", "comparison")
 #: figures a card shows, in order of preference (notebook, figure)
@@ -144,8 +146,6 @@ def comparison_table(root: Path, manifest: dict, facts: list[dict[str, Any]] | N
     """One row per scenario: scores summary, grade counts in the scheme's grade order, and
     against its base (in the batch) the rank agreement, rank and grade changes and, where an
     ensemble was run, the validity change. ``facts``: :func:`_scenario_facts`, when read already."""
-    from ..analyses.compare import rank_shifts, summarise
-
     facts = _scenario_facts(root, manifest) if facts is None else facts
     tables = {f["name"]: f["scores"] for f in facts}
     grades: list[str] = []
@@ -162,7 +162,7 @@ def comparison_table(root: Path, manifest: dict, facts: list[dict[str, Any]] | N
             row.update({g: int(counts.get(g, 0)) for g in grades})
         base = tables.get(f["base_name"]) if f["base_name"] else None
         if table is not None and base is not None:
-            overall = summarise(rank_shifts(base, table)).iloc[-1]
+            overall = _overall_shift(f["folder"] / Path(*SUMMARY), base, table)
             row.update(base=f["base_name"], tau_vs_base=overall["kendall_tau"],
                        mean_abs_shift=overall["mean_abs_shift"], grade_changes=int(overall["grade_changes"]))
         v = (f["findings"][1].get("validity") if f["findings"] else None)
@@ -173,6 +173,18 @@ def comparison_table(root: Path, manifest: dict, facts: list[dict[str, Any]] | N
     order = ["scenario", "base", "units", "mean_total", "range", *grades, "vetoes", "tau_vs_base", "mean_abs_shift",
              "grade_changes", "validity"]
     return frame[[c for c in order if c in frame.columns]]
+
+
+def _overall_shift(summary: Path, base: pd.DataFrame, table: pd.DataFrame) -> pd.Series:
+    """The all-units row of the rank comparison with the base: read from the comparison
+    notebook's summary when the batch ran it, else computed from the two score tables."""
+    from ..analyses.compare import rank_shifts, summarise
+
+    if summary.exists():
+        row = pd.read_csv(summary, encoding="utf-8-sig").iloc[-1]
+        if row["category"] == "overall" and row["n"] == len(table):
+            return row
+    return summarise(rank_shifts(base, table)).iloc[-1]
 
 
 def _cell(column: str, value: Any) -> str:
