@@ -311,6 +311,11 @@ def test_a_kernel_that_dies_as_it_starts_is_started_again(monkeypatch):
         km = kernels._kernel(timings)
         assert len(started) == 2 and started[0].poll() is not None      # the second start serves
         assert kernels._alive(km) and started[1].poll() is None and timings["kernel_start"] > 0
+        assert timings["kernel_start_retries"] == 1
+        from perfsim.runners.batch import summary_table
+        said = summary_table({"jobs": [{"scenario": "s", "notebook": "n", "status": "done", "cached": False,
+                                        "timings": timings}]})
+        assert "the kernel of s/n died as it started and was started again (1 time)" in said
         kernels.run_code(kernels._LOCAL.kc, "x = 1")                      # and it runs code
     finally:
         kernels._forget_kernel()

@@ -348,6 +348,10 @@ def summary_table(manifest: dict) -> str:
     for j in failed:
         lines.append(f"FAILED {j['scenario']}/{j['notebook']}: {j['error']}")
     for j in jobs:
+        retries = (j.get("timings") or {}).get("kernel_start_retries")
+        if retries:
+            lines.append(f"note: the kernel of {j['scenario']}/{j['notebook']} died as it started and was "
+                         f"started again ({retries} time{'s' if retries > 1 else ''})")
         for s in j.get("skipped_analyses", ()):
             lines.append(f"skipped in {j['scenario']}/{j['notebook']}: {s['analysis']} ({s['reason']})")
     return "\n".join(lines)

@@ -152,6 +152,7 @@ def _kernel(timings: dict):
             _shutdown_kernel(km)
             if attempt == START_ATTEMPTS:
                 raise
+            timings["kernel_start_retries"] = attempt      # told in the batch's summary
     _LOCAL.km, _LOCAL.kc = km, kc
     import atexit
 
