@@ -378,3 +378,16 @@ def test_index_reads_the_comparison_notebooks_rank_agreement_and_computes_it_wit
     frame.loc[frame.index[-1], "kendall_tau"] = 0.123           # the notebook's figure is the one shown
     frame.to_csv(summary, index=False)
     assert comparison_table(root, manifest).set_index("scenario").loc["mini_leader10", "tau_vs_base"] == 0.123
+
+
+def test_a_cache_folder_that_cannot_be_written_is_said_and_the_batch_goes_on(tmp_path, monkeypatch, capsys):
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache folder should be", encoding="utf-8")
+    monkeypatch.setenv("PERFSIM_CACHE", str(blocked))
+    code = main(["batch", str(MINI_SCHEME), "--notebook", str(TEST_NB / "a_set_global.ipynb"), "--data", str(MINI),
+                 "--out", str(tmp_path), "--name", "c", "--jobs", "1", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 0 and "checks are not remembered for later batches" in err and str(blocked) in err
+    manifest = json.loads((tmp_path / "c" / "manifest.json").read_text(encoding="utf-8"))
+    assert [j["status"] for j in manifest["jobs"]] == ["done"]
+    assert "checks are not remembered" in manifest["warnings"][0]                 # and recorded

@@ -135,11 +135,25 @@ def _load_validated(path: Path) -> set[str]:
         return set()
 
 
-def _save_validated(path: Path, validated: set[str]) -> None:
-    """Add ``validated`` to the file (another batch may have added checks meanwhile)."""
+def _save_validated(path: Path, validated: set[str]) -> list[str]:
+    """Add ``validated`` to the file (another batch may have added checks meanwhile). A
+    cache folder that cannot be written is said (a warning, also returned for the
+    manifest), and the batch goes on: later batches then check again."""
     known = _load_validated(path)
-    if not validated <= known:
+    if validated <= known:
+        return []
+    try:
         write_json(path, sorted(known | validated))
+        return []
+    except (PerfsimError, OSError) as exc:
+        import warnings
+
+        from ..core.errors import PerfsimWarning
+
+        said = (f"the scenarios' checks are not remembered for later batches ({' '.join(str(exc).split())}); "
+                "set PERFSIM_CACHE to a writable folder")
+        warnings.warn(said, PerfsimWarning, stacklevel=2)
+        return [said]
 
 
 def run_batch(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path] | None = None, *,
@@ -182,7 +196,7 @@ def run_batch(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path] |
         checked = {sc.name: sc for sc in validate_scenarios([sc for sc in resolved if sc.name in needed],
                                                             dpath, data_hash, year, code_hash, validated)}
         prepared = [checked.get(sc.name, sc) for sc in resolved]
-        _save_validated(validated_file(), validated)
+        said = _save_validated(validated_file(), validated)
         invalid = {sc.name for sc in prepared if sc.error}
         _, failed = plan_jobs([sc for sc in prepared if sc.error or sc.resolved.base_path is None], nb_hashes,
                               root, data, data_hash, code_hash, year, seed, timeout)
@@ -203,6 +217,8 @@ def run_batch(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path] |
             "scenarios": [sc.facts() for sc in prepared],
             "phases": {"plan": round(time.perf_counter() - started, 3)},
         }
+        if said:
+            manifest["warnings"] = said
         write_json(root / "manifest.json", manifest)
         t0 = time.perf_counter()
         if to_run:
