@@ -247,3 +247,21 @@ def test_sorted_ranks_are_competition_ranks_per_draw_against_scipy():
     expect = np.column_stack([stats.rankdata(-block[:, d], method="min") for d in range(block.shape[1])])
     assert got.dtype == np.int32 and got.shape == block.shape
     np.testing.assert_array_equal(got, expect)
+
+
+@pytest.mark.parametrize("scale", [100.0, 4.0e4, 1.0e6])
+def test_ranks_of_rounded_totals_in_single_precision_match_scipy(scale):
+    """Totals rounded to 2 decimals: small groups are compared in float32 while that is
+    exact (|total| x 100 < 2**22) and in float64 beyond, where float32 would merge totals
+    0.01 apart (at 1e6 its spacing is 0.0625)."""
+    rng = np.random.default_rng(5)
+    D, groups = 400, np.repeat(np.arange(3), [5, 12, 30])           # small groups: the pairwise path
+    steps = rng.integers(0, 40, size=(D, len(groups)))               # many ties, neighbours 0.01 apart
+    totals = np.round(scale + steps * 0.01, 2)
+    got = ranks(totals, groups, decimals=2)
+    expect = np.empty_like(got)
+    for g in np.unique(groups):
+        cols = np.flatnonzero(groups == g)
+        expect[:, cols] = np.vstack([stats.rankdata(-row, method="min") for row in totals[:, cols]])
+    np.testing.assert_array_equal(got, expect)
+    np.testing.assert_array_equal(got, ranks(totals, groups))          # the same as without the hint

@@ -284,7 +284,7 @@ def evaluate_draws(model: Model, weights: dict[int, np.ndarray], noise: dict[int
 _PAIRWISE_MAX = 48
 
 
-def ranks(totals: np.ndarray, groups: np.ndarray) -> np.ndarray:
+def ranks(totals: np.ndarray, groups: np.ndarray, decimals: int | None = None) -> np.ndarray:
     """Competition ranks within groups for every row of ``totals`` (D x n), 1 = best.
 
     Rank = 1 + the number of units of the same group with a strictly higher total, so
@@ -292,9 +292,16 @@ def ranks(totals: np.ndarray, groups: np.ndarray) -> np.ndarray:
     by pairwise comparison, which beats sorting there; larger ones are sorted, so the cost
     grows as m log m. Unit-major: the result is the D x n transpose of a units x D array
     (fastest when ``totals`` is one too, as :func:`evaluate` returns).
+
+    ``decimals``: the totals are rounded to that many decimals. Small groups are then
+    compared in single precision when that is exact: rounded totals differ by at least
+    10**-decimals, and while every |total| x 10**decimals stays below 2**22 single
+    precision keeps such totals apart (it never reverses an order nor splits a tie).
     """
     by_unit = totals.T
     out = np.empty(by_unit.shape, dtype=np.int32)
+    single = (decimals is not None and by_unit.size > 0
+              and float(np.abs(by_unit).max()) * 10.0 ** decimals < 2.0 ** 22)
     for g in np.unique(groups):
         cols = np.flatnonzero(groups == g)
         shape = (len(cols), by_unit.shape[1])
@@ -303,12 +310,16 @@ def ranks(totals: np.ndarray, groups: np.ndarray) -> np.ndarray:
             continue
         block = _buffer("rank_block", shape)
         np.take(by_unit, cols, axis=0, out=block, mode="clip")                  # m x D
-        higher = _buffer("rank_count", shape, np.int32)
+        if single:
+            block = _buffer("rank_block32", shape, np.float32)
+            np.copyto(block, _buffer("rank_block", shape), casting="same_kind")
+        higher = _buffer("rank_count", shape, np.uint8)         # counts up to m <= 48: one byte
         higher.fill(1)
         above = _buffer("rank_above", shape, np.bool_)
+        ones = above.view(np.uint8)                             # True as 1, added without a cast
         for j in range(len(cols)):                                  # m passes over m x D
             np.greater(block[j], block, out=above)
-            higher += above
+            higher += ones
         out[cols] = higher
     return out.T
 
@@ -354,7 +365,7 @@ def run_chunk(model: Model, seed_seq: np.random.SeedSequence, draws: int,
     rng = np.random.default_rng(seed_seq)
     weights, noise, combo = sample_inputs(model, rng, draws)
     totals = evaluate_draws(model, weights, noise, combo)
-    r = ranks(totals, model.groups)
+    r = ranks(totals, model.groups, model.decimals)
     by_unit = r.T                                                   # units x draws (contiguous)
     n = model.n
     max_rank = int(np.bincount(model.groups).max())

@@ -109,23 +109,24 @@ def monte_carlo(model: Model, draws: int, seed: int, chunk: int | None = None,
     def quantile(q: float) -> np.ndarray:
         return 1 + (cdf < q - 1e-12).sum(axis=1)
 
+    category = np.array(model.category_labels)[model.categories]
     stats = pd.DataFrame({
-        "unit_id": model.ids, "category": np.array(model.category_labels)[model.categories],
+        "unit_id": model.ids, "category": category,
         "rank_nominal": nominal, "rank_mean": hist @ rank_values / draws,
         "rank_median": quantile(0.5), "rank_q05": quantile(0.05), "rank_q95": quantile(0.95),
+        **{f"p_{g}": grade_counts[:, k] / draws for k, g in enumerate(grades)},
     })
-    for k, g in enumerate(grades):
-        stats[f"p_{g}"] = grade_counts[:, k] / draws
-    accept = pd.DataFrame(hist / draws, columns=[f"rank_{r}" for r in rank_values])
-    for j in range(accept.shape[1]):
-        accept.loc[size < j + 1, f"rank_{j + 1}"] = np.nan
-    accept.insert(0, "unit_id", model.ids)
-    accept.insert(1, "category", stats["category"].to_numpy())
+    accept_rank = hist / draws
+    accept_rank[size[:, None] < rank_values[None, :]] = np.nan      # ranks beyond the category's size
     with np.errstate(invalid="ignore", divide="ignore"):
         cw = central / first[:, None]
-    for j, name in enumerate(names):
-        accept[f"central_weight:{name}"] = np.where(first > 0, cw[:, j], np.nan)
-    accept["confidence_factor"] = confidence_factors(model, cw, first, seed)
+    shown_cw = np.where(first[:, None] > 0, cw, np.nan)
+    accept = pd.DataFrame({
+        "unit_id": model.ids, "category": category,
+        **{f"rank_{r}": accept_rank[:, r - 1] for r in rank_values},
+        **{f"central_weight:{name}": shown_cw[:, j] for j, name in enumerate(names)},
+        "confidence_factor": confidence_factors(model, cw, first, seed),
+    })
     order = np.lexsort((stats["rank_nominal"], stats["category"]))
     kept = ({"totals": np.vstack([p["totals"] for p in parts]), "shares": np.vstack([p["shares"] for p in parts]),
              "combos": np.concatenate([p["combos"] for p in parts])} if keep_draws else {})
