@@ -23,7 +23,13 @@ MAX_ALIASES = 1_000
 MAX_NODES = 200_000
 
 
-class _StrictSafeLoader(yaml.SafeLoader):
+#: libyaml's C parser when PyYAML was built with it (about 10x faster than the pure-Python
+#: one; both give the same documents, events and error positions)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", None) if getattr(yaml, "__with_libyaml__", False) else None
+_SAFE_LOADER = _SAFE_LOADER or yaml.SafeLoader
+
+
+class _StrictSafeLoader(_SAFE_LOADER):
     """SafeLoader that refuses duplicate mapping keys (PyYAML silently keeps the last)."""
 
 
@@ -73,7 +79,7 @@ def _check_events(text: str, where: Path) -> None:
     """Depth and alias limits, on the event stream (iterative: no recursion)."""
     depth = aliases = 0
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=_SAFE_LOADER):
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:

@@ -279,7 +279,7 @@ def _collect_futures(executor, to_run: list[Job], warm: bool, records: list, man
                      progress: bool) -> None:
     """Jobs on worker processes; each job's HTML pages are rendered here, in this process,
     while the workers go on with the next jobs (it would otherwise hold up a worker)."""
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
     futures = {executor.submit(execute_job, job, warm, False): job for job in to_run}
     with ThreadPoolExecutor(max_workers=1) as pages:
@@ -293,6 +293,8 @@ def _collect_futures(executor, to_run: list[Job], warm: bool, records: list, man
                 # the kernels start, which would only slow their start down)
                 rendered += [pages.submit(importlib.import_module, m)
                              for m in ("perfsim.report.pages", "perfsim.analyses.compare", "openpyxl")]
+        if isinstance(executor, ProcessPoolExecutor):
+            executor.shutdown(wait=False)   # workers stop their kernels while the last pages are written
         for future in rendered:
             future.result()
 
