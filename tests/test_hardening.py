@@ -251,3 +251,16 @@ def test_batch_refuses_a_second_batch_on_the_same_folder(tmp_path):
                   data=str(MINI), jobs=1, progress=False)
     assert not (tmp_path.parent / "x").exists()
     shutil.rmtree(tmp_path / "b", ignore_errors=True)
+
+
+def test_the_fast_yaml_loader_reads_every_parameter_file_as_pyyaml_safe_load_does():
+    import yaml
+
+    from perfsim.core import yamlio
+
+    if yaml.__with_libyaml__:
+        assert issubclass(yamlio._StrictSafeLoader, yaml.CSafeLoader)     # libyaml's parser is used
+    files = sorted((ROOT / "params").rglob("*.yaml"))
+    assert len(files) > 10
+    for path in files:
+        assert yamlio.load_yaml(path) == yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader), path
