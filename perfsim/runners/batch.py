@@ -27,6 +27,7 @@ import re
 import shutil
 import sys
 import time
+import warnings
 from concurrent.futures import as_completed
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -34,9 +35,9 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from .. import __version__
-from ..core.errors import PerfsimError
+from ..core.errors import PerfsimError, PerfsimWarning
 from ..core.files import check_dir_target, write_json
-from ..core.paths import DEFAULT_SEED, PROJECT_DIR, shown_path
+from ..core.paths import DEFAULT_SEED, PROJECT_DIR, cache_dir, shown_path
 from ..report.provenance import environment, files_hash, git_commit, source_hash
 from .kernels import NOTEBOOK_DIR, Job, execute_job
 from .plan import Scenario, longest_first, plan_jobs, resolve_scenarios, split_cached
@@ -123,8 +124,6 @@ def validated_file() -> Path:
     """The checks already passed, shared by every batch: the key of a check is the hash of
     the data, the resolved scenario, the code and the year, so a check passed once holds
     for any batch folder (a new folder then starts without loading the data)."""
-    from ..core.paths import cache_dir
-
     return cache_dir() / "validated.json"
 
 
@@ -146,10 +145,6 @@ def _save_validated(path: Path, validated: set[str]) -> list[str]:
         write_json(path, sorted(known | validated))
         return []
     except (PerfsimError, OSError) as exc:
-        import warnings
-
-        from ..core.errors import PerfsimWarning
-
         said = (f"the scenarios' checks are not remembered for later batches ({' '.join(str(exc).split())}); "
                 "set PERFSIM_CACHE to a writable folder")
         warnings.warn(said, PerfsimWarning, stacklevel=2)

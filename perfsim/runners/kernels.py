@@ -16,6 +16,7 @@ execution as papermill measured it, the HTML export and the writing of the folde
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -173,8 +174,8 @@ def _kernel(timings: dict):
 async def _until_ready(km, kc, timeout: float) -> None:
     """Wait until the kernel answers a request on its shell channel and its output channel
     carries that request's status (then nothing the kernel says is lost). jupyter_client's
-    own ``wait_for_ready`` also waits for 0.2 s of silence on the output channel, which is
-    most of a warm kernel's hand-over between jobs; here replies are matched by request."""
+    own ``wait_for_ready`` also waits for 0.2 s of silence on the output channel, with both
+    cores idle as a batch starts; here the reply and status are matched by request."""
     from queue import Empty
 
     deadline = time.monotonic() + timeout
@@ -316,6 +317,7 @@ _HIGHLIGHTED: dict[tuple, str] = {}
 _HIGHLIGHTED_MAX = 4096
 
 
+@functools.lru_cache(maxsize=None)
 def _memo_highlight(base):
     """nbconvert's code highlighter, remembering what it highlighted (pygments is about
     half of an export's time)."""

@@ -311,8 +311,9 @@ def ranks(totals: np.ndarray, groups: np.ndarray, decimals: int | None = None) -
         block = _buffer("rank_block", shape)
         np.take(by_unit, cols, axis=0, out=block, mode="clip")                  # m x D
         if single:
-            block = _buffer("rank_block32", shape, np.float32)
-            np.copyto(block, _buffer("rank_block", shape), casting="same_kind")
+            block32 = _buffer("rank_block32", shape, np.float32)
+            np.copyto(block32, block, casting="same_kind")
+            block = block32
         higher = _buffer("rank_count", shape, np.uint8)         # counts up to m <= 48: one byte
         higher.fill(1)
         above = _buffer("rank_above", shape, np.bool_)
