@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import importlib
 import json
@@ -39,7 +40,7 @@ from ..core.errors import PerfsimError, PerfsimWarning
 from ..core.files import check_dir_target, write_json
 from ..core.paths import DEFAULT_SEED, PROJECT_DIR, cache_dir, shown_path
 from ..report.provenance import environment, files_hash, git_commit, source_hash
-from .kernels import NOTEBOOK_DIR, Job, execute_job
+from .kernels import NOTEBOOK_DIR, WORKER_MODULES, Job, execute_job
 from .plan import Scenario, longest_first, plan_jobs, resolve_scenarios, split_cached
 
 #: a batch name is one folder name, never a path
@@ -235,22 +236,26 @@ def _early_workers(jobs: int, scheduler: str | None, warm: bool, most: int):
     start-up then overlaps validation); stopped at once if nothing is left to run."""
     from .executors import local_executor, start_workers, terminate
     from .kernels import prewarm
+    from .zygote import kernel_zygote
 
     workers = min(jobs, most)
     if scheduler or workers <= 1:
         yield None
         return
-    pool = local_executor(workers, prewarm if warm else None)
-    start_workers(pool)
-    ok = False
-    try:
-        yield pool
-        ok = True
-    finally:
-        if ok and getattr(pool, "used", False):
-            pool.shutdown(wait=True)     # workers end normally and shut their kernels down
-        else:
-            terminate(pool)
+    with kernel_zygote(NOTEBOOK_DIR) if warm else contextlib.nullcontext() as zygote:
+        for module in WORKER_MODULES:     # once here, not in each worker (forked with them)
+            importlib.import_module(module)
+        pool = local_executor(workers, functools.partial(prewarm, zygote) if warm else None)
+        start_workers(pool)
+        ok = False
+        try:
+            yield pool
+            ok = True
+        finally:
+            if ok and getattr(pool, "used", False):
+                pool.shutdown(wait=True)     # workers end normally and shut their kernels down
+            else:
+                terminate(pool)
 
 
 def _run_jobs(to_run: list[Job], jobs: int, scheduler: str | None, warm: bool, records: list,
@@ -361,6 +366,8 @@ def summary_table(manifest: dict) -> str:
     for j in failed:
         lines.append(f"FAILED {j['scenario']}/{j['notebook']}: {j['error']}")
     for j in jobs:
+        if j.get("kernel_note"):
+            lines.append(f"note: {j['scenario']}/{j['notebook']}: {j['kernel_note']}")
         retries = (j.get("timings") or {}).get("kernel_start_retries")
         if retries:
             lines.append(f"note: the kernel of {j['scenario']}/{j['notebook']} died as it started and was "

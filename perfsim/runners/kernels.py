@@ -35,14 +35,19 @@ from .notebook import skipped_analyses
 
 KERNEL = "python3"
 NOTEBOOK_DIR = PROJECT_DIR / "notebooks"
-WARM_UP = ("import os as _os, numpy, pandas, scipy.stats, matplotlib, matplotlib.pyplot, seaborn, perfsim\n"
-           "import perfsim.core.engine, perfsim.analyses.compare, perfsim.report.outputs, perfsim.report.plotting\n"
-           "import perfsim.runners.notebook, perfsim.runners.executors as _x, perfsim.runners.kernels as _k\n"
-           "import matplotlib as _m, gc as _gc\n"
+#: what every job's notebooks import, imported by a kernel before its first job (or by the
+#: zygote that forks the kernels, :mod:`perfsim.runners.zygote`)
+WARM_IMPORTS = ("import numpy, pandas, scipy.stats, matplotlib, matplotlib.pyplot, seaborn, perfsim\n"
+                "import perfsim.core.engine, perfsim.analyses.compare, perfsim.report.outputs, perfsim.report.plotting\n"
+                "import perfsim.runners.notebook, perfsim.runners.executors, perfsim.runners.kernels\n")
+WARM_UP = (WARM_IMPORTS +
+           "import os as _os, matplotlib as _m, gc as _gc, perfsim.runners.executors as _x, perfsim.runners.kernels as _k\n"
            "_k.KERNEL_RC = dict(_m.rcParams)\n"
            "_x.watch_parent(_os.getppid())\n"
            "_gc.freeze()\n"        # what the imports built is never garbage: later collections skip it
            "del _k, _m, _x, _os, _gc")
+#: what a worker imports to run jobs on a kernel (a batch imports them before it forks its workers)
+WORKER_MODULES = ("jupyter_client.manager", "papermill", "papermill.engines", "papermill.clientwrap")
 RESET = "import perfsim.runners.kernels as _k\n_k.reset_namespace({cwd!r})"
 
 
@@ -107,15 +112,52 @@ def _alive(km) -> bool:
 _PREWARMED: dict[str, float] = {}
 
 
-def prewarm() -> None:
+#: where this worker asks for kernels: the batch's kernel zygote (:func:`prewarm` sets it)
+_ZYGOTE: dict[str, str] = {}
+#: why this worker's last kernel did not come from the zygote, told to the next job's record
+_ALONE: list[str] = []
+
+
+def prewarm(zygote: str | None = None) -> None:
     """Start and warm this worker's kernel before its first job (in a worker's initialiser,
-    so that kernels start while the batch is still planning)."""
+    so that kernels start while the batch is still planning); ``zygote`` is the address of
+    the batch's kernel zygote, which forks this worker's kernels from then on."""
+    if zygote:
+        _ZYGOTE["address"] = zygote
     timings: dict[str, float] = {}
     try:
         _kernel(timings)
         _PREWARMED.update(timings)
     except Exception:        # the first job will try again and record the error
         pass
+
+
+@functools.lru_cache(maxsize=None)
+def _zygote_provisioner():
+    """jupyter's local provisioner, launching the kernel by asking the zygote for a fork
+    (and the ordinary way, with the reason kept for the job's record, when it cannot)."""
+    from jupyter_client.provisioning import LocalProvisioner
+
+    from .zygote import ForkedProcess, ZygoteError, request_kernel
+
+    class ZygoteProvisioner(LocalProvisioner):
+        address = ""
+
+        async def launch_kernel(self, cmd, **kwargs):
+            env = kwargs.get("env") or dict(os.environ)
+            cwd = kwargs.get("cwd") or os.getcwd()
+            try:
+                pid = request_kernel(self.address, cmd, env, str(cwd))
+                self.process = ForkedProcess(pid)
+            except (ZygoteError, OSError, ValueError) as exc:
+                _ALONE[:] = [" ".join(str(exc).split())]
+                return await super().launch_kernel(cmd, **kwargs)
+            _ALONE.clear()
+            self.pid = self.pgid = pid               # the kernel leads its own session
+            self.cwd = cwd
+            return self.connection_info
+
+    return ZygoteProvisioner
 
 
 
@@ -140,6 +182,10 @@ def _kernel(timings: dict):
     t0 = time.perf_counter()
     for attempt in range(1, START_ATTEMPTS + 1):
         km = AsyncKernelManager(kernel_name=KERNEL)
+        if _ZYGOTE:
+            km.kernel_id = str(uuid.uuid4())
+            km.provisioner = _zygote_provisioner()(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
+            km.provisioner.address = _ZYGOTE["address"]
         # the kernel's own stderr says only that it listens on TCP and, when its worker is
         # gone, that it shuts down (after the batch's last line); errors reach the job as messages
         _sync(km.start_kernel)(cwd=str(NOTEBOOK_DIR), stderr=subprocess.DEVNULL)
@@ -168,6 +214,8 @@ def _kernel(timings: dict):
         pass
     run_code(kc, WARM_UP)
     timings["kernel_start"] = round(time.perf_counter() - t0, 3)
+    if _ZYGOTE:
+        timings["kernel_forked"] = 0.0 if _ALONE else 1.0
     return km
 
 
@@ -474,6 +522,8 @@ def execute_job(job: Job, warm: bool = True, html: bool = True) -> dict:
         "seconds": round(time.perf_counter() - started, 3), "worker_pid": os.getpid(),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "timings": timings,
     }
+    if timings.get("kernel_forked") == 0.0 and _ALONE:
+        record["kernel_note"] = f"its kernel was started on its own, not forked by the kernel zygote: {_ALONE[0]}"
     skipped = skipped_analyses(tmp)
     if skipped:
         record["skipped_analyses"] = skipped
