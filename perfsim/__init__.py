@@ -76,7 +76,7 @@ _EXPORTS = {
     "slope_chart": "report.plotting", "rank_history": "report.plotting", "rank_bands": "report.plotting",
     "acceptability_maps": "report.plotting", "interval_band": "report.plotting",
     "node_labels": "report.plotting", "input_group_label": "report.plotting", "integer_ticks": "report.plotting",
-    "many_colours": "report.plotting",
+    "many_colours": "report.plotting", "strip_points": "report.plotting",
     "effect_histogram": "report.plotting", "validity_sentence": "report.text", "sweep_sentence": "report.text",
     "knob_label": "report.text", "levers_sentence": "report.text", "lever_forest": "report.plotting",
     "raters_figure": "report.plotting",

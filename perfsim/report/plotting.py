@@ -255,6 +255,21 @@ def many_colours(count: int):
     return [cmap(i if count <= 20 else i / max(1, count - 1)) for i in range(count)]
 
 
+def strip_points(data, x: str, y: str, ax, seed: int, **kwargs):
+    """seaborn's strip plot with its jitter drawn from ``seed``: seaborn draws it from
+    numpy's global generator, so the same figure of the same data came out differently on
+    each run. numpy's global state is put back afterwards."""
+    import numpy as np
+    import seaborn as sns
+
+    state = np.random.get_state()
+    np.random.seed(int(seed) % 2**32)
+    try:
+        return sns.stripplot(data=data, x=x, y=y, ax=ax, **kwargs)
+    finally:
+        np.random.set_state(state)
+
+
 def rank_history(scores, names: "dict[str, str]", persistence, movers: int = 2, ncol: int = 3):
     """Each unit's rank year by year, one panel per category (rank 1 at the top); the
     ``movers`` units of each category that moved most over the years are drawn in colour
