@@ -109,6 +109,21 @@ def test_results_workbook_equals_the_tables(report):
     assert "比较 comparison" in wb.sheetnames and "说明 notes" in wb.sheetnames
 
 
+def test_results_workbook_is_the_same_bytes_when_written_again(report, tmp_path, monkeypatch):
+    """openpyxl stamps the time of saving into a workbook: the batch fixes it, so the same
+    results give the same file (a rerun's workbook can be compared byte for byte)."""
+    import time
+
+    from perfsim.report import pages
+
+    root, manifest = report
+    before = (root / "results.xlsx").read_bytes()
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 3 * 86400)       # three days later
+    again = pages.write_results_workbook(root, manifest)
+    assert again.read_bytes() == before
+
+
 def test_chinese_labels_draw_without_missing_glyphs():
     import matplotlib
 

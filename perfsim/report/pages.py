@@ -13,6 +13,7 @@ handed on; the page does not overflow at 1280 px. ``--lang en`` gives English fi
 from __future__ import annotations
 
 import html
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -351,6 +352,8 @@ def write_results_workbook(root: Path, manifest: dict, facts: list[dict[str, Any
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
+    from ..sources.readers import stable_workbook
+
     wb = Workbook()
     notes = wb.active
     notes.title = "说明 notes"
@@ -403,6 +406,10 @@ def write_results_workbook(root: Path, manifest: dict, facts: list[dict[str, Any
     if manifest.get("data") == "bundled synthetic world":
         notes.append(["合成数据 SYNTHETIC", "数据为合成数据，不代表任何真实城市。 The data are synthetic."])
     notes.column_dimensions["A"].width, notes.column_dimensions["B"].width = 22, 100
+    wb.properties.creator = wb.properties.lastModifiedBy = "perfsim"
+    raw = io.BytesIO()
+    wb.save(raw)
+    data = stable_workbook(raw.getvalue())        # the same results, the same bytes
     path = root / "results.xlsx"
-    write_with(path, lambda tmp: wb.save(tmp))
+    write_with(path, lambda tmp: Path(tmp).write_bytes(data))
     return path

@@ -232,9 +232,14 @@ def workbook_bytes(tables: Mapping[str, pd.DataFrame]) -> bytes:
         props = writer.book.properties
         props.created = props.modified = datetime(2000, 1, 1)
         props.creator = props.lastModifiedBy = "perfsim"
-    # openpyxl stamps every zip entry with the current time: rewrite them with a fixed one
+    return stable_workbook(raw.getvalue())
+
+
+def stable_workbook(raw: bytes) -> bytes:
+    """An .xlsx file as openpyxl saved it, with its times fixed (openpyxl stamps every zip
+    entry and the 'modified' property with the time of saving), so equal content gives equal bytes."""
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(raw.getvalue())) as src, \
+    with zipfile.ZipFile(io.BytesIO(raw)) as src, \
             zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             fixed = zipfile.ZipInfo(info.filename, date_time=_EPOCH)
@@ -242,7 +247,7 @@ def workbook_bytes(tables: Mapping[str, pd.DataFrame]) -> bytes:
             fixed.external_attr = info.external_attr
             content = src.read(info.filename)
             if info.filename == "docProps/core.xml":      # openpyxl stamps 'modified' when saving
-                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                content = re.sub(rb"(<dcterms:(?:modified|created)[^>]*>)[^<]*(</dcterms:(?:modified|created)>)",
                                  rb"\g<1>2000-01-01T00:00:00Z\g<2>", content)
             dst.writestr(fixed, content)
     return out.getvalue()
