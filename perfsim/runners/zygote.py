@@ -198,8 +198,8 @@ def main() -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)     # kernels are reaped by the system
     while True:
         ready, _, _ = select.select([server, 0], [], [])
-        if 0 in ready and not os.read(0, 4096):
-            return                                    # the batch closed our stdin or died
+        if 0 in ready and not os.read(0, 4096):      # the batch closed our stdin or died:
+            os._exit(0)                               # nothing to flush, no interpreter to tear down
         if server in ready:
             conn, _ = server.accept()
             with conn:
