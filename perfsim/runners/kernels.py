@@ -3,11 +3,14 @@
 Kernel start-up and imports dominate small notebooks, so each worker keeps one warm
 kernel (per thread) and reuses it between jobs, resetting the user namespace
 (``%reset -f``), closing figures, restoring matplotlib settings and changing into the
-job's folder before every job. One client talks to the kernel for its whole life. A
-kernel that dies as it starts is started again (:data:`START_ATTEMPTS`); one that dies
-later is detected and replaced; a job that runs past its time limit has its kernel killed
-and is recorded as failed. A kernel ends when its worker ends (it watches its parent
-process), so nothing outlives a killed batch.
+job's folder before every job. In a batch on Linux the kernels are forked by the batch's
+kernel zygote (:mod:`perfsim.runners.zygote`), which has imported what they need once;
+elsewhere, or when it cannot serve, a kernel starts the ordinary way (and the job says
+why). One client talks to the kernel for its whole life. A kernel that dies as it starts
+is started again (:data:`START_ATTEMPTS`); one that dies later is detected and replaced; a
+job that runs past its time limit has its kernel killed and is recorded as failed. A
+kernel ends when its worker ends (it watches its worker, and a forked one its zygote too),
+so nothing outlives a killed batch.
 
 Every job records where its time went (``timings`` in ``job.json``): starting a kernel,
 resetting it, papermill's own work (reading, injecting parameters, writing), the cells'

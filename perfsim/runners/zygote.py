@@ -20,6 +20,7 @@ its kernel the ordinary way and the job records why.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import select
@@ -41,9 +42,16 @@ WAIT = 120.0
 LAUNCHER = ("-m", "ipykernel_launcher")
 
 
+@functools.lru_cache(maxsize=None)
 def supported() -> bool:
     """A zygote needs fork and process file descriptors (Linux 5.3 and later)."""
-    return sys.platform.startswith("linux") and hasattr(os, "pidfd_open") and hasattr(signal, "pidfd_send_signal")
+    if not (sys.platform.startswith("linux") and hasattr(os, "pidfd_open") and hasattr(signal, "pidfd_send_signal")):
+        return False
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:              # an older kernel, or a sandbox that refuses the call
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- the batch's side
