@@ -209,15 +209,22 @@ def _sleeping_batch(tmp_path, name: str, **popen) -> tuple[subprocess.Popen, int
 
 def test_killed_batch_leaves_no_workers_or_kernels(tmp_path):
     proc, kernel, parent = _sleeping_batch(tmp_path, "k", stderr=subprocess.DEVNULL)
-    family = _descendants(proc.pid)          # the workers and their kernels (and any passing helper)
+    family = _descendants(proc.pid)          # the workers, the kernel zygote, the kernels (and any passing helper)
     assert kernel in family and parent in family and len(family) >= 4, family
     assert not _dead(kernel) and not _dead(parent)
+    zygote_folders = {Path(os.fsdecode(args[-1])) for args in (Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[:-1]
+                                                  for p in family if not _dead(p))
+                      if b"perfsim.runners.zygote" in b" ".join(args)}      # (its kernels share its command line)
+    from perfsim.runners.zygote import supported
+
+    assert len(zygote_folders) == (1 if supported() else 0) and all(f.is_dir() for f in zygote_folders)
     proc.kill()
     proc.wait()
     deadline = time.time() + 15
     while not all(_dead(p) for p in family) and time.time() < deadline:
         time.sleep(0.5)
     assert all(_dead(p) for p in family), {p: Path(f"/proc/{p}/cmdline").read_text() for p in family if not _dead(p)}
+    assert not any(folder.exists() for folder in zygote_folders)      # the zygote removed its socket folder
 
 
 def _descendants(pid: int) -> set[int]:

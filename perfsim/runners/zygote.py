@@ -72,7 +72,7 @@ def kernel_zygote(cwd: str | Path) -> Iterator[str | None]:
         server.bind(address)
         server.listen(64)
         process = subprocess.Popen([sys.executable, "-c", "from perfsim.runners.zygote import main; main()",
-                                    str(server.fileno())], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                    str(server.fileno()), folder], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                    stderr=log, cwd=cwd, pass_fds=(server.fileno(),))
     try:
         yield address
@@ -181,8 +181,9 @@ class ForkedProcess:
 
 def main() -> None:
     """The zygote process: import, then fork a kernel per order on the socket it was given
-    until its stdin closes."""
+    until its stdin closes; then remove its folder (also when the batch was killed)."""
     server = socket.socket(fileno=int(sys.argv[1]))   # bound and listening (by the batch)
+    folder = sys.argv[2]
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C ends the batch, which ends us
     # what the kernel sets before its first import, set here before ours
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
@@ -207,6 +208,7 @@ def main() -> None:
     while True:
         ready, _, _ = select.select([server, 0], [], [])
         if 0 in ready and not os.read(0, 4096):      # the batch closed our stdin or died:
+            shutil.rmtree(folder, ignore_errors=True)
             os._exit(0)                               # nothing to flush, no interpreter to tear down
         if server in ready:
             conn, _ = server.accept()
