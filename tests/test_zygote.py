@@ -130,6 +130,7 @@ def test_the_zygote_ends_with_its_block_and_serves_every_order_until_then(tmp_pa
         kernel = zygote.ForkedProcess(pid)
         assert kernel.poll() is None
         assert os.getpgid(pid) == pid                      # its own session: interrupted as a group
+        assert Path(f"/proc/{pid}/comm").read_text().strip() == "perfsim-kernel"
         with pytest.raises(subprocess.TimeoutExpired):
             kernel.wait(0.1)
         zygote_pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])

@@ -184,6 +184,7 @@ def main() -> None:
     until its stdin closes; then remove its folder (also when the batch was killed)."""
     server = socket.socket(fileno=int(sys.argv[1]))   # bound and listening (by the batch)
     folder = sys.argv[2]
+    _name("perfsim-zygote")
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C ends the batch, which ends us
     # what the kernel sets before its first import, set here before ours
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
@@ -214,6 +215,12 @@ def main() -> None:
             conn, _ = server.accept()
             with conn:
                 _serve(conn, server, added)
+
+
+def _name(name: str) -> None:
+    """The name ``ps`` and ``top`` show for this process."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/comm").write_text(name)
 
 
 class _KernelShell:
@@ -290,6 +297,7 @@ def _become_kernel(argv: list[str], env: dict[str, str], cwd: str, watch: int, t
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.setsid()
+    _name("perfsim-kernel")                           # (its command line is still the zygote's)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
