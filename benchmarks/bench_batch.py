@@ -92,6 +92,9 @@ def main() -> None:
     print(f"  {'cells (the notebooks themselves)':34s} {cells:6.1f} s")
     for name, value in overhead.items():
         print(f"  {name:34s} {value:6.1f} s")
+    started = [j["timings"] for j in manifest["jobs"] if "kernel_start" in (j.get("timings") or {})]
+    print(f"kernels: {len(started)} started, {sum(t.get('kernel_forked', 0.0) for t in started):.0f} of them "
+          "forked by the batch's kernel zygote")
     phases = manifest.get("phases", {})
     print(f"wall time of (b): planning {phases.get('plan', 0):.1f} s, running {phases.get('run', 0):.1f} s, "
           f"pages {phases.get('pages', 0):.1f} s, the rest (start-up, shut-down) "

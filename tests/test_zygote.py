@@ -186,6 +186,10 @@ def test_a_worker_whose_zygote_cannot_answer_starts_its_kernel_itself_and_says_w
         assert "did not answer" in record["kernel_note"]
         said = summary_table({"jobs": [record]})
         assert "note: s/00_template: its kernel was started on its own" in said
+        from perfsim.report.pages import write_jobs
+
+        page = write_jobs(tmp_path, {"batch": "b", "jobs": [record]}, "en").read_text(encoding="utf-8")
+        assert "note: its kernel was started on its own" in page
     finally:
         kernels._ZYGOTE.clear()
         kernels._ALONE.clear()

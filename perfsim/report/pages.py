@@ -310,6 +310,7 @@ def write_jobs(root: Path, manifest: dict, lang: str = "zh") -> Path:
                     f"<td class='num'>{'' if cells is None else f'{cells:.1f}'}</td>"
                     f"<td>{' '.join(links)}</td><td class='err'>{_h(job.get('error') or job.get('reason') or '')}"
                     + "".join(f"<br>{_h(s['analysis'])}: {_h(s['reason'])}" for s in job.get("skipped_analyses", ()))
+                    + (f"<br>note: {_h(job['kernel_note'])}" if job.get("kernel_note") else "")
                     + "</td>"
                     f"<td><code>{_h((job.get('key') or '')[:10])}</code></td></tr>")
     page = f"""<!doctype html>

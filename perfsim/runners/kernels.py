@@ -163,7 +163,6 @@ def _zygote_provisioner():
     return ZygoteProvisioner
 
 
-
 #: how often a kernel that dies as it starts is started again (kernels started at the same
 #: moment by two batches on one machine can lose one)
 START_ATTEMPTS = 3
