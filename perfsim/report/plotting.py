@@ -274,8 +274,6 @@ def rank_history(scores, names: "dict[str, str]", persistence, movers: int = 2, 
     """Each unit's rank year by year, one panel per category (rank 1 at the top); the
     ``movers`` units of each category that moved most over the years are drawn in colour
     and named; each panel's title gives the last rank persistence (Kendall tau)."""
-    import matplotlib.pyplot as plt
-
     cats = sorted(scores["category"].unique())
     fig, axes = category_grid([60] * len(cats), ncol=ncol, per_unit=0.06)
     last = persistence.sort_values("year_to").groupby("category").tail(1).set_index("category")["tau"]
