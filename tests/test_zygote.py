@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def test_a_batch_runs_its_jobs_on_kernels_forked_by_its_zygote(tmp_path):
 
     from .conftest import MINI, MINI_SCHEME, ROOT
 
-    before = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("perfsim-z-*"))
+    before = set(Path(tempfile.gettempdir()).glob("perfsim-z-*"))
     manifest = run_batch([MINI_SCHEME], [ROOT / "notebooks" / "scoring.ipynb", ROOT / "notebooks" / "00_template.ipynb"],
                          out=tmp_path, name="z", data=str(MINI), jobs=2, progress=False)
     jobs = manifest["jobs"]
@@ -112,7 +113,7 @@ def test_a_batch_runs_its_jobs_on_kernels_forked_by_its_zygote(tmp_path):
     forked = [j["timings"]["kernel_forked"] for j in jobs if "kernel_forked" in j["timings"]]
     assert forked == [1.0, 1.0], jobs                  # each worker's first job tells how its kernel started
     assert not any("kernel_note" in j for j in jobs)
-    assert set(Path(os.environ.get("TMPDIR", "/tmp")).glob("perfsim-z-*")) == before   # its folder is gone
+    assert set(Path(tempfile.gettempdir()).glob("perfsim-z-*")) == before   # its folder is gone
 
 
 def test_the_zygote_ends_with_its_block_and_serves_every_order_until_then(tmp_path):

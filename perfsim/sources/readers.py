@@ -223,21 +223,19 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 def workbook_bytes(tables: Mapping[str, pd.DataFrame]) -> bytes:
     """The tables as an .xlsx workbook (one sheet each), byte-identical for equal tables."""
-    from datetime import datetime
-
     raw = io.BytesIO()
     with pd.ExcelWriter(raw, engine="openpyxl") as writer:
         for name, frame in tables.items():
             frame.to_excel(writer, sheet_name=name, index=False)
         props = writer.book.properties
-        props.created = props.modified = datetime(2000, 1, 1)
-        props.creator = props.lastModifiedBy = "perfsim"
+        props.creator = props.lastModifiedBy = "perfsim"        # (its dates are fixed below)
     return stable_workbook(raw.getvalue())
 
 
 def stable_workbook(raw: bytes) -> bytes:
     """An .xlsx file as openpyxl saved it, with its times fixed (openpyxl stamps every zip
-    entry and the 'modified' property with the time of saving), so equal content gives equal bytes."""
+    entry and the 'created' and 'modified' properties with the time of saving), so equal
+    content gives equal bytes."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(raw)) as src, \
             zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
@@ -246,7 +244,7 @@ def stable_workbook(raw: bytes) -> bytes:
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = info.external_attr
             content = src.read(info.filename)
-            if info.filename == "docProps/core.xml":      # openpyxl stamps 'modified' when saving
+            if info.filename == "docProps/core.xml":      # the document's own dates
                 content = re.sub(rb"(<dcterms:(?:modified|created)[^>]*>)[^<]*(</dcterms:(?:modified|created)>)",
                                  rb"\g<1>2000-01-01T00:00:00Z\g<2>", content)
             dst.writestr(fixed, content)
