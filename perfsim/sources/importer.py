@@ -51,8 +51,6 @@ from ..core.errors import PerfsimError
 from ..core.scheme import pydantic_error
 from ..core.yamlio import load_yaml
 
-#: the largest workbook read (bytes)
-MAX_BOOK_BYTES = 200_000_000
 #: cell texts that mean "no value" in office tables
 EMPTY_MARKS = frozenset({"-", "--", "—", "——", "–", "/", "无", "暂无", "N/A", "n/a", "NA", "na", "…", "...",
                          "null", "NULL", "空"})
@@ -358,23 +356,11 @@ class Grid:
 
 
 def read_book(path: Path) -> dict[str, Grid]:
-    """Every sheet of a workbook as a :class:`Grid` (formulas as their last computed values)."""
-    from openpyxl import load_workbook
+    """Every sheet of a workbook as a :class:`Grid` (formulas as their last computed
+    values), checked before reading and read row by row (:mod:`perfsim.sources.xlsx`)."""
+    from .xlsx import read_sheets
 
-    if not path.is_file():
-        raise PerfsimError("not a regular file" if path.exists() else "file not found", where=path)
-    if path.stat().st_size > MAX_BOOK_BYTES:
-        raise PerfsimError(f"larger than {MAX_BOOK_BYTES // 1_000_000} MB", where=path)
-    try:
-        book = load_workbook(path, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a broken file
-        raise PerfsimError(f"not a readable .xlsx workbook ({exc.__class__.__name__}: {exc})", where=path) from None
-    grids = {}
-    for ws in book.worksheets:
-        rows = [tuple(r) for r in ws.iter_rows(values_only=True)]
-        merged = [(m.min_row, m.min_col, m.max_row, m.max_col) for m in ws.merged_cells.ranges]
-        grids[ws.title] = Grid(path, ws.title, rows, merged)
-    return grids
+    return {name: Grid(path, name, sheet.rows, sheet.merged) for name, sheet in read_sheets(path).items()}
 
 
 # --------------------------------------------------------------------------- reading
@@ -577,7 +563,8 @@ def _books(source: Path) -> list[Path]:
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _units(mapping: Mapping, frames: dict[str, list], where: str) -> tuple[pd.DataFrame, dict[str, str]]:

@@ -119,23 +119,49 @@ def _sheet_for(table: str, names: list[str], book: Path) -> str | None:
     return hits[0] if hits else None
 
 
+def _as_text(value: object) -> str:
+    """A cell as text, as pandas' ``read_excel(dtype=str)`` writes it: whole numbers without
+    '.0', dates as ``2024-12-01 00:00:00``; empty cells as ''."""
+    if value is None:
+        return ""
+    return str(value)
+
+
 def read_workbook(book: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """The contract's tables from a workbook: one sheet per table, named in English
-    (``units``) or Chinese (``单位``, see :data:`SHEET_ALIASES`). Date cells are read as
-    text such as ``2024-12-01 00:00:00`` and normalised by the contract."""
-    try:
-        sheets = pd.read_excel(book, sheet_name=None, dtype=str, keep_default_na=False)
-    except Exception as exc:  # openpyxl raises many types for a broken file
-        raise PerfsimError(f"not a readable .xlsx workbook ({exc.__class__.__name__}: {exc})",
-                           where=book) from None
+    (``units``) or Chinese (``单位``, see :data:`SHEET_ALIASES`). The workbook is checked
+    before it is read and read row by row (:mod:`perfsim.sources.xlsx`: a zip bomb or a
+    workbook too large to read is refused in one line). Date cells are read as text such
+    as ``2024-12-01 00:00:00`` and normalised by the contract."""
+    from .xlsx import read_sheets
+
+    chosen: dict[str, str | None] = {}
+
+    def select(names: list[str]) -> list[str]:
+        for name in TABLE_COLUMNS:
+            chosen[name] = _sheet_for(name, names, book)
+        return [n for n in chosen.values() if n is not None]
+
+    sheets = read_sheets(book, select)
     frames, sources = {}, {}
     for name in TABLE_COLUMNS:
-        sheet = _sheet_for(name, list(sheets), book)
+        sheet = chosen.get(name)
         sources[name] = f"{book}, sheet '{sheet or name}'"
-        if sheet is not None:
-            frame = sheets[sheet]
-            blank = frame.apply(lambda col: col.fillna("").astype(str).str.strip() == "").all(axis=1)
-            frames[name] = frame[~blank]
+        if sheet is None:
+            continue
+        rows = sheets[sheet].rows
+        if not rows:
+            frames[name] = pd.DataFrame()
+            continue
+        header = [_as_text(v).strip() for v in rows[0]]
+        while header and not header[-1]:
+            header.pop()
+        width = len(header)
+        body = [[_as_text(v) for v in (r + (None,) * (width - len(r)))[:width]] for r in rows[1:]]
+        frame = pd.DataFrame(body, columns=[h or f"Unnamed: {k}" for k, h in enumerate(header)], dtype=object)
+        del body
+        blank = frame.apply(lambda col: col.str.strip() == "").all(axis=1) if width else pd.Series(dtype=bool)
+        frames[name] = frame[~blank] if width else frame
     return frames, sources
 
 
