@@ -74,6 +74,7 @@ def test_every_missing_column_in_one_message():
     with pytest.raises(PerfsimError) as err:
         validate_frames(frames)
     assert "missing columns 'unit_id', 'target' (required: " + ", ".join(REQUIRED_COLUMNS["targets"]) in str(err.value)
+    assert "headed in Chinese: 单位编码, 目标值" in str(err.value)
 
 
 def test_unknown_columns_are_reported_not_dropped_silently():

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .. import __version__
-from ..core.errors import PerfsimError, PerfsimWarning
+from ..core.errors import PerfsimError, PerfsimErrors, PerfsimWarning
 from ..core.paths import DEFAULT_SEED
 from . import options
 
@@ -1031,6 +1031,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("always", PerfsimWarning)
             warnings.showwarning = _show_warning
             return args.func(args)
+    except PerfsimErrors as exc:          # several problems: one line each
+        for line in exc.lines:
+            print("perfsim: error: " + " ".join(line.split()), file=sys.stderr)
+        return EXIT_BAD_INPUT
     except PerfsimError as exc:
         print("perfsim: error: " + " ".join(str(exc).split()), file=sys.stderr)
         return EXIT_BAD_INPUT

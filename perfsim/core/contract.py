@@ -25,14 +25,14 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera import Check
 
-from .errors import PerfsimError, PerfsimWarning
+from .errors import PerfsimError, PerfsimWarning, raise_problems
 
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 DIMENSIONS = ("economic", "political", "cultural", "social", "ecological", "party_building")
@@ -110,6 +110,116 @@ SHEET_ALIASES: dict[str, tuple[str, ...]] = {
     "goals": ("城市目标", "全市目标"),
     "responsibilities": ("责任分工", "主责分办"),
 }
+
+#: Chinese column headers of every table (the import template's, results' and readers'),
+#: accepted in place of the contract's names in any CSV or workbook (a trailing * marks a
+#: required column in the template and is ignored).
+COLUMN_LABELS_ZH: dict[str, dict[str, str]] = {
+    "units": {"unit_id": "单位编码", "name": "单位名称", "name_en": "英文名称", "kind": "单位类型",
+              "category": "考核类别", "district_type": "城区类型", "staff": "编制人数", "budget": "预算(万元)",
+              "consumption": "能耗"},
+    "indicators": {"indicator_id": "指标编码", "name": "指标名称", "name_en": "英文名称", "dimension": "维度",
+                   "direction": "方向", "unit_of_measure": "计量单位", "kind": "指标类型", "frequency": "报送频率",
+                   "visibility": "可见性", "season": "季节性"},
+    "targets": {"year": "年度", "unit_id": "单位编码", "indicator_id": "指标编码", "target": "目标值",
+                "method": "目标来源"},
+    "actuals": {"period": "期间", "unit_id": "单位编码", "indicator_id": "指标编码", "value": "完成值"},
+    "leader_ratings": {"year": "年度", "rater_id": "评价人", "unit_id": "单位编码", "rating": "评分",
+                       "panel": "评价组"},
+    "satisfaction": {"year": "年度", "unit_id": "单位编码", "group": "调查群体", "respondents": "样本数",
+                     "score": "满意度得分"},
+    "adjustments": {"year": "年度", "unit_id": "单位编码", "type": "加减分类型", "item": "事项", "points": "分值",
+                    "note": "说明"},
+    "special": {"year": "年度", "unit_id": "单位编码", "facet": "方面", "score": "得分"},
+    "peers": {"period": "期间", "city": "城市", "indicator_id": "指标编码", "value": "数值"},
+    "truth": {"unit_id": "单位编码", "theta": "真实绩效", "visible": "显绩", "latent": "潜绩", "year": "年度"},
+    "goals": {"year": "年度", "indicator_id": "指标编码", "goal": "全市目标"},
+    "responsibilities": {"year": "年度", "unit_id": "单位编码", "indicator_id": "指标编码", "role": "责任类型",
+                         "share": "分担比例"},
+}
+#: older Chinese headers still read (the template of earlier versions)
+_OLD_LABELS = {("adjustments", "类型"): "type"}
+
+#: The contract's enumerations: (table, column) -> allowed values. ``units.kind`` is open
+#: (any kind is allowed unless a scheme lists its kinds); its Chinese aliases still apply.
+ENUMERATIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("indicators", "direction"): ("higher", "lower"),
+    ("indicators", "kind"): ("continuing", "annual_task"),
+    ("indicators", "frequency"): ("monthly", "quarterly", "annual"),
+    ("indicators", "visibility"): ("visible", "latent"),
+    ("targets", "method"): TARGET_METHODS,
+    ("adjustments", "type"): ("bonus", "deduction", "veto"),
+    ("special", "facet"): FACETS,
+    ("responsibilities", "role"): ("lead", "co"),
+    ("units", "kind"): UNIT_KINDS,
+    ("units", "district_type"): ("central", "outer"),
+}
+#: How offices write the enumerations in Chinese: (table, column) -> {written: contract
+#: value}. Applied to every dataset (CSV folders, workbooks, imports) before validation;
+#: an import mapping's ``values:`` extends them. The first Chinese form of each value is
+#: the one the template offers in its drop-down lists.
+VALUE_ALIASES: dict[tuple[str, str], dict[str, str]] = {
+    ("indicators", "direction"): {"正向": "higher", "逆向": "lower", "正向指标": "higher", "逆向指标": "lower",
+                                  "负向": "lower", "负向指标": "lower", "越大越好": "higher", "越小越好": "lower",
+                                  "越高越好": "higher", "越低越好": "lower"},
+    ("indicators", "kind"): {"常规指标": "continuing", "年度任务": "annual_task", "常规": "continuing",
+                             "持续性指标": "continuing", "持续": "continuing", "任务": "annual_task",
+                             "任务类": "annual_task", "年度重点任务": "annual_task"},
+    ("indicators", "frequency"): {"月度": "monthly", "季度": "quarterly", "年度": "annual", "每月": "monthly",
+                                  "月报": "monthly", "月": "monthly", "每季": "quarterly", "每季度": "quarterly",
+                                  "季报": "quarterly", "季": "quarterly", "每年": "annual", "年报": "annual",
+                                  "年": "annual"},
+    ("indicators", "visibility"): {"显绩": "visible", "潜绩": "latent", "显性": "visible", "隐性": "latent"},
+    ("targets", "method"): {"单位自报": "self", "逐级分解": "cascade", "对标": "benchmark", "历史": "history",
+                            "未注明": "unspecified", "自报": "self", "自定": "self", "分解": "cascade",
+                            "任务分解": "cascade", "标杆": "benchmark", "对标城市": "benchmark",
+                            "历史值": "history", "基于历史": "history", "其他": "unspecified"},
+    ("adjustments", "type"): {"加分": "bonus", "减分": "deduction", "一票否决": "veto", "扣分": "deduction",
+                              "否决": "veto"},
+    ("special", "facet"): {"实际贡献率": "contribution", "社会影响性": "social_impact", "群众满意度": "satisfaction",
+                           "行政成本": "admin_cost", "实际贡献": "contribution", "贡献率": "contribution",
+                           "社会影响": "social_impact", "满意度": "satisfaction"},
+    ("responsibilities", "role"): {"牵头": "lead", "配合": "co", "牵头单位": "lead", "主责": "lead",
+                                   "配合单位": "co", "协办": "co"},
+    ("units", "kind"): {"区": "district", "市直部门": "department", "区县": "district", "县": "district",
+                        "县区": "district", "城区": "district", "部门": "department", "市直单位": "department",
+                        "市级部门": "department", "市直机关": "department"},
+    ("units", "district_type"): {"中心城区": "central", "外围城区": "outer", "中心区": "central",
+                                 "主城区": "central", "外围区": "outer", "郊区": "outer", "远郊区": "outer"},
+}
+
+
+def header_name(table: str, header: object) -> str:
+    """The contract column a header names: the column itself, or its Chinese label (white
+    space and a trailing * ignored); anything else unchanged."""
+    text = "".join(str(header).split()).rstrip("*＊")
+    for column, label in COLUMN_LABELS_ZH.get(table, {}).items():
+        if text == column or text == "".join(label.split()):
+            return column
+    return _OLD_LABELS.get((table, text), str(header).strip())
+
+
+def translate_values(frame: pd.DataFrame, table: str,
+                     extra: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:
+    """The frame with the enumerations' Chinese forms (:data:`VALUE_ALIASES`) and the
+    ``extra`` maps (column -> {written: value}, tried first) turned into contract values;
+    values neither map knows are left as they are (and refused by validation if wrong)."""
+    extra = extra or {}
+    columns = {c for (t, c) in VALUE_ALIASES if t == table} | set(extra)
+    for column in columns:
+        if column not in frame.columns or not len(frame):
+            continue
+        aliases = {**VALUE_ALIASES.get((table, column), {}), **extra.get(column, {})}
+        aliases = {"".join(str(k).split()): str(v) for k, v in aliases.items()}
+        values = frame[column]
+        present = values.notna()
+        if not present.any():
+            continue
+        text = values[present].astype(str)
+        mapped = text.map(lambda v: aliases.get("".join(v.split()), v))
+        frame[column] = values.astype(object).where(~present, mapped)
+    return frame
+
 
 
 @dataclass(frozen=True)
@@ -308,29 +418,6 @@ def build_schemas(unit_ids: Iterable[str] = (), indicator_ids: Iterable[str] = (
 
 # --------------------------------------------------------------------------- errors
 
-def _first_failure(cases: pd.DataFrame) -> pd.Series:
-    """The failure a person should fix first: missing columns, then unparsable values,
-    then row-level failures in row order, then anything else."""
-
-    def order(row: pd.Series) -> tuple[int, float]:
-        check = str(row["check"])
-        index = row["index"]
-        has_row = index is not None and not pd.isna(index)
-        if check == "column_in_dataframe":
-            rank = 0
-        elif check.startswith("coerce_dtype"):
-            rank = 1
-        elif has_row:
-            rank = 2
-        else:
-            rank = 3
-        return rank, float(index) if has_row else 0.0
-
-    keys = [order(row) for _, row in cases.iterrows()]
-    best = min(range(len(keys)), key=keys.__getitem__)
-    return cases.iloc[best]
-
-
 def _describe(case: pd.Series, table: str, cases: pd.DataFrame) -> tuple[int | None, str | None, str]:
     """(row index, column, problem) for one pandera failure case."""
     check = str(case["check"])
@@ -367,19 +454,70 @@ def _describe(case: pd.Series, table: str, cases: pd.DataFrame) -> tuple[int | N
     return index, column, f"{shown}: {check}"
 
 
-def _validate_table(frame: pd.DataFrame, table: str, schema: pa.DataFrameSchema,
-                    where: str) -> pd.DataFrame:
+def _cases(cases: pd.DataFrame) -> list[pd.Series]:
+    """The failure cases worth a sentence each, in the order a person fixes them (missing
+    columns, unparsable values, rows in order, the rest), one per (row, column, check)."""
+    keys, seen = [], set()
+    # a column whose values do not parse fails its checks too (pandera runs them on the
+    # text): say only that they do not parse
+    unparsed = set(cases.loc[cases["check"].astype(str).str.startswith("coerce_dtype"), "column"].astype(str))
+    for _, case in cases.iterrows():
+        if str(case["column"]) in unparsed and not str(case["check"]).startswith("coerce_dtype"):
+            continue
+        index = case["index"]
+        has_row = index is not None and not pd.isna(index)
+        key = (float(index) if has_row else None, str(case["column"]), str(case["check"]))
+        if str(case["check"]) == "multiple_fields_uniqueness":
+            key = (key[0], None, key[2])
+        if key in seen:
+            continue
+        seen.add(key)
+        keys.append(case)
+
+    def order(case: pd.Series) -> tuple[int, float]:
+        check = str(case["check"])
+        index = case["index"]
+        has_row = index is not None and not pd.isna(index)
+        rank = 0 if check == "column_in_dataframe" else 1 if check.startswith("coerce_dtype") else 2 if has_row else 3
+        return rank, float(index) if has_row else 0.0
+
+    return sorted(keys, key=order)
+
+
+def _table_problems(frame: pd.DataFrame, table: str, schema: pa.DataFrameSchema, where: str,
+                    locate: "Callable[[int], str] | None" = None) -> tuple[pd.DataFrame | None, list[str]]:
+    """The validated frame (None when it fails) and every problem found, each naming where
+    it is: the file (and sheet), the row (or, for an import, the workbook cell's row) and
+    the column with its Chinese label."""
     try:
-        return schema.validate(frame, lazy=True)
+        return schema.validate(frame, lazy=True), []
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
-        index, column, problem = _describe(_first_failure(cases), table, cases)
-        text = where
-        if index is not None:
-            text += f", row {index + 2}"
+    problems = []
+    for case in _cases(cases):
+        index, column, problem = _describe(case, table, cases)
+        if index is not None and locate is not None:
+            text = locate(index)
+        else:
+            text = where + (f", row {index + 2}" if index is not None else "")
         if column is not None:
             text += f", column '{column}'"
-        raise PerfsimError(problem, where=text) from None
+        allowed = VALUE_ALIASES.get((table, column or ""))
+        if allowed and "must be one of" in problem:
+            firsts: dict[str, str] = {}
+            for written, value in allowed.items():
+                firsts.setdefault(value, written)
+            problem += " (or in Chinese: " + ", ".join(f"{w}={v}" for v, w in firsts.items()) + ")"
+        problems.append(f"{text}: {problem}")
+    return None, problems
+
+
+def _validate_table(frame: pd.DataFrame, table: str, schema: pa.DataFrameSchema,
+                    where: str) -> pd.DataFrame:
+    """One table validated; its problems raised together."""
+    valid, problems = _table_problems(frame, table, schema, where)
+    raise_problems(problems, what=f"table '{table}'")
+    return valid
 
 
 # --------------------------------------------------------------------------- normalising
@@ -439,9 +577,13 @@ def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- validation
 
-def _clean(frame: pd.DataFrame) -> pd.DataFrame:
+def _clean(frame: pd.DataFrame, table: str | None = None) -> pd.DataFrame:
     frame = frame.copy()
     frame.columns = [str(c).strip() for c in frame.columns]
+    if table is not None:                       # Chinese headers (the template's) name columns too
+        renamed = [header_name(table, c) for c in frame.columns]
+        if len(set(renamed)) == len(renamed):
+            frame.columns = renamed
     for column in frame.columns:
         values = frame[column].astype("string").str.strip()
         empty = values.isna() | (values == "")
@@ -450,21 +592,28 @@ def _clean(frame: pd.DataFrame) -> pd.DataFrame:
         frame.index = pd.RangeIndex(len(frame))   # readers keep each row's place in its file
     if frame.empty:  # an empty column has no values to tell its type: call it text
         frame = frame.astype("str")
+    if table is not None:
+        frame = translate_values(frame, table)
     return _normalise(frame)
 
 
 def _complete(frame: pd.DataFrame, table: str, where: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Check the required columns (all missing ones in one message), fill the optional
-    ones from :data:`DEFAULTS`, and warn about columns the contract does not know."""
+    ones from :data:`DEFAULTS`, and warn about columns the contract does not know.
+
+    An optional column left blank is an absent column (it takes its default, recorded as
+    such); blank cells of an optional column that has a value default take it too, said
+    in a warning."""
     columns = TABLE_COLUMNS[table]
     missing = [c for c in REQUIRED_COLUMNS[table] if c not in frame.columns]
     if missing:
         optional = [c for c in columns if c not in REQUIRED_COLUMNS[table]]
         names = ", ".join(f"'{c}'" for c in missing)
+        labels = ", ".join(COLUMN_LABELS_ZH.get(table, {}).get(c, c) for c in missing)
         raise PerfsimError(f"missing column{'s' if len(missing) > 1 else ''} {names} (required: "
                            f"{', '.join(REQUIRED_COLUMNS[table])}"
-                           + (f"; optional: {', '.join(optional)}" if optional else "") + ")",
-                           where=where)
+                           + (f"; optional: {', '.join(optional)}" if optional else "")
+                           + f"; headed in Chinese: {labels})", where=where)
     unknown = [str(c) for c in frame.columns if c not in columns]
     if unknown:
         warnings.warn(f"{where}: column(s) {', '.join(repr(c) for c in unknown)} are not part of "
@@ -472,9 +621,21 @@ def _complete(frame: pd.DataFrame, table: str, where: str) -> tuple[pd.DataFrame
                       PerfsimWarning, stacklevel=4)
     filled = []
     for column in columns:
-        if column in frame.columns:
+        if column in REQUIRED_COLUMNS[table]:
             continue
         default = DEFAULTS[table][column]
+        if column in frame.columns and len(frame) and frame[column].isna().all():
+            frame = frame.drop(columns=[column])          # left blank: as if absent
+        if column in frame.columns:
+            blank = frame[column].isna()
+            if blank.any() and default is not None:
+                value = frame[default] if isinstance(default, Copy) else default
+                frame[column] = frame[column].where(~blank, value)
+                rows = ", ".join(str(int(i) + 2) for i in frame.index[blank][:5])
+                warnings.warn(f"{where}: {int(blank.sum())} empty cell(s) of column '{column}' take its "
+                              f"default ({'the ' + default if isinstance(default, Copy) else repr(default)}; "
+                              f"rows {rows}{' ...' if blank.sum() > 5 else ''})", PerfsimWarning, stacklevel=4)
+            continue
         if isinstance(default, Copy):
             frame[column] = frame[default]
         else:
@@ -489,11 +650,17 @@ def empty_table(table: str) -> pd.DataFrame:
 
 
 def validate_frames(frames: Mapping[str, pd.DataFrame], sources: Mapping[str, str] | None = None,
-                    origin: str = "<memory>", kinds: Iterable[str] | None = None) -> Dataset:
+                    origin: str = "<memory>", kinds: Iterable[str] | None = None,
+                    locate: Mapping[str, "Callable[[int], str]"] | None = None) -> Dataset:
     """Validate raw tables (strings or typed) against the contract and return a Dataset.
 
-    ``kinds``: the unit kinds allowed (any when None)."""
+    Every problem of every table is found in one pass and raised together
+    (:class:`~perfsim.core.errors.PerfsimErrors`); references to units and indicators are
+    checked once those two tables are valid. ``kinds``: the unit kinds allowed (any when
+    None). ``locate``: per table, where a row came from (an import names the workbook
+    cell) instead of the row of the table's file."""
     sources = dict(sources or {})
+    locate = dict(locate or {})
     for table in TABLE_COLUMNS:
         sources.setdefault(table, f"{origin}: table '{table}'")
     for table in REQUIRED_TABLES:
@@ -501,25 +668,39 @@ def validate_frames(frames: Mapping[str, pd.DataFrame], sources: Mapping[str, st
             raise PerfsimError(f"missing table '{table}' (expected {Path(sources[table]).name})"
                                if origin != "<memory>" else f"missing table '{table}'",
                                where=origin)
-    cleaned, defaults = {}, {}
+    cleaned, defaults, problems = {}, {}, []
     for name, frame in frames.items():
         if name in TABLE_COLUMNS:
-            cleaned[name], filled = _complete(_clean(frame), name, sources[name])
+            try:
+                cleaned[name], filled = _complete(_clean(frame, name), name, sources[name])
+            except PerfsimError as exc:
+                problems.append(str(exc))
+                continue
             if cleaned[name].empty:     # no values to tell a type: text, like _clean does
                 cleaned[name] = cleaned[name].astype("str")
             if filled:
                 defaults[name] = filled
     base = build_schemas(kinds=kinds)
-    units = _validate_table(cleaned["units"], "units", base["units"], sources["units"])
-    indicators = _validate_table(cleaned["indicators"], "indicators", base["indicators"],
-                                 sources["indicators"])
+    tables: dict[str, pd.DataFrame] = {}
+    for table in ("units", "indicators"):
+        if table in cleaned:
+            valid, found = _table_problems(cleaned[table], table, base[table], sources[table], locate.get(table))
+            problems += found
+            if valid is not None:
+                tables[table] = valid
+    if problems:        # references cannot be checked against tables that are wrong
+        raise_problems(problems, what=origin)
+    units, indicators = tables["units"], tables["indicators"]
     schemas = build_schemas(units["unit_id"], indicators["indicator_id"], kinds=kinds)
-    tables: dict[str, pd.DataFrame] = {"units": units, "indicators": indicators}
     for table in TABLE_COLUMNS:
         if table in tables:
             continue
         if table not in cleaned:
             tables[table] = empty_table(table)
             continue
-        tables[table] = _validate_table(cleaned[table], table, schemas[table], sources[table])
+        valid, found = _table_problems(cleaned[table], table, schemas[table], sources[table], locate.get(table))
+        problems += found
+        if valid is not None:
+            tables[table] = valid
+    raise_problems(problems, what=origin)
     return Dataset(tables=tables, sources=sources, origin=origin, defaults=defaults)
