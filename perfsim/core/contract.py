@@ -189,6 +189,42 @@ VALUE_ALIASES: dict[tuple[str, str], dict[str, str]] = {
 }
 
 
+#: The template's example row of each sheet (row 2 under the header): a row that still
+#: reads exactly so is skipped (and counted), so an untouched template imports nothing.
+TEMPLATE_EXAMPLES: dict[str, dict[str, str]] = {
+    "units": {"unit_id": "D01", "name": "示例区", "kind": "区", "category": "district", "district_type": "中心城区",
+              "staff": "120", "budget": "5000"},
+    "indicators": {"indicator_id": "E01", "name": "地区生产总值增速", "dimension": "economic", "direction": "正向",
+                   "unit_of_measure": "%", "kind": "常规指标", "frequency": "季度", "visibility": "显绩"},
+    "targets": {"year": "2025", "unit_id": "D01", "indicator_id": "E01", "target": "6.5", "method": "逐级分解"},
+    "actuals": {"period": "2025-12", "unit_id": "D01", "indicator_id": "E01", "value": "6.8"},
+    "leader_ratings": {"year": "2025", "rater_id": "R01", "unit_id": "D01", "rating": "88"},
+    "satisfaction": {"year": "2025", "unit_id": "D01", "group": "市民", "respondents": "300", "score": "86.5"},
+    "adjustments": {"year": "2025", "unit_id": "D01", "type": "加分", "item": "国家级表彰", "points": "0.5"},
+    "special": {"year": "2025", "unit_id": "D01", "facet": "实际贡献率", "score": "85"},
+    "peers": {"period": "2025-12", "city": "对标城市甲", "indicator_id": "E01", "value": "6.2"},
+    "goals": {"year": "2025", "indicator_id": "E01", "goal": "6.5"},
+    "responsibilities": {"year": "2025", "unit_id": "D01", "indicator_id": "E01", "role": "牵头", "share": "1"},
+}
+
+
+def is_template_example(table: str, record: Mapping[str, object]) -> bool:
+    """Whether a row (column -> text, Chinese forms or contract values) is the template's
+    untouched example row."""
+    example = TEMPLATE_EXAMPLES.get(table)
+    if not example:
+        return False
+
+    def norm(column: str, value: object) -> str:
+        text = "".join(str(value).split())
+        return VALUE_ALIASES.get((table, column), {}).get(text, text)
+
+    given = {str(k): norm(str(k), v) for k, v in record.items()
+             if not str(k).startswith("_") and v is not None and not (isinstance(v, float) and np.isnan(v))
+             and str(v).strip()}
+    return bool(given) and set(given) <= set(example) and all(given[k] == norm(k, example[k]) for k in given)
+
+
 def header_name(table: str, header: object) -> str:
     """The contract column a header names: the column itself, or its Chinese label (white
     space and a trailing * ignored); anything else unchanged."""
@@ -597,6 +633,21 @@ def _clean(frame: pd.DataFrame, table: str | None = None) -> pd.DataFrame:
     return _normalise(frame)
 
 
+def _drop_examples(frame: pd.DataFrame, table: str, where: str) -> pd.DataFrame:
+    """The frame without the template's untouched example row (said in a warning)."""
+    example = TEMPLATE_EXAMPLES.get(table)
+    key = next(iter(example)) if example else None
+    if key is None or key not in frame.columns or not len(frame):
+        return frame
+    candidates = frame.index[frame[key].astype(str).str.replace(r"\s", "", regex=True) == example[key]]
+    drop = [i for i in candidates if is_template_example(table, frame.loc[i].to_dict())]
+    if drop:
+        warnings.warn(f"{where}: row {int(drop[0]) + 2} is the template's example row and is skipped",
+                      PerfsimWarning, stacklevel=4)
+        frame = frame.drop(index=drop)
+    return frame
+
+
 def _complete(frame: pd.DataFrame, table: str, where: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Check the required columns (all missing ones in one message), fill the optional
     ones from :data:`DEFAULTS`, and warn about columns the contract does not know.
@@ -672,7 +723,8 @@ def validate_frames(frames: Mapping[str, pd.DataFrame], sources: Mapping[str, st
     for name, frame in frames.items():
         if name in TABLE_COLUMNS:
             try:
-                cleaned[name], filled = _complete(_clean(frame, name), name, sources[name])
+                cleaned[name], filled = _complete(_drop_examples(_clean(frame, name), name, sources[name]),
+                                                  name, sources[name])
             except PerfsimError as exc:
                 problems.append(str(exc))
                 continue

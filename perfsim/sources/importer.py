@@ -37,6 +37,7 @@ from __future__ import annotations
 import datetime as _dt
 import fnmatch
 import hashlib
+import io
 import math
 import re
 from dataclasses import dataclass, field
@@ -44,10 +45,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..core.contract import REQUIRED_COLUMNS, TABLE_COLUMNS, Dataset, validate_frames
-from ..core.errors import PerfsimError
+from ..core.contract import (COLUMN_LABELS_ZH, DEFAULTS, Copy, ENUMERATIONS, REQUIRED_COLUMNS, TABLE_COLUMNS,
+                             TEMPLATE_EXAMPLES, VALUE_ALIASES, Dataset, header_name, is_template_example,
+                             translate_values, validate_frames)
+from ..core.errors import PerfsimError, PerfsimErrors, raise_problems
 from ..core.scheme import pydantic_error
 from ..core.yamlio import load_yaml
 
@@ -58,28 +61,7 @@ WIDE_TABLES = ("actuals", "targets", "leader_ratings", "satisfaction", "special"
 UNIT_COLUMNS = ("name", "name_en", "kind", "category", "district_type", "staff", "budget", "consumption")
 
 #: Chinese headers of the template (and of long-format sheets read without ``headers:``)
-CHINESE_HEADERS: dict[str, dict[str, str]] = {
-    "units": {"unit_id": "单位编码", "name": "单位名称", "name_en": "英文名称", "kind": "单位类型",
-              "category": "考核类别", "district_type": "城区类型", "staff": "编制人数", "budget": "预算(万元)",
-              "consumption": "能耗"},
-    "indicators": {"indicator_id": "指标编码", "name": "指标名称", "name_en": "英文名称", "dimension": "维度",
-                   "direction": "方向", "unit_of_measure": "计量单位", "kind": "指标类型", "frequency": "报送频率",
-                   "visibility": "可见性", "season": "季节性"},
-    "targets": {"year": "年度", "unit_id": "单位编码", "indicator_id": "指标编码", "target": "目标值",
-                "method": "目标来源"},
-    "actuals": {"period": "期间", "unit_id": "单位编码", "indicator_id": "指标编码", "value": "完成值"},
-    "leader_ratings": {"year": "年度", "rater_id": "评价人", "unit_id": "单位编码", "rating": "评分",
-                       "panel": "评价组"},
-    "satisfaction": {"year": "年度", "unit_id": "单位编码", "group": "调查群体", "respondents": "样本数",
-                     "score": "满意度得分"},
-    "adjustments": {"year": "年度", "unit_id": "单位编码", "type": "类型", "item": "事项", "points": "分值",
-                    "note": "说明"},
-    "special": {"year": "年度", "unit_id": "单位编码", "facet": "方面", "score": "得分"},
-    "peers": {"period": "期间", "city": "城市", "indicator_id": "指标编码", "value": "数值"},
-    "goals": {"year": "年度", "indicator_id": "指标编码", "goal": "全市目标"},
-    "responsibilities": {"year": "年度", "unit_id": "单位编码", "indicator_id": "指标编码", "role": "责任类型",
-                         "share": "分担比例"},
-}
+CHINESE_HEADERS = COLUMN_LABELS_ZH
 TEMPLATE_SHEETS = {"units": "单位", "indicators": "指标", "targets": "目标", "actuals": "完成值",
                    "leader_ratings": "领导评价", "satisfaction": "满意度", "adjustments": "加减分",
                    "special": "专项", "peers": "对标", "goals": "城市目标", "responsibilities": "责任分工"}
@@ -103,6 +85,16 @@ _TARGET_FIELDS = {
 }
 
 
+def _alias(table: str, column: str):
+    """A pydantic before-validator that reads the Chinese forms of an enumeration."""
+    aliases = {"".join(k.split()): v for k, v in VALUE_ALIASES[(table, column)].items()}
+
+    def read(value: Any) -> Any:
+        return aliases.get("".join(value.split()), value) if isinstance(value, str) else value
+
+    return read
+
+
 class ColumnTarget(_Strict):
     """What one column of a wide sheet holds."""
 
@@ -118,6 +110,8 @@ class ColumnTarget(_Strict):
     item: str | None = None
     column: Literal["name", "name_en", "kind", "category", "district_type", "staff", "budget",
                     "consumption"] | None = None
+
+    _type = field_validator("type", mode="before")(_alias("adjustments", "type"))
 
     @model_validator(mode="after")
     def _check(self) -> "ColumnTarget":
@@ -156,6 +150,8 @@ class SheetSpec(_Strict):
     table: Literal["units", "indicators", "targets", "actuals", "leader_ratings", "satisfaction",
                    "adjustments", "special", "peers", "goals", "responsibilities"] | None = None
     headers: dict[str, str] | None = None
+    #: columns the sheet does not have, the same for every row: {year: 2025}
+    constants: dict[str, str | int | float] = {}
 
     @model_validator(mode="after")
     def _check(self) -> "SheetSpec":
@@ -166,13 +162,25 @@ class SheetSpec(_Strict):
                     if f in self.model_fields_set]
             if wide:
                 raise ValueError(f"a long sheet (table: {self.table}) does not use {', '.join(wide)}")
+            if "year" in self.model_fields_set:
+                raise ValueError(f"a long sheet (table: {self.table}) takes its year from a column, or for "
+                                 "every row from 'constants: {year: 2025}'")
             unknown = sorted(set(self.headers or {}) - set(TABLE_COLUMNS[self.table]))
             if unknown:
                 raise ValueError(f"headers names {', '.join(unknown)}, not columns of table {self.table} "
                                  f"({', '.join(TABLE_COLUMNS[self.table])})")
+            unknown = sorted(set(self.constants) - set(TABLE_COLUMNS[self.table]))
+            if unknown:
+                raise ValueError(f"constants names {', '.join(unknown)}, not columns of table {self.table} "
+                                 f"({', '.join(TABLE_COLUMNS[self.table])})")
+            both = sorted(set(self.constants) & set(self.headers or {}))
+            if both:
+                raise ValueError(f"column(s) {', '.join(both)} are given both in headers and in constants")
         else:
             if self.headers is not None:
                 raise ValueError("headers is for a long sheet (with table)")
+            if self.constants:
+                raise ValueError("constants is for a long sheet (with table); a wide sheet takes year: and month:")
             if isinstance(self.year, int) and not 1900 <= self.year <= 2200:
                 raise ValueError(f"year {self.year} is not a plausible year")
             if isinstance(self.month, int) and not 1 <= self.month <= 12:
@@ -209,6 +217,11 @@ class IndicatorSpec(_Strict):
     frequency: Literal["monthly", "quarterly", "annual"] | None = None
     visibility: Literal["visible", "latent"] | None = None
 
+    _direction = field_validator("direction", mode="before")(_alias("indicators", "direction"))
+    _kind = field_validator("kind", mode="before")(_alias("indicators", "kind"))
+    _frequency = field_validator("frequency", mode="before")(_alias("indicators", "frequency"))
+    _visibility = field_validator("visibility", mode="before")(_alias("indicators", "visibility"))
+
 
 class Mapping(_Strict):
     name: str | None = None
@@ -218,9 +231,27 @@ class Mapping(_Strict):
     #: wide columns shared by every wide sheet (a sheet's own columns add to them)
     columns: dict[str, ColumnTarget] = {}
     sheets: list[SheetSpec] = Field(min_length=1)
+    #: value maps: column (or table.column) -> {as written: contract value}; they extend
+    #: the built-in Chinese forms of the contract's enumerations
+    values: dict[str, dict[str, str]] = {}
 
     @model_validator(mode="after")
     def _check(self) -> "Mapping":
+        tables = self.tables_read()
+        for key, table_map in self.values.items():
+            table, _, column = key.rpartition(".")
+            targets = [table] if table else [t for t in tables if column in TABLE_COLUMNS[t]]
+            if table and table not in TABLE_COLUMNS:
+                raise ValueError(f"'values.{key}': {table} is not a table of the contract")
+            if not targets or any(column not in TABLE_COLUMNS[t] for t in targets):
+                read = ", ".join(sorted(tables))
+                raise ValueError(f"'values.{key}': no table this mapping reads ({read}) has a column {column!r}")
+            for t in targets:
+                allowed = ENUMERATIONS.get((t, column))
+                if allowed and (t, column) != ("units", "kind"):
+                    bad = sorted({str(v) for v in table_map.values()} - set(allowed))
+                    if bad:
+                        raise ValueError(f"'values.{key}': {', '.join(bad)} is not one of {', '.join(allowed)}")
         for s_i, sheet in enumerate(self.sheets):
             for header, target in {**self.columns, **sheet.columns}.items():
                 if target.indicator is not None and target.indicator not in self.indicators:
@@ -228,6 +259,26 @@ class Mapping(_Strict):
                     raise ValueError(f"'{where}.{header}.indicator': '{target.indicator}' is not in key "
                                      f"'indicators' ({', '.join(self.indicators) or 'none'})")
         return self
+
+    def tables_read(self) -> set[str]:
+        """The contract tables this mapping can fill."""
+        out = {"units", "indicators", "targets", "actuals"}
+        for sheet in self.sheets:
+            if sheet.table is not None:
+                out.add(sheet.table)
+            for target in {**self.columns, **sheet.columns}.values():
+                out.add(target.table)
+            out.update(sheet.indicator_columns.values())
+        return out
+
+    def value_maps(self, table: str) -> dict[str, dict[str, str]]:
+        """The value maps that apply to one table's columns."""
+        out: dict[str, dict[str, str]] = {}
+        for key, table_map in self.values.items():
+            t, _, column = key.rpartition(".")
+            if (not t or t == table) and column in TABLE_COLUMNS[table]:
+                out.setdefault(column, {}).update({str(k): str(v) for k, v in table_map.items()})
+        return out
 
 
 def load_mapping(path: str | Path) -> Mapping:
@@ -420,32 +471,40 @@ def _locate(headers: list[str], wanted: str, grid: Grid, spec: SheetSpec) -> int
 def _read_long(spec: SheetSpec, grid: Grid, frames: dict[str, list], report: dict) -> None:
     table = spec.table
     headers = grid.headers(spec.header_row, spec.header_rows)
-    wanted = spec.headers
-    if wanted is None:                     # contract names or the template's Chinese names
-        wanted = {}
-        chinese = CHINESE_HEADERS.get(table, {})
-        for column in TABLE_COLUMNS[table]:
-            for candidate in (column, chinese.get(column)):
-                if candidate and norm_header(candidate) in headers:
-                    wanted[column] = candidate
-                    break
-    missing = [c for c in REQUIRED_COLUMNS[table] if c not in wanted]
+    if spec.headers is not None:
+        cols = {column: _locate(headers, header, grid, spec) for column, header in spec.headers.items()}
+    else:                                  # contract names or the Chinese ones (a trailing * ignored)
+        cols = {}
+        for k, h in enumerate(headers, start=1):
+            column = header_name(table, h) if h else ""
+            if column in TABLE_COLUMNS[table] and column not in cols:
+                cols[column] = k
+    missing = [c for c in REQUIRED_COLUMNS[table] if c not in cols and c not in spec.constants]
     if missing:
-        raise PerfsimError(f"table {table} needs column(s) {', '.join(missing)}: name their headers in "
-                           "'headers:' of the mapping", where=grid.where())
-    cols = {column: _locate(headers, header, grid, spec) for column, header in wanted.items()}
+        names = ", ".join(f"{c} ({COLUMN_LABELS_ZH[table].get(c, c)})" for c in missing)
+        shown = ", ".join(h for h in headers if h) or "none"
+        raise PerfsimError(f"table {table} needs column(s) {names}: no such header in row {spec.header_row} "
+                           f"(headers: {shown}); name them in 'headers:' of the mapping, or give a value for "
+                           "every row in 'constants:'", where=grid.where())
+    constants = {k: _text(v) for k, v in spec.constants.items()}
     first = spec.header_row + spec.header_rows
-    rows = []
+    rows, examples = [], 0
     for r in range(first, len(grid.rows) + 1):
         record = {column: _text(grid.value(r, c)) for column, c in cols.items()}
         if all(v is None for v in record.values()):
             continue
-        record["_where"] = grid.where(r, cols[REQUIRED_COLUMNS[table][0]])
+        if is_template_example(table, record):
+            examples += 1
+            continue
+        record.update(constants)
+        record["_where"] = f"{grid.where()}, row {r}"
         rows.append(record)
     if rows:
         frames.setdefault(table, []).extend(rows)
     report.update(rows=len(rows), values=sum(sum(v is not None for k, v in row.items() if k != "_where")
                                              for row in rows))
+    if examples:
+        report["example_rows"] = examples
 
 
 def _indicator_columns(spec: SheetSpec, indicators: dict[str, "IndicatorSpec"], headers: list[str]
@@ -467,7 +526,7 @@ def _indicator_columns(spec: SheetSpec, indicators: dict[str, "IndicatorSpec"], 
 
 
 def _read_wide(spec: SheetSpec, grid: Grid, shared: dict[str, ColumnTarget], frames: dict[str, list],
-               report: dict, seen: dict, indicators: dict[str, "IndicatorSpec"]) -> None:
+               report: dict, seen: dict, indicators: dict[str, "IndicatorSpec"], problems: list[str]) -> None:
     headers = grid.headers(spec.header_row, spec.header_rows)
     unit_col = _locate(headers, spec.unit_column, grid, spec)
     columns = {**shared, **spec.columns}
@@ -497,7 +556,7 @@ def _read_wide(spec: SheetSpec, grid: Grid, shared: dict[str, ColumnTarget], fra
         unit = _text(grid.value(r, unit_col))
         if unit is None:
             if any(_text(grid.value(r, c)) is not None for c, _ in located.values()):
-                raise PerfsimError("a row with values but no unit", where=grid.where(r, unit_col))
+                problems.append(f"{grid.where(r, unit_col)}: a row with values but no unit")
             continue
         if norm_header(unit) in skip:
             counts["skipped_rows"] += 1
@@ -514,7 +573,11 @@ def _read_wide(spec: SheetSpec, grid: Grid, shared: dict[str, ColumnTarget], fra
                     frames.setdefault("_unit_attrs", []).append({"unit": unit, "column": target.column,
                                                                  "value": value, "_where": where})
                 continue
-            number = parse_number(grid.value(r, c), where)
+            try:
+                number = parse_number(grid.value(r, c), where)
+            except PerfsimError as exc:
+                problems.append(str(exc))
+                continue
             if number is None or number == "mark":
                 counts["empty" if number is None else "marks"] += 1
                 continue
@@ -523,7 +586,8 @@ def _read_wide(spec: SheetSpec, grid: Grid, shared: dict[str, ColumnTarget], fra
             key = (target.table, *[str(v) for k, v in record.items() if k not in ("value", "target", "rating",
                                                                                 "score", "points", "note")])
             if key in seen:
-                raise PerfsimError(f"the same {target.table} record as {seen[key]}", where=where)
+                problems.append(f"{where}: the same {target.table} record as {seen[key]}")
+                continue
             seen[key] = where
             record["_where"] = where
             frames.setdefault(target.table, []).append(record)
@@ -614,6 +678,7 @@ def import_workbooks(source: str | Path, mapping: Mapping, mapping_path: str = "
     frames: dict[str, list] = {}
     report = Report()
     seen: dict = {}
+    problems: list[str] = []
     matched = [0] * len(mapping.sheets)
     for book in books:
         grids = read_book(book)
@@ -626,10 +691,13 @@ def import_workbooks(source: str | Path, mapping: Mapping, mapping_path: str = "
                     continue
                 matched[s_i] += 1
                 entry = {"workbook": str(book), "sheet": name, "spec": s_i}
-                if spec.table is not None:
-                    _read_long(spec, grid, frames, entry)
-                else:
-                    _read_wide(spec, grid, mapping.columns, frames, entry, seen, mapping.indicators)
+                try:
+                    if spec.table is not None:
+                        _read_long(spec, grid, frames, entry)
+                    else:
+                        _read_wide(spec, grid, mapping.columns, frames, entry, seen, mapping.indicators, problems)
+                except PerfsimError as exc:        # the sheet cannot be read: say so, read the others
+                    problems.append(str(exc))
                 report.sheets.append(entry)
     if any(spec.indicator_columns for spec in mapping.sheets):
         found = {i for sheet in report.sheets for i in sheet.get("indicators", ())}
@@ -646,49 +714,78 @@ def import_workbooks(source: str | Path, mapping: Mapping, mapping_path: str = "
     for s_i, spec in enumerate(mapping.sheets):
         if not matched[s_i] and spec.required:
             names = "; ".join(f"{Path(s['workbook']).name}: {', '.join(s['sheets'])}" for s in report.sources)
-            raise PerfsimError(f"key 'sheets.{s_i}.sheet': no sheet matches {spec.sheet!r} (sheets: {names})",
-                               where=mapping_path)
-    return _assemble(mapping, frames, str(source), mapping_path), report
+            problems.append(f"{mapping_path}: key 'sheets.{s_i}.sheet': no sheet matches {spec.sheet!r} "
+                            f"(sheets: {names})")
+    if not problems and not any(frames.get(t) for t in ("units", "indicators", "targets", "actuals", *WIDE_TABLES)):
+        examples = sum(s.get("example_rows", 0) for s in report.sheets)
+        raise PerfsimError("the workbook is empty: no sheet the mapping reads has a row of data"
+                           + (f" (the template is empty: its {examples} example row(s) are skipped; fill in at "
+                              "least 单位, 指标, 目标 and 完成值)" if examples else ""), where=source)
+    return _assemble(mapping, frames, str(source), mapping_path, problems), report
 
 
-def _assemble(mapping: Mapping, frames: dict[str, list], origin: str, mapping_path: str) -> Dataset:
+def _assemble(mapping: Mapping, frames: dict[str, list], origin: str, mapping_path: str,
+              problems: list[str] | None = None) -> Dataset:
+    problems = [] if problems is None else problems
     from_sheet = "units" in frames
+    locate: dict[str, Any] = {}
+    if from_sheet:
+        locate["units"] = [r.get("_where", "") for r in frames["units"]]
     units, lookup = _units(mapping, frames, mapping_path)
     for record in frames.pop("_unit_attrs", []):
         uid = lookup.get(norm_header(record["unit"]))
         if uid is None:
-            raise PerfsimError(f"unit {record['unit']!r} is not in the units list", where=record["_where"])
+            problems.append(f"{record['_where']}: unit {record['unit']!r} is not in the units list")
+            continue
         column = record["column"]
         if column not in units:
             units[column] = pd.Series(pd.NA, index=units.index, dtype=object)
         units.loc[units["unit_id"] == uid, column] = record["value"]
     out: dict[str, pd.DataFrame] = {"units": units.drop(columns=["_where"], errors="ignore")}
     if "indicators" in frames:
-        out["indicators"] = pd.DataFrame(frames.pop("indicators")).drop(columns=["_where"], errors="ignore")
+        records = frames.pop("indicators")
+        locate["indicators"] = [r.get("_where", "") for r in records]
+        out["indicators"] = pd.DataFrame(records).drop(columns=["_where"], errors="ignore")
     else:
         rows = []
         for iid, spec in mapping.indicators.items():
-            row = {"indicator_id": iid, **{k: v for k, v in spec.model_dump().items() if v is not None}}
+            row = {"indicator_id": iid, **{k: v for k, v in spec.model_dump().items() if v is not None and k != "header"}}
             row.setdefault("name", iid)
             rows.append(row)
         out["indicators"] = pd.DataFrame(rows, columns=None if rows else ["indicator_id", "direction"])
     for table in TABLE_COLUMNS:
         if table in out or table not in frames:
             continue
-        records = frames[table]
+        records, kept = frames[table], []
         for record in records:
             uid = record.get("unit_id")
             if uid is not None:
                 key = norm_header(uid)
                 if key not in lookup:
-                    raise PerfsimError(f"unit {uid!r} is not in the units list "
-                                       f"({'the units sheet' if from_sheet else 'key units.list of ' + mapping_path})",
-                                       where=record["_where"])
+                    problems.append(f"{record['_where']}: unit {uid!r} is not in the units list "
+                                    f"({'the units sheet' if from_sheet else 'key units.list of ' + mapping_path})")
+                    continue
                 record["unit_id"] = lookup[key]
-        out[table] = pd.DataFrame(records).drop(columns=["_where"], errors="ignore")
+            kept.append(record)
+        locate[table] = [r["_where"] for r in kept]
+        out[table] = pd.DataFrame(kept).drop(columns=["_where"], errors="ignore")
     for table in ("targets", "actuals"):
         out.setdefault(table, pd.DataFrame(columns=list(REQUIRED_COLUMNS[table])))
-    return validate_frames(out, origin=f"import of {origin}")
+    for table, frame in out.items():
+        maps = mapping.value_maps(table)
+        if maps:
+            out[table] = translate_values(frame, table, maps)
+    finders = {t: (lambda i, w=w: w[i] if 0 <= i < len(w) and w[i] else f"row {i + 2}") for t, w in locate.items()}
+    if problems and not len(out["units"]):         # nothing to check the rest against
+        raise_problems(problems, what=f"import of {origin}")
+    try:
+        dataset = validate_frames(out, origin=f"import of {origin}", locate=finders)
+    except PerfsimErrors as exc:
+        problems += exc.problems
+    except PerfsimError as exc:
+        problems.append(str(exc))
+    raise_problems(problems, what=f"import of {origin}")
+    return dataset
 
 
 # --------------------------------------------------------------------------- writing
@@ -707,65 +804,144 @@ def write_import(dataset: Dataset, report: Report, out: str | Path, mapping_path
     return [Path(out) / n for n in outputs.names]
 
 
-def write_template(out: str | Path) -> tuple[Path, Path]:
-    """A blank office workbook (one sheet per table with Chinese headers, a 说明 sheet)
-    and the mapping that imports it: ``perfsim import DIR/perfsim_template.xlsx --mapping
-    DIR/mapping.yaml --out data/``."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+#: what each template column means (the 说明 sheet), where the column name alone does not say
+COLUMN_NOTES_ZH: dict[tuple[str, str], str] = {
+    ("units", "category"): "同类单位横向比较、排名的类别，须与考核方案的类别一致（如 district、party_admin）",
+    ("units", "kind"): "区 或 市直部门；方案的 applies_to 按此区分区与部门",
+    ("units", "district_type"): "仅区填写：中心城区 或 外围城区",
+    ("indicators", "direction"): "正向：越大越好；逆向：越小越好",
+    ("indicators", "kind"): "常规指标按完成值计分；年度任务按是否完成计分",
+    ("indicators", "visibility"): "显绩：当年可见的工作；潜绩：长期、基础性的工作",
+    ("indicators", "season"): "季节性（可留空）",
+    ("targets", "method"): "目标如何确定：单位自报、逐级分解、对标、历史",
+    ("actuals", "period"): "2025-12、2025年12月、2025 或日期；年度数写 2025",
+    ("leader_ratings", "rater_id"): "评价人编号（可匿名，如 R01）",
+    ("leader_ratings", "panel"): "评价组（可留空：全部为市领导）",
+    ("satisfaction", "respondents"): "样本数，用于按样本加权（可留空：1）",
+    ("adjustments", "type"): "加分、减分 或 一票否决",
+    ("adjustments", "points"): "分值（一票否决可留空）",
+    ("special", "facet"): "实际贡献率、社会影响性、群众满意度、行政成本",
+    ("responsibilities", "role"): "牵头 或 配合",
+    ("responsibilities", "share"): "分担比例，0 到 1 之间",
+}
 
-    from ..core.contract import DEFAULTS
+
+def _allowed(table: str, column: str) -> list[str]:
+    """The values a column's drop-down list offers: each value's first Chinese form, then
+    the contract's own name."""
+    allowed = ENUMERATIONS.get((table, column))
+    if not allowed:
+        return []
+    chinese: dict[str, str] = {}
+    for written, value in VALUE_ALIASES.get((table, column), {}).items():
+        chinese.setdefault(value, written)
+    return [chinese[v] for v in allowed if v in chinese] + list(allowed)
+
+
+def write_template(out: str | Path) -> tuple[Path, Path]:
+    """An office workbook to fill in (one sheet per table, Chinese headers with * on the
+    required ones, an example row under each header, drop-down lists for every
+    enumeration, a 说明 sheet listing every column: required or not, allowed values and
+    default) and the mapping that imports it: ``perfsim import DIR/perfsim_template.xlsx
+    --mapping DIR/mapping.yaml --out data/``. An untouched example row is skipped on import,
+    so importing the untouched template says that it is empty."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     from ..core.files import OutputSet
+    from .readers import stable_workbook
 
     book = Workbook()
     notes = book.active
     notes.title = "说明"
-    notes.append(["perfsim 数据模板 (data template)"])
-    notes.append(["每张表一行一条记录；带 * 的列必填，其余可留空（取默认值）。期间可写 2024-06、2024年6月、2024 或日期。"])
-    notes.append(["One record per row; columns marked * are required, the others may be left empty "
-                  "(their defaults apply). Periods: 2024-06, 2024年6月, 2024 or a date."])
+    notes.append(["perfsim 考核数据模板"])
+    notes["A1"].font = Font(bold=True, size=14)
+    notes.append(["填写方法：每张表一行一条记录。带 * 的列必填，其余可留空（取默认值）。每张表第 2 行是示例"
+                  "（灰色斜体），导入时原样不动的示例行会被跳过，可直接覆盖或删除。"])
+    notes.append(["下拉列表中的中文和英文取值都可以使用；期间可写 2025-06、2025年6月、2025 或日期。"])
+    notes.append(["导入：perfsim import perfsim_template.xlsx --mapping mapping.yaml --out 我的数据/"])
+    notes.append(["English: one record per row; * marks a required column; row 2 of each sheet is an example "
+                  "that is skipped while unchanged; Chinese or English values from the drop-down lists."])
     notes.append([])
-    notes.append(["工作表 sheet", "列 column", "英文列名 contract column", "必填 required", "默认 default"])
-    for cell in notes[5]:
+    head = ["工作表", "列（表头）", "必填", "可选值", "默认值（留空时）", "说明", "英文列名 (contract column)"]
+    notes.append(head)
+    for cell in notes[notes.max_row]:
         cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDE3F0")
+    grey = Font(italic=True, color="808080")
     for table, sheet_name in TEMPLATE_SHEETS.items():
         sheet = book.create_sheet(sheet_name)
+        columns = [c for c in TABLE_COLUMNS[table] if c in CHINESE_HEADERS[table]]
         headers = []
-        for column in TABLE_COLUMNS[table]:
-            if column not in CHINESE_HEADERS[table]:
-                continue
+        for column in columns:
             required = column in REQUIRED_COLUMNS[table]
             headers.append(CHINESE_HEADERS[table][column] + ("*" if required else ""))
             default = DEFAULTS.get(table, {}).get(column)
-            notes.append([sheet_name, headers[-1], column, "是 yes" if required else "否 no",
-                          "" if required else ("(空 empty)" if default is None else str(default))])
+            if required:
+                shown_default = "（必填）"
+            elif default is None:
+                shown_default = "空"
+            elif isinstance(default, Copy):
+                shown_default = f"同{CHINESE_HEADERS[table].get(str(default), str(default))}"
+            else:
+                chinese = {v: k for k, v in reversed(list(VALUE_ALIASES.get((table, column), {}).items()))}
+                shown_default = chinese.get(str(default), str(default))
+            allowed = _allowed(table, column)
+            notes.append([sheet_name, headers[-1], "是" if required else "否", "、".join(allowed),
+                          shown_default, COLUMN_NOTES_ZH.get((table, column), ""), column])
         sheet.append(headers)
         for cell in sheet[1]:
             cell.font = Font(bold=True)
-        for col, text in zip("ABCDEFGHIJ", headers):
-            sheet.column_dimensions[col].width = max(12, 2 * len(text) + 2)
-    notes.column_dimensions["A"].width = 14
-    notes.column_dimensions["B"].width = 16
-    notes.column_dimensions["C"].width = 24
+            cell.fill = PatternFill("solid", fgColor="DDE3F0")
+        example = TEMPLATE_EXAMPLES.get(table, {})
+        sheet.append([_example_value(example.get(c)) for c in columns])
+        for cell in sheet[2]:
+            cell.font = grey
+        for k, column in enumerate(columns):
+            letter = sheet.cell(row=1, column=k + 1).column_letter
+            sheet.column_dimensions[letter].width = max(12, 2 * len(headers[k]) + 4)
+            allowed = _allowed(table, column)
+            if allowed:
+                open_list = (table, column) == ("units", "kind")
+                check = DataValidation(type="list", formula1='"' + ",".join(allowed) + '"', allow_blank=True,
+                                       showErrorMessage=True, errorStyle="warning" if open_list else "stop",
+                                       errorTitle="取值不在列表中",
+                                       error="请从下拉列表中选择：" + "、".join(allowed))
+                check.add(f"{letter}2:{letter}2000")
+                sheet.add_data_validation(check)
+        sheet.freeze_panes = "A2"
+    for letter, width in zip("ABCDEFG", (12, 16, 6, 40, 14, 60, 22)):
+        notes.column_dimensions[letter].width = width
     lines = ["# Mapping of the perfsim office template: perfsim import perfsim_template.xlsx "
              "--mapping mapping.yaml --out my_data/",
+             "# Each sheet is read by its Chinese headers; add value maps under 'values:' if your",
+             "# workbook writes a value in its own way, e.g. values: {category: {党群部门: party_admin}}",
              "name: perfsim 数据模板", "sheets:"]
     for table, sheet_name in TEMPLATE_SHEETS.items():
         required = "true" if table in ("units", "indicators", "targets", "actuals") else "false"
-        lines.append(f"  - sheet: {sheet_name}")
-        lines.append(f"    table: {table}")
-        lines.append(f"    required: {required}")
-        lines.append("    headers:")
-        for column in TABLE_COLUMNS[table]:
-            if column in CHINESE_HEADERS[table]:
-                star = "*" if column in REQUIRED_COLUMNS[table] else ""
-                lines.append(f"      {column}: \"{CHINESE_HEADERS[table][column]}{star}\"")
+        lines += [f"  - sheet: {sheet_name}", f"    table: {table}", f"    required: {required}"]
     text = "\n".join(lines) + "\n"
+    book.properties.creator = book.properties.lastModifiedBy = "perfsim"
+    raw = io.BytesIO()
+    book.save(raw)
+    data = stable_workbook(raw.getvalue())
     out = Path(out)
     with OutputSet(out) as outputs:
-        book.save(outputs.path("perfsim_template.xlsx"))
+        outputs.path("perfsim_template.xlsx").write_bytes(data)
         outputs.text(text, "mapping.yaml")
     return out / "perfsim_template.xlsx", out / "mapping.yaml"
+
+
+def _example_value(text: str | None) -> Any:
+    """An example cell as Excel would hold it: numbers as numbers."""
+    if text is None:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() and "." not in text else number
 
 
 def write_office_workbook(dataset: Dataset, out: str | Path, years: list[int] | None = None
