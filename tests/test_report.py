@@ -91,22 +91,69 @@ def test_comparing_notebooks_are_skipped_for_a_plain_scheme(report):
 
 
 def test_results_workbook_equals_the_tables(report):
+    """One Chinese header row, numbers stored as numbers with formats, an autofilter over
+    each table and a frozen header: Excel's filter and pivot tables work as they are."""
     from openpyxl import load_workbook
 
     root, _ = report
-    wb = load_workbook(root / "results.xlsx", read_only=True)
+    wb = load_workbook(root / "results.xlsx")
     for name in ("mini", "mini_leader10"):
         scores = pd.read_csv(root / name / "scoring" / "tables" / "scores.csv")
-        rows = list(wb[name].iter_rows(values_only=True))
+        ws = wb[name]
+        rows = list(ws.iter_rows(values_only=True))
         assert rows[0][:6] == ("单位编号", "单位", "类别", "总分", "排名", "等次")
-        assert rows[1][:6] == ("unit id", "unit", "category", "total", "rank", "grade")
-        sheet = pd.DataFrame(rows[2:], columns=rows[1]).set_index("unit id")
+        assert rows[0][-3:] == ("加分", "减分", "一票否决")
+        sheet = pd.DataFrame(rows[1:], columns=rows[0]).set_index("单位编号")
         table = scores.set_index("unit_id")
-        assert set(sheet.index) == set(table.index)
-        assert np.allclose(sheet.loc[table.index, "total"].astype(float), table["total"])
-        assert (sheet.loc[table.index, "rank"].astype(int) == table["rank"]).all()
-        assert (sheet.loc[table.index, "grade"] == table["grade"]).all()
-    assert "比较 comparison" in wb.sheetnames and "说明 notes" in wb.sheetnames
+        assert set(sheet.index) == set(table.index) and len(sheet) == len(table)
+        assert all(isinstance(v, float) for v in sheet["总分"])            # numbers, not text
+        assert all(isinstance(v, int) for v in sheet["排名"])
+        assert np.allclose(sheet.loc[table.index, "总分"].astype(float), table["total"])
+        assert (sheet.loc[table.index, "排名"] == table["rank"]).all()
+        assert (sheet.loc[table.index, "等次"] == table["grade"]).all()
+        assert set(sheet["一票否决"]) <= {"是", "否"}
+        assert ws.auto_filter.ref == f"A1:{ws.cell(row=1, column=ws.max_column).column_letter}{len(table) + 1}"
+        assert ws.freeze_panes == "C2"
+        assert ws["D2"].number_format == "0.00" and ws["E2"].number_format == "0"
+        assert ws.column_dimensions["B"].width >= 2 * max(len(n) for n in table["name"])   # CJK: two each
+    assert "比较" in wb.sheetnames and "说明" in wb.sheetnames
+    comp = wb["比较"]
+    head = [c.value for c in comp[1]]
+    assert comp.max_row == 3 and comp.auto_filter.ref and comp.freeze_panes == "B2"
+    row = dict(zip(head, [c.value for c in comp[3]]))
+    assert row["方案"] == "mini_leader10" and row["基准方案"] == "mini"
+    assert all(isinstance(row[c], (int, float)) for c in ("平均总分", "最低总分", "最高总分", "与基准排名一致性τ"))
+    assert comp.cell(row=3, column=head.index("平均总分") + 1).number_format == "0.00"
+    glossary = [tuple(c.value for c in r) for r in wb["说明"].iter_rows()]
+    assert ("mini", "总分", "total") in glossary and ("比较", "平均总分", "mean total") in glossary
+
+
+def test_readable_tables_have_chinese_headers_and_rounded_values(report):
+    root, _ = report
+    scores = pd.read_csv(root / "mini_leader10" / "scoring" / "tables" / "scores.csv").set_index("unit_id")
+    text = (root / "readable" / "ranking_mini_leader10.csv").read_text(encoding="utf-8")
+    assert text.startswith("\ufeff单位编号,单位,类别,总分,排名,等次")
+    readable = pd.read_csv(root / "readable" / "ranking_mini_leader10.csv", encoding="utf-8-sig").set_index("单位编号")
+    assert np.allclose(readable.loc[scores.index, "总分"], scores["total"].round(2), atol=1e-9)
+    assert all(len(str(v).split(".")[-1]) <= 2 for v in readable["总分"])
+    comparison = pd.read_csv(root / "readable" / "comparison.csv", encoding="utf-8-sig")
+    assert list(comparison.columns[:3]) == ["方案", "基准方案", "单位数"]
+
+
+def test_ranking_table_names_categories_by_the_schemes_labels():
+    from perfsim.report.pages import ranking_table
+
+    scores = pd.DataFrame({"unit_id": ["A", "B"], "name": ["甲", "乙"], "category": ["district", "x"],
+                           "total": [90.123456, 80.0], "rank": [1, 1], "grade": ["优秀", "良好"], "leader": [9.5, 8.0],
+                           "bonus": [0.0, 0.5], "deduction": [0.0, 0.0], "veto": [False, True]})
+    resolved = {"tree": {"children": {"leader": {"label": "领导评价", "label_en": "Leader rating"}}},
+                "category_labels": {"district": "区"}}
+    names, rows, formats = ranking_table({"scores": scores, "resolved": resolved})
+    assert [n[0] for n in names] == ["单位编号", "单位", "类别", "总分", "排名", "等次", "领导评价", "加分", "减分",
+                                     "一票否决"]
+    assert rows[0][2] == "区" and rows[1][2] == "x"          # no label: the code itself
+    assert rows[1][-1] == "是" and rows[0][-1] == "否"
+    assert formats[3] == "0.00" and formats[4] == "0"
 
 
 def test_results_workbook_is_the_same_bytes_when_written_again(report, tmp_path, monkeypatch):

@@ -29,7 +29,7 @@ from .errors import PerfsimError, PerfsimWarning
 from .scheme import DATA_SCALED, TARGET_RULES, Node, Resolved, Scheme, iter_nodes
 
 #: codes of :attr:`Inputs.missing`: what was done with a unit's missing actual on a leaf
-NOT_MISSING, ZERO, EXCLUDED, IMPUTED_VALUE, IMPUTED_SCORE, NOT_IMPUTABLE = range(6)
+NOT_MISSING, ZERO, EXCLUDED, IMPUTED_VALUE, IMPUTED_SCORE, NOT_IMPUTABLE, ABSENT = range(7)
 
 
 _TREES: dict[int, tuple[Scheme, "Tree"]] = {}
@@ -73,6 +73,12 @@ class Tree:
     def indicator_of(self, i: int) -> str:
         node = self.nodes[i]
         return node.indicator or self.paths[i].rsplit(".", 1)[1]
+
+    def in_extra(self, i: int) -> bool:
+        """Whether node ``i`` lies under a component marked ``extra`` (points on top)."""
+        while i >= 0 and self.parent[i] > 0:
+            i = self.parent[i]
+        return i > 0 and bool(self.nodes[i].extra)
 
 
 @dataclass(frozen=True)
@@ -408,9 +414,13 @@ def check_fit(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = No
         else:
             table = source
             frame = view.tables[table]
+            if frame.empty and tree.in_extra(i):
+                continue                 # an extra component without data adds nothing (warn_missing says so)
             if frame.empty:
                 raise PerfsimError(f"key '{path}': needs table '{table}' with rows for year "
-                                   f"{year}, but {dataset.where(table)} has none", where=where)
+                                   f"{year}, but {dataset.where(table)} has none (only a component marked "
+                                   "extra, such as the district special indicators, may go without data)",
+                                   where=where)
             if source == "satisfaction" and node.groups is not None:
                 unknown = frame[~frame["group"].isin(list(node.groups))]
                 if len(unknown):
@@ -546,6 +556,10 @@ def leaf_inputs(scheme: Scheme, dataset: Dataset, year: int) -> Inputs:
     groups = categories if scheme.ranking.within == "category" else np.zeros(n, dtype=np.int64)
     policies = _policies(tree)
     missing = _apply_missing(tree, policies, dataset, year, view, x, t, present, applies, categories)
+    for j, i in enumerate(tree.leaves):       # an extra component whose table has no rows this year
+        source = tree.leaf_source(i)
+        if source not in ("indicator", "units") and view.tables[source].empty and tree.in_extra(i):
+            missing[applies[i], j] = ABSENT
     treated = _apply_treat(tree, x, present)
     return Inputs(units=units, x=x, t=t, present=present, lower=lower, categories=categories,
                   groups=groups, year=year, missing=missing, policies=policies, treated=treated)
@@ -1069,11 +1083,14 @@ def missing_table(scheme: Scheme, inputs: Inputs, s_leaf: np.ndarray) -> pd.Data
     u, j = np.nonzero(inputs.missing)
     codes = inputs.missing[u, j]
     policies = np.array(inputs.policies, dtype=object)[j]
-    rule = np.where(codes == NOT_IMPUTABLE, "exclude", policies)
+    rule = np.where(codes == NOT_IMPUTABLE, "exclude", np.where(codes == ABSENT, "absent", policies))
     note = np.where(codes == NOT_IMPUTABLE,
                     np.char.add("no value to impute by ", np.array([p.split(":", 1)[-1] for p in policies])), "")
+    sources = np.array([tree.leaf_source(tree.leaves[k]) for k in j], dtype=object)
+    note = np.where(codes == ABSENT, np.char.add(np.char.add("no rows in table ", sources.astype(str)),
+                                                 f" for {inputs.year}: the extra component adds 0"), note)
     value = np.where(codes == IMPUTED_VALUE, inputs.x[u, j], np.nan)
-    score = np.where((codes == EXCLUDED) | (codes == NOT_IMPUTABLE), np.nan, s_leaf[u, j])
+    score = np.where((codes == EXCLUDED) | (codes == NOT_IMPUTABLE) | (codes == ABSENT), np.nan, s_leaf[u, j])
     units = inputs.units
     table = pd.DataFrame({
         "year": inputs.year, "unit_id": units["unit_id"].to_numpy()[u], "name": units["name"].to_numpy()[u],
@@ -1088,7 +1105,9 @@ def missing_summary(table: pd.DataFrame) -> str:
     """'3 scored 0 (zero), 1 excluded, 2 imputed by category_median' from :func:`missing_table`."""
     parts = []
     for rule, count in table["rule"].value_counts(sort=False).sort_index().items():
-        if rule == "zero":
+        if rule == "absent":
+            parts.append(f"{count} without data (no table: an extra component adds 0)")
+        elif rule == "zero":
             parts.append(f"{count} scored 0 (missing: zero)")
         elif rule == "exclude":
             parts.append(f"{count} excluded, weights re-normalised (missing: exclude)")
@@ -1118,6 +1137,19 @@ def warn_missing(scheme: Scheme, inputs: Inputs, dataset: Dataset, table: pd.Dat
     from .errors import PerfsimWarning
 
     ids = inputs.units["unit_id"].to_numpy()
+    absent = table[table["rule"] == "absent"] if len(table) else table
+    if len(absent):
+        tree = Tree.of(scheme)
+        for source, rows in absent.groupby(absent["note"].str.split().str[4], sort=True):
+            tops = sorted({".".join(p.split(".")[:2]) for p in rows["path"]})
+            labels = []
+            for top in tops:
+                node = tree.nodes[tree.paths.index(top)]
+                labels.append(f"'{top.split('.', 1)[-1]}'" + (f" ({node.label})" if getattr(node, "label", None) else ""))
+            warnings.warn(f"table '{source}' has no rows for year {inputs.year} in {dataset.where(source)}: "
+                          f"component {', '.join(labels)} adds 0 points for {rows['unit_id'].nunique()} unit(s) "
+                          "(an extra component without data; every cell in missing.csv)", PerfsimWarning, stacklevel=3)
+    table = table[table["rule"] != "absent"] if len(table) else table
     if len(table):
         first = table.iloc[0]
         warnings.warn(f"{len(table)} assessed cell(s) in year {inputs.year} have no actual in "

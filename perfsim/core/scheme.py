@@ -470,6 +470,9 @@ class Scheme(_Strict):
     ranking: Ranking = Ranking()
     grading: Grading | None = None
     categories: Categories | None = None
+    #: how results name each category (data code -> label, e.g. party_admin: 综合党群类部门);
+    #: a category without a label is shown by its code
+    category_labels: dict[str, str] = {}
     focal_city: str | None = None     # the city itself in the peers table (for peer_quantile)
     #: the unit kinds this scheme assesses (any kind when not given)
     unit_kinds: list[str] | None = Field(default=None, min_length=1)

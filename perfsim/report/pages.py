@@ -265,6 +265,7 @@ def write_index(root: Path, manifest: dict, lang: str = "zh") -> Path:
     n_failed = sum(1 for j in manifest["jobs"] if j["status"] == "failed")
     synthetic = manifest.get("data") == "bundled synthetic world"
     xlsx = write_results_workbook(root, manifest, facts, comparison)
+    readable = write_readable_tables(root, manifest, facts, comparison)
     page = f"""<!doctype html>
 <html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{t['title']} · {_h(manifest['batch'])}</title><style>{CSS}</style></head><body>
@@ -274,6 +275,7 @@ data: {_h(manifest['data'])} (sha256 {_h(manifest['data_hash'][:12])}) · seed {
 perfsim {_h(manifest['perfsim_version'])}, commit {_h(str(manifest.get('git_commit'))[:10])} · {_h(manifest['created'])}
 {('<br><b>' + t['synthetic'] + '</b>') if synthetic else ''}</p>
 <p>{t['files']}: <a href="jobs.html">{t['jobs']}</a> · <a href="{_h(xlsx.name)}">{t['xlsx']}</a> ·
+{' · '.join(f'<a href="readable/{_h(p.name)}">{_h(p.name)}</a>' for p in readable)} ·
 <a href="manifest.json">manifest.json</a></p>
 <h2>{t['findings']}</h2>
 {''.join(cards) or '<p>' + t['no_findings'] + '</p>'}
@@ -343,70 +345,213 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return out
 
 
-def write_results_workbook(root: Path, manifest: dict, facts: list[dict[str, Any]] | None = None,
-                           comparison: pd.DataFrame | None = None) -> Path:
-    """results.xlsx: one sheet per scenario as an office publishes results (单位, 类别, 总分,
-    排名, 等次, then component points; Chinese headers with English in a second header row;
-    frozen headers; categories in order, then rank), a sheet comparing the scenarios and
-    a notes sheet (说明)."""
-    from openpyxl import Workbook
+VERDICT_ZH = {"helps": "有助于", "hurts": "有损于", "undetermined": "不确定"}
+#: the comparison sheet's columns: (zh, en, number format or None)
+COMPARISON_XLSX = {
+    "scenario": ("方案", "scenario", None), "base": ("基准方案", "base", None), "units": ("单位数", "units", "0"),
+    "mean_total": ("平均总分", "mean total", "0.00"), "min_total": ("最低总分", "lowest total", "0.00"),
+    "max_total": ("最高总分", "highest total", "0.00"), "vetoes": ("一票否决数", "vetoes", "0"),
+    "tau_vs_base": ("与基准排名一致性τ", "Kendall tau with the base ranking", "0.000"),
+    "mean_abs_shift": ("平均名次变化", "mean absolute rank change", "0.00"),
+    "grade_changes": ("等次变化单位数", "units whose grade changes", "0"),
+    "validity_median": ("效度变化τ中位数", "validity change (tau), median", "+0.000;-0.000;0.000"),
+    "validity_q05": ("效度变化5%分位", "validity change, 5th percentile", "+0.000;-0.000;0.000"),
+    "validity_q95": ("效度变化95%分位", "validity change, 95th percentile", "+0.000;-0.000;0.000"),
+    "verdict": ("效度判断", "verdict (helps, hurts, undetermined)", None),
+}
+
+
+def _display_width(value: Any) -> int:
+    """Characters a cell needs in Excel (a CJK character takes two)."""
+    text = f"{value:.2f}" if isinstance(value, float) else str(value)
+    return sum(2 if ord(c) > 0x2E7F else 1 for c in text)
+
+
+def _table_sheet(ws, header: list[str], rows: list[list[Any]], formats: list[str | None], freeze: str) -> None:
+    """One table on a sheet as Excel's own tools want it: a single bold header row, values
+    as numbers with a number format, an autofilter over the table, the header frozen and
+    columns as wide as their contents."""
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
+
+    ws.append(header)
+    for row in rows:
+        ws.append([None if (isinstance(v, float) and not np.isfinite(v)) else v for v in row])
+    bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDE3F0")
+    for cell in ws[1]:
+        cell.font, cell.fill = bold, fill
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=False)
+    n = len(rows)
+    for k, fmt in enumerate(formats, start=1):
+        letter = get_column_letter(k)
+        if fmt:
+            for r in range(2, n + 2):
+                ws.cell(row=r, column=k).number_format = fmt
+        widest = max([_display_width(header[k - 1])] + [_display_width(row[k - 1]) for row in rows
+                                                          if row[k - 1] is not None])
+        ws.column_dimensions[letter].width = min(60, widest + 3)
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{n + 1}"
+    ws.freeze_panes = freeze
+
+
+def ranking_table(f: dict[str, Any]) -> tuple[list[tuple[str, str]], list[list[Any]], list[str | None]]:
+    """One scenario's results as an office publishes them: (zh, en) column names, rows
+    (categories by the scheme's labels, ordered by category then rank) and number formats."""
+    table = f["scores"]
+    resolved = f["resolved"] or {}
+    comps = [c for c in table.columns if c not in HEAD]
+    children = (resolved.get("tree") or {}).get("children") or {}
+    labels = {c: (children.get(c, {}).get("label") or c, children.get(c, {}).get("label_en") or c) for c in comps}
+    cats = resolved.get("category_labels") or {}
+    columns = ["unit_id", "name", "category", "total", "rank", "grade", *comps, "bonus", "deduction", "veto"]
+    names = [HEAD.get(c, labels.get(c, (c, c))) for c in columns]
+    ordered = table.sort_values(["category", "rank", "unit_id"], kind="stable")
+    rows = []
+    for row in ordered[columns].itertuples(index=False):
+        values = []
+        for c, v in zip(columns, row):
+            if c == "veto":
+                v = "是" if v else "否"
+            elif c == "category":
+                v = cats.get(v, v)
+            elif c == "rank":
+                v = int(v)
+            elif isinstance(v, (np.floating, float)):
+                v = float(v)
+            elif isinstance(v, np.integer):
+                v = int(v)
+            values.append(v)
+        rows.append(values)
+    formats = [None, None, None, "0.00", "0", None, *["0.00"] * len(comps), "0.00", "0.00", None]
+    return names, rows, formats
+
+
+def comparison_rows(comparison: pd.DataFrame, facts: list[dict[str, Any]]
+                    ) -> tuple[list[tuple[str, str]], list[list[Any]], list[str | None]]:
+    """The scenario comparison with every number a number: the range of totals as lowest
+    and highest, the validity change as median, 5 % and 95 % quantiles and a Chinese verdict."""
+    frame = comparison.copy()
+    if "range" in frame:
+        parts = frame["range"].astype(str).str.split("–", expand=True)
+        if parts.shape[1] == 2:
+            frame["min_total"] = pd.to_numeric(parts[0], errors="coerce")
+            frame["max_total"] = pd.to_numeric(parts[1], errors="coerce")
+    if "validity" in frame:
+        found = {f["name"]: (f["findings"][1].get("validity") if f["findings"] else None) for f in facts}
+        for key, column in (("median", "validity_median"), ("q05", "validity_q05"), ("q95", "validity_q95")):
+            frame[column] = [float((found.get(n) or {}).get(key, np.nan)) for n in frame["scenario"]]
+        frame["verdict"] = [VERDICT_ZH.get((found.get(n) or {}).get("verdict"), "") for n in frame["scenario"]]
+    grades = [c for c in comparison.columns if c not in COMPARISON_XLSX and c not in ("range", "validity")]
+    order = [c for c in ("scenario", "base", "units", "mean_total", "min_total", "max_total") if c in frame]
+    order += grades + [c for c in ("vetoes", "tau_vs_base", "mean_abs_shift", "grade_changes", "validity_median",
+                                   "validity_q05", "validity_q95", "verdict") if c in frame]
+    names = [COMPARISON_XLSX.get(c, (f"{c}（单位数）", f"units graded {c}", "0"))[:2] for c in order]
+    formats = [COMPARISON_XLSX.get(c, (None, None, "0"))[2] for c in order]
+    rows = []
+    for _, row in frame[order].iterrows():
+        values = []
+        for c in order:
+            v = row[c]
+            if v is None or (isinstance(v, float) and pd.isna(v)):
+                values.append(None)
+            elif isinstance(v, np.integer):
+                values.append(int(v))
+            elif isinstance(v, np.floating):
+                values.append(float(v))
+            else:
+                values.append(v)
+        rows.append(values)
+    return names, rows, formats
+
+
+def _rounded(rows: list[list[Any]], formats: list[str | None]) -> list[list[Any]]:
+    """Values as a reader sees them: numbers rounded to their format's decimals."""
+    out = []
+    for row in rows:
+        cells = []
+        for v, fmt in zip(row, formats):
+            if isinstance(v, float) and fmt:
+                decimals = len(fmt.split(";")[0].split(".")[1]) if "." in fmt else 0
+                v = round(v, decimals) if decimals else int(round(v))
+            cells.append(v)
+        out.append(cells)
+    return out
+
+
+def write_readable_tables(root: Path, manifest: dict, facts: list[dict[str, Any]] | None = None,
+                          comparison: pd.DataFrame | None = None) -> list[Path]:
+    """``readable/``: the rankings (``ranking_<scenario>.csv``) and the comparison
+    (``comparison.csv``) for people opening them in Excel: Chinese headers, the scheme's
+    category labels, values rounded as results.xlsx shows them (2 decimals for points, 3
+    for tau), UTF-8 with a BOM. The full-precision tables programs read stay where the
+    notebooks wrote them."""
+    from ..core.files import OutputSet
+
+    facts = _scenario_facts(root, manifest) if facts is None else facts
+    comparison = comparison_table(root, manifest, facts) if comparison is None else comparison
+    with OutputSet(root / "readable") as outputs:
+        for f in facts:
+            if f["scores"] is None:
+                continue
+            names, rows, formats = ranking_table(f)
+            outputs.csv(pd.DataFrame(_rounded(rows, formats), columns=[n[0] for n in names]),
+                        f"ranking_{f['name']}.csv")
+        names, rows, formats = comparison_rows(comparison, facts)
+        outputs.csv(pd.DataFrame(_rounded(rows, formats), columns=[n[0] for n in names]), "comparison.csv")
+    return [root / "readable" / n for n in outputs.names]
+
+
+def write_results_workbook(root: Path, manifest: dict, facts: list[dict[str, Any]] | None = None,
+                           comparison: pd.DataFrame | None = None) -> Path:
+    """results.xlsx, made for Excel's own filter, sort and pivot tables: one sheet per
+    scenario as an office publishes results (单位编号, 单位, 类别, 总分, 排名, 等次, then
+    component points, 加分, 减分, 一票否决; see :func:`ranking_table`), one Chinese header
+    row, numbers stored as numbers with formats, an autofilter and a frozen header on every
+    table, columns as wide as their contents; a sheet comparing the scenarios
+    (:func:`comparison_rows`) and a 说明 sheet with the batch's facts and every column's
+    English name. The same results give the same bytes."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
 
     from ..sources.readers import stable_workbook
 
     wb = Workbook()
     notes = wb.active
-    notes.title = "说明 notes"
+    notes.title = "说明"
     facts = _scenario_facts(root, manifest) if facts is None else facts
     used = {notes.title}
-    bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDE3F0")
+    glossary: list[list[str]] = []
     for f in facts:
-        table = f["scores"]
-        if table is None:
+        if f["scores"] is None:
             continue
-        comps = [c for c in table.columns if c not in HEAD]
-        children = ((f["resolved"] or {}).get("tree") or {}).get("children") or {}
-        labels = {c: (children.get(c, {}).get("label") or c, children.get(c, {}).get("label_en") or c) for c in comps}
-        columns = ["unit_id", "name", "category", "total", "rank", "grade", *comps, "bonus", "deduction", "veto"]
-        ws = wb.create_sheet(_sheet_name(f["name"], used))
-        ws.append([HEAD.get(c, labels.get(c, (c, c)))[0] for c in columns])
-        ws.append([HEAD.get(c, labels.get(c, (c, c)))[1] for c in columns])
-        ordered = table.sort_values(["category", "rank", "unit_id"], kind="stable")
-        for row in ordered[columns].itertuples(index=False):
-            ws.append([("是" if v else "") if c == "veto" else v for c, v in zip(columns, row)])
-        for k, c in enumerate(columns, start=1):
-            letter = get_column_letter(k)
-            ws.column_dimensions[letter].width = 24 if c == "name" else 12
-            for cell in ws[letter][2:]:
-                if c in ("total", "bonus", "deduction", *comps):
-                    cell.number_format = "0.00"
-                elif c == "rank":
-                    cell.number_format = "0"
-        for r in (1, 2):
-            for cell in ws[r]:
-                cell.font, cell.fill = bold, fill
-                cell.alignment = Alignment(horizontal="center")
-        ws.freeze_panes = "C3"
+        names, rows, formats = ranking_table(f)
+        sheet = _sheet_name(f["name"], used)
+        _table_sheet(wb.create_sheet(sheet), [n[0] for n in names], rows, formats, "C2")
+        glossary += [[sheet, zh, en] for zh, en in names]
     comparison = comparison_table(root, manifest, facts) if comparison is None else comparison
-    ws = wb.create_sheet(_sheet_name("比较 comparison", used))
-    ws.append([COLUMNS.get(c, (c, c))[0] for c in comparison.columns])
-    ws.append([COLUMNS.get(c, (c, c))[1] for c in comparison.columns])
-    for _, row in comparison.iterrows():
-        ws.append([None if (isinstance(v, float) and pd.isna(v)) else v for v in row])
-    for r in (1, 2):
-        for cell in ws[r]:
-            cell.font, cell.fill = bold, fill
-    ws.freeze_panes = "B3"
-    notes.append(["perfsim batch", manifest["batch"]])
+    names, rows, formats = comparison_rows(comparison, facts)
+    _table_sheet(wb.create_sheet(_sheet_name("比较", used)), [n[0] for n in names], rows, formats, "B2")
+    glossary += [["比较", zh, en] for zh, en in names]
+    notes.append(["perfsim 结果表"])
+    notes["A1"].font = Font(bold=True, size=14)
+    notes.append(["批次 batch", manifest["batch"]])
     notes.append(["数据 data", manifest["data"]])
     notes.append(["种子 seed", manifest["seed"]])
     notes.append(["版本 perfsim", manifest["perfsim_version"]])
-    notes.append(["说明 note", "每个方案一张表：第一行中文表头，第二行英文表头；总分、排名、等次按方案计算。"
-                               " One sheet per scenario: Chinese headers in row 1, English in row 2."])
+    notes.append(["说明", "每个方案一张表，另有一张方案比较表；每张表一行中文表头，可直接筛选、排序和做数据透视表。"
+                        "下表列出各列的英文名。"])
     if manifest.get("data") == "bundled synthetic world":
         notes.append(["合成数据 SYNTHETIC", "数据为合成数据，不代表任何真实城市。 The data are synthetic."])
-    notes.column_dimensions["A"].width, notes.column_dimensions["B"].width = 22, 100
+    notes.append([])
+    start = notes.max_row + 1
+    notes.append(["工作表", "列", "英文名 (English)"])
+    for row in glossary:
+        notes.append(row)
+    for cell in notes[start]:
+        cell.font = Font(bold=True)
+    notes.auto_filter.ref = f"A{start}:C{notes.max_row}"
+    notes.column_dimensions["A"].width, notes.column_dimensions["B"].width = 24, 40
+    notes.column_dimensions["C"].width = 44
     wb.properties.creator = wb.properties.lastModifiedBy = "perfsim"
     raw = io.BytesIO()
     wb.save(raw)
