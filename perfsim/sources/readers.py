@@ -20,8 +20,8 @@ from typing import Mapping
 
 import pandas as pd
 
-from ..core.contract import SHEET_ALIASES, TABLE_COLUMNS, Dataset, validate_frames
-from ..core.errors import PerfsimError
+from ..core.contract import SHEET_ALIASES, TABLE_COLUMNS, Dataset, header_name, validate_frames
+from ..core.errors import PerfsimError, PerfsimWarning
 from ..core.files import check_dir_target, check_file_target, write_csv, write_with
 from .world import data_path, is_bundled
 
@@ -136,19 +136,35 @@ def read_workbook(book: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     from .xlsx import read_sheets
 
     chosen: dict[str, str | None] = {}
+    dropped: dict[str, list[str]] = {}
 
     def select(names: list[str]) -> list[str]:
         for name in TABLE_COLUMNS:
             chosen[name] = _sheet_for(name, names, book)
         return [n for n in chosen.values() if n is not None]
 
-    sheets = read_sheets(book, select)
+    def keep(sheet: str, header: tuple) -> list[int]:
+        """The columns the contract knows (a wide export's other columns are never read)."""
+        table = next(t for t, s in chosen.items() if s == sheet)
+        known = [k for k, h in enumerate(header) if h is not None and header_name(table, h) in TABLE_COLUMNS[table]]
+        dropped[sheet] = [str(h) for h in header if h is not None and str(h).strip()
+                          and header_name(table, h) not in TABLE_COLUMNS[table]]
+        return known
+
+    sheets = read_sheets(book, select, keep)
     frames, sources = {}, {}
     for name in TABLE_COLUMNS:
         sheet = chosen.get(name)
         sources[name] = f"{book}, sheet '{sheet or name}'"
         if sheet is None:
             continue
+        if dropped.get(sheet):
+            import warnings
+
+            shown = dropped[sheet]
+            warnings.warn(f"{sources[name]}: column(s) {', '.join(repr(c) for c in shown[:10])}"
+                          f"{f' and {len(shown) - 10} more' if len(shown) > 10 else ''} are not part of the contract "
+                          f"and are ignored (columns: {', '.join(TABLE_COLUMNS[name])})", PerfsimWarning, stacklevel=3)
         rows = sheets[sheet].rows
         if not rows:
             frames[name] = pd.DataFrame()
@@ -227,11 +243,14 @@ def _marked_synthetic(path: Path) -> bool:
     a README sheet headed SYNTHETIC in its workbook."""
     if path.is_dir():
         return (path / "SYNTHETIC_README.txt").is_file()
-    from openpyxl import load_workbook
+    from python_calamine import CalamineWorkbook
 
-    book = load_workbook(path, read_only=True)
+    book = CalamineWorkbook.from_path(str(path))       # (checked by read_workbook already)
     try:
-        return "README" in book.sheetnames and book["README"]["A1"].value == "SYNTHETIC"
+        if "README" not in book.sheet_names:
+            return False
+        first = next(iter(book.get_sheet_by_name("README").iter_rows()), [])
+        return bool(first) and first[0] == "SYNTHETIC"
     finally:
         book.close()
 

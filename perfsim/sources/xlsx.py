@@ -118,11 +118,14 @@ def _value(v: Any) -> Any:
     return v
 
 
-def read_sheets(path: Path, select: Callable[[list[str]], list[str]] | None = None
-                ) -> dict[str, SheetCells]:
+def read_sheets(path: Path, select: Callable[[list[str]], list[str]] | None = None,
+                keep: Callable[[str, tuple], list[int] | None] | None = None) -> dict[str, SheetCells]:
     """Every worksheet of a checked workbook (or those ``select`` picks from the names),
     row by row. Numbers that are whole come as ``int`` (as Excel shows them), empty cells
-    as ``None``, dates as ``datetime``; formulas as their last computed values."""
+    as ``None``, dates as ``datetime``; formulas as their last computed values.
+
+    ``keep(sheet, first_row)``: the 0-based columns to keep of a sheet whose first row is
+    its header (None: all); the others are never turned into Python values."""
     check_workbook(path)
     from python_calamine import CalamineWorkbook
 
@@ -144,8 +147,16 @@ def read_sheets(path: Path, select: Callable[[list[str]], list[str]] | None = No
                 r0, c0 = sheet.start if sheet.height else (0, 0)
                 pad = (None,) * c0
                 rows: list[tuple] = [()] * r0
+                kept: list[int] | None = None
                 for raw in sheet.iter_rows():
+                    if kept is not None:
+                        rows.append(tuple(_value(raw[k - c0]) if 0 <= k - c0 < len(raw) else None for k in kept))
+                        continue
                     rows.append(pad + tuple(_value(v) for v in raw))
+                    if keep is not None and len(rows) == 1:
+                        kept = keep(meta.name, rows[0])
+                        if kept is not None:
+                            rows[0] = tuple(rows[0][k] if k < len(rows[0]) else None for k in kept)
                 while rows and all(v is None for v in rows[-1]):
                     rows.pop()
                 merged = [(a[0] + 1, a[1] + 1, b[0] + 1, b[1] + 1) for a, b in (sheet.merged_cell_ranges or [])]
