@@ -222,7 +222,7 @@ def is_template_example(table: str, record: Mapping[str, object]) -> bool:
     given = {str(k): norm(str(k), v) for k, v in record.items()
              if not str(k).startswith("_") and v is not None and not (isinstance(v, float) and np.isnan(v))
              and str(v).strip()}
-    return bool(given) and set(given) <= set(example) and all(given[k] == norm(k, example[k]) for k in given)
+    return set(given) == set(example) and all(given[k] == norm(k, example[k]) for k in given)
 
 
 def header_name(table: str, header: object) -> str:
@@ -369,12 +369,14 @@ def _score100() -> pa.Column:
     return pa.Column(float, Check.in_range(0, 100, error="must be between 0 and 100"), coerce=True)
 
 
-def build_schemas(unit_ids: Iterable[str] = (), indicator_ids: Iterable[str] = (),
+def build_schemas(unit_ids: Iterable[str] | None = (), indicator_ids: Iterable[str] | None = (),
                   kinds: Iterable[str] | None = None) -> dict[str, pa.DataFrameSchema]:
-    """pandera schemas for every table; references are checked against the given ids."""
-    unit_ids, indicator_ids = list(unit_ids), list(indicator_ids)
-    unit = pa.Column(str, _ref(unit_ids, "unit (not in units)"))
-    indicator = pa.Column(str, _ref(indicator_ids, "indicator (not in indicators)"))
+    """pandera schemas for every table; references are checked against the given ids (not
+    at all where the ids are None)."""
+    unit = pa.Column(str, _ref(list(unit_ids), "unit (not in units)")) if unit_ids is not None else pa.Column(str)
+    indicator = (pa.Column(str, _ref(list(indicator_ids), "indicator (not in indicators)"))
+                 if indicator_ids is not None else pa.Column(str))
+    unit_ids = list(unit_ids) if unit_ids is not None else None
     opt_str = pa.Column(str, nullable=True)
     return {
         "units": pa.DataFrameSchema({
@@ -442,8 +444,8 @@ def build_schemas(unit_ids: Iterable[str] = (), indicator_ids: Iterable[str] = (
                                coerce=True),
         }, unique=["year", "unit_id", "indicator_id"], report_duplicates="exclude_first"),
         "truth": pa.DataFrameSchema({
-            "unit_id": pa.Column(str, _ref(unit_ids, "unit (not in units)"), unique=True,
-                                 report_duplicates="exclude_first"),
+            "unit_id": pa.Column(str, _ref(unit_ids, "unit (not in units)") if unit_ids is not None else None,
+                                 unique=True, report_duplicates="exclude_first"),
             "theta": _number(),
             "visible": _number(nullable=True), "latent": _number(nullable=True),
             "year": pa.Column(float, Check.in_range(1900, 2200, error="is not a plausible year"),
@@ -740,12 +742,16 @@ def validate_frames(frames: Mapping[str, pd.DataFrame], sources: Mapping[str, st
             problems += found
             if valid is not None:
                 tables[table] = valid
-    if problems:        # references cannot be checked against tables that are wrong
-        raise_problems(problems, what=origin)
-    units, indicators = tables["units"], tables["indicators"]
-    schemas = build_schemas(units["unit_id"], indicators["indicator_id"], kinds=kinds)
+    if ("units" not in tables and "units" not in cleaned) or ("indicators" not in tables and "indicators" not in cleaned):
+        raise_problems(problems, what=origin)       # no ids to check the other tables' references against
+    # references are checked once units and indicators are valid; where they are not, the other
+    # tables are still checked for their own problems (every problem of the dataset in one run,
+    # none that only repeats a problem of the units or indicators)
+    ids = {t: (tables[t][f"{t[:-1] if t == 'units' else 'indicator'}_id"] if t in tables else None)
+           for t in ("units", "indicators")}
+    schemas = build_schemas(ids["units"], ids["indicators"], kinds=kinds)
     for table in TABLE_COLUMNS:
-        if table in tables:
+        if table in ("units", "indicators"):
             continue
         if table not in cleaned:
             tables[table] = empty_table(table)

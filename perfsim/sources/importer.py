@@ -252,9 +252,10 @@ class Mapping(_Strict):
                     bad = sorted({str(v) for v in table_map.values()} - set(allowed))
                     if bad:
                         raise ValueError(f"'values.{key}': {', '.join(bad)} is not one of {', '.join(allowed)}")
+        from_sheet = any(sheet.table == "indicators" for sheet in self.sheets)   # checked by the contract then
         for s_i, sheet in enumerate(self.sheets):
             for header, target in {**self.columns, **sheet.columns}.items():
-                if target.indicator is not None and target.indicator not in self.indicators:
+                if target.indicator is not None and target.indicator not in self.indicators and not from_sheet:
                     where = f"sheets.{s_i}.columns" if header in sheet.columns else "columns"
                     raise ValueError(f"'{where}.{header}.indicator': '{target.indicator}' is not in key "
                                      f"'indicators' ({', '.join(self.indicators) or 'none'})")
@@ -471,14 +472,14 @@ def _locate(headers: list[str], wanted: str, grid: Grid, spec: SheetSpec) -> int
 def _read_long(spec: SheetSpec, grid: Grid, frames: dict[str, list], report: dict) -> None:
     table = spec.table
     headers = grid.headers(spec.header_row, spec.header_rows)
-    if spec.headers is not None:
-        cols = {column: _locate(headers, header, grid, spec) for column, header in spec.headers.items()}
-    else:                                  # contract names or the Chinese ones (a trailing * ignored)
-        cols = {}
-        for k, h in enumerate(headers, start=1):
-            column = header_name(table, h) if h else ""
-            if column in TABLE_COLUMNS[table] and column not in cols:
-                cols[column] = k
+    # the columns 'headers:' names, then any other headed by its contract or Chinese name
+    # (a trailing * ignored)
+    cols = {column: _locate(headers, header, grid, spec) for column, header in (spec.headers or {}).items()}
+    taken = set(cols.values())
+    for k, h in enumerate(headers, start=1):
+        column = header_name(table, h) if h else ""
+        if column in TABLE_COLUMNS[table] and column not in cols and k not in taken and column not in spec.constants:
+            cols[column] = k
     missing = [c for c in REQUIRED_COLUMNS[table] if c not in cols and c not in spec.constants]
     if missing:
         names = ", ".join(f"{c} ({COLUMN_LABELS_ZH[table].get(c, c)})" for c in missing)
