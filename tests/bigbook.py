@@ -95,8 +95,11 @@ def big_world_book(path: Path, world: str | Path, extra: int = 57, copies: int =
     returns (path, rows, columns) of that sheet."""
     world = Path(world)
     rng = np.random.default_rng(seed)
+    names = {"units": "单位", "indicators": "指标", "targets": "目标", "leader_ratings": "领导评价",
+             "satisfaction": "满意度", "adjustments": "加减分", "special": "专项", "peers": "对标", "goals": "城市目标",
+             "responsibilities": "责任分工"}
     tables = {t: pd.read_csv(world / f"{t}.csv", dtype=str, keep_default_na=False)
-              for t in ("units", "indicators", "targets")}
+              for t in names if (world / f"{t}.csv").exists()}
     actuals = pd.read_csv(world / "actuals.csv", dtype={"period": str, "unit_id": str, "indicator_id": str})
     years = actuals["period"].str[:4].astype(int)
     span = int(years.max() - years.min() + 1)
@@ -112,8 +115,7 @@ def big_world_book(path: Path, world: str | Path, extra: int = 57, copies: int =
             for row, more in zip(part.itertuples(index=False), noise):
                 yield [*row, *more.tolist()]
 
-    write_book(path, {"单位": _rows(tables["units"]), "指标": _rows(tables["indicators"]),
-                      "目标": _rows(tables["targets"]), "完成值": wide()})
+    write_book(path, {**{names[t]: _rows(frame) for t, frame in tables.items()}, "完成值": wide()})
     return path, len(actuals) + 1, len(actuals.columns) + extra
 
 
