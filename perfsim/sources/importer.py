@@ -237,6 +237,10 @@ class Mapping(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> "Mapping":
+        sheet_of_units = next((k for k, sheet in enumerate(self.sheets) if sheet.table == "units"), None)
+        if sheet_of_units is not None and "units" in self.model_fields_set:
+            raise ValueError(f"'units': not used: the units come from the sheet of key 'sheets.{sheet_of_units}' "
+                             "(give their category and kind there, or drop that sheet)")
         tables = self.tables_read()
         for key, table_map in self.values.items():
             table, _, column = key.rpartition(".")
