@@ -188,7 +188,7 @@ def test_ctrl_c_ends_with_one_line_exit_130_and_no_files(tmp_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert err.strip().splitlines()[-1] == "perfsim: interrupted; no results were written", err
+    assert err.strip().splitlines()[-1] == "perfsim: interrupted (Ctrl-C); no results were written", err
     assert "Traceback" not in err
     assert not out.exists() or list(out.iterdir()) == []
 
@@ -264,3 +264,142 @@ def test_the_fast_yaml_loader_reads_every_parameter_file_as_pyyaml_safe_load_doe
     assert len(files) > 10
     for path in files:
         assert yamlio.load_yaml(path) == yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader), path
+
+
+# --------------------------------------------------------------------------- publishing
+
+def _previous_set(out: Path) -> dict[str, str]:
+    out.mkdir()
+    (out / "a.csv").write_text("old a")
+    (out / "sub").mkdir()
+    (out / "sub" / "b.csv").write_text("old b")
+    (out / "other.txt").write_text("not ours")
+    return {"a.csv": "old a", "sub/b.csv": "old b", "other.txt": "not ours"}
+
+
+def _state(out: Path) -> dict[str, str]:
+    return {str(p.relative_to(out)): p.read_text() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def _publish_new(out: Path) -> None:
+    with OutputSet(out) as outputs:
+        outputs.text("new a", "a.csv")
+        outputs.text("new b", "sub/b.csv")
+        outputs.text("new c", "c.csv")
+
+
+NEW = {"a.csv": "new a", "sub/b.csv": "new b", "c.csv": "new c", "other.txt": "not ours"}
+
+
+def test_publishing_fails_at_every_step_and_leaves_the_complete_previous_set(tmp_path, monkeypatch):
+    """Two previous files moved aside, three new ones renamed in: five steps. A failure at
+    any of them (a full disk, a lost mount) undoes the steps before it."""
+    from perfsim.core import files
+
+    real = files._rename
+    for fail_at in range(5):
+        out = tmp_path / f"out{fail_at}"
+        before = _previous_set(out)
+        calls = []
+
+        def failing(source, target, fail_at=fail_at, calls=calls):
+            calls.append(target)
+            if len(calls) - 1 == fail_at:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            real(source, target)
+
+        monkeypatch.setattr(files, "_rename", failing)
+        with pytest.raises(PerfsimError, match=r"no space left on device\); nothing was written"):
+            _publish_new(out)
+        assert _state(out) == before, fail_at
+        assert not list(out.glob(".staging-*")), fail_at           # no staging or aside folder left
+    monkeypatch.setattr(files, "_rename", real)
+    out = tmp_path / "ok"
+    _previous_set(out)
+    _publish_new(out)
+    assert _state(out) == NEW and not list(out.glob(".staging-*"))
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_signal_at_any_step_of_publishing_arrives_after_the_complete_new_set(tmp_path, monkeypatch, signame):
+    from perfsim.core import files
+
+    real = files._rename
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)   # as at a terminal
+    try:
+        _publish_with_signals(tmp_path, monkeypatch, signame, files, real)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _publish_with_signals(tmp_path, monkeypatch, signame, files, real):
+    from perfsim.cli import Terminated, _ending_signals
+
+    for at in range(5):
+        out = tmp_path / f"{signame}{at}"
+        _previous_set(out)
+        calls = []
+
+        def signalling(source, target, at=at, calls=calls):
+            calls.append(target)
+            if len(calls) - 1 == at:
+                os.kill(os.getpid(), getattr(signal, signame))        # held until publishing ends
+            real(source, target)
+
+        monkeypatch.setattr(files, "_rename", signalling)
+        with _ending_signals(), pytest.raises(KeyboardInterrupt) as caught:
+            _publish_new(out)
+            time.sleep(1)                      # not reached: the signal is delivered as the hold ends
+        assert _state(out) == NEW, (signame, at)
+        assert isinstance(caught.value, Terminated) == (signame == "SIGTERM")
+        assert not list(out.glob(".staging-*"))
+
+
+def test_stale_staging_folders_of_dead_processes_are_removed(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".staging-{dead.pid}-abc123"
+    (stale / "sub").mkdir(parents=True)
+    (stale / "sub" / "x.csv.tmp").write_text("partial")
+    alive = tmp_path / f".staging-{os.getppid()}-def456"      # a live process's: kept
+    alive.mkdir()
+    with OutputSet(tmp_path) as outputs:
+        outputs.text("x", "x.csv")
+    assert not stale.exists() and alive.exists() and (tmp_path / "x.csv").read_text() == "x"
+
+
+def test_sigterm_and_sighup_end_a_command_with_one_line_their_exit_code_and_no_files(tmp_path):
+    for signame, code in (("SIGTERM", 143), ("SIGHUP", 129)):
+        out = tmp_path / signame
+        proc = subprocess.Popen([sys.executable, "-m", "perfsim.cli", "uncertainty", str(BASELINE), "--draws",
+                                 "5000000", "--out", str(out), "--no-progress"], stderr=subprocess.PIPE, text=True,
+                                preexec_fn=interruptible)
+        time.sleep(6)
+        proc.send_signal(getattr(signal, signame))
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == code, err
+        assert err.strip().splitlines()[-1] == f"perfsim: interrupted ({signame}); no results were written", err
+        assert "Traceback" not in err
+        assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_synth_on_a_full_disk_leaves_nothing_behind(tmp_path, monkeypatch, capsys):
+    from perfsim.core import files
+
+    real, calls = files.atomic_write_bytes, []
+
+    def filling(path, data):
+        calls.append(path)
+        if len(calls) == 3:                        # the disk fills while the third table is written
+            raise files._write_error(Path(path), OSError(errno.ENOSPC, "No space left on device"))
+        return real(path, data)
+
+    monkeypatch.setattr(files, "atomic_write_bytes", filling)
+    out = tmp_path / "world"
+    assert main(["synth", "--out", str(out), "--seed", "3"]) == 2
+    assert "no space left on device" in capsys.readouterr().err
+    assert not out.exists() or list(out.iterdir()) == []
+    monkeypatch.setattr(files, "atomic_write_bytes", real)
+    assert main(["synth", "--out", str(out), "--seed", "3"]) == 0
+    assert (out / "SYNTHETIC_README.txt").exists() and (out / "units.csv").exists()
+    assert not list(out.glob(".staging-*"))

@@ -196,7 +196,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         if args.source is not None or args.mapping is not None:
             raise PerfsimError("--template writes a blank workbook and its mapping; give it alone")
         book, mapping = importer.write_template(args.template)
-        print(f"wrote {book} (one sheet per table, Chinese headers, a 说明 sheet) and {mapping}")
+        print(f"wrote {book} (one sheet per table: Chinese headers, an example row, drop-down lists; "
+              f"a 说明 sheet listing every column) and {mapping}")
         print(f"fill it in, then: perfsim import {book} --mapping {mapping} --out my_data/")
         return 0
     if args.source is None or args.mapping is None or args.out is None:
@@ -210,6 +211,9 @@ def cmd_import(args: argparse.Namespace) -> int:
           f"give no row (where a unit is assessed, the scheme's missing rule applies); "
           f"{totals['skipped_rows']} row(s) skipped (skip:)")
     for sheet in report.sheets:
+        if sheet.get("example_rows"):
+            print(f"  {Path(sheet['workbook']).name}, sheet '{sheet['sheet']}': the template's example row "
+                  "was skipped (untouched)")
         if sheet.get("rows_without_values"):
             shown = ", ".join(sheet["rows_without_values"][:5])
             warnings.warn(f"{sheet['workbook']}, sheet '{sheet['sheet']}': {len(sheet['rows_without_values'])} "
@@ -293,7 +297,7 @@ def cmd_influence(args: argparse.Namespace) -> int:
 
     resolved = _load(args.scheme)
     dataset = _dataset(args)
-    with progress_bar(len(indicator_leaves(resolved)), "indicators", not args.no_progress) as bar:
+    with progress_bar(len(indicator_leaves(resolved)), "indicators", args.progress) as bar:
         table = influence(resolved, dataset, args.year, progress=bar.update)
     fig = influence_figure(table, resolved.name)
     with OutputSet(args.out) as outputs:
@@ -318,7 +322,7 @@ def cmd_reduce(args: argparse.Namespace) -> int:
     resolved = _load(args.scheme)
     dataset = _dataset(args)
     total = len(indicator_leaves(resolved))
-    with progress_bar(total, "steps", not args.no_progress) as bar:
+    with progress_bar(total, "steps", args.progress) as bar:
         result = reduce(resolved, dataset, args.min_tau, args.year, progress=bar.update)
     atomic_write_text(out, reduction_text(resolved, result, out, args.name))
     reduced = load_scenario(out)                       # the scenario written validates and scores
@@ -516,7 +520,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     scenarios = args.scenarios or default_scenarios()
     manifest = run_batch(scenarios, args.notebook or None, out=args.out, name=args.name,
                          jobs=args.jobs, scheduler=args.scheduler, data=args.data, year=args.year,
-                         seed=args.seed, force=args.force, progress=not args.no_progress,
+                         seed=args.seed, force=args.force, progress=args.progress,
                          timeout=args.timeout, lang=args.lang)
     print(summary_table(manifest))
     print(f"open {Path(args.out) / args.name / 'index.html'}")
@@ -559,7 +563,7 @@ def cmd_uncertainty(args: argparse.Namespace) -> int:
                            f"{args.draws * model.n * 8 / 1e9:.1f} GB; use fewer draws")
     tasks = -(-args.draws // chunk)
     with executor_for(args.jobs, args.scheduler, tasks) as executor, \
-            progress_bar(args.draws, "draws", not args.no_progress) as bar:
+            progress_bar(args.draws, "draws", args.progress) as bar:
         mc = monte_carlo(model, args.draws, seed=args.seed, chunk=chunk, executor=executor,
                          keep_draws=args.save_draws, progress=bar.update)
     sensitivity = None if args.no_sobol else sobol_indices(model, n=args.sobol_n, seed=args.seed)
@@ -630,10 +634,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     out = check_dir_target(args.out)
     params_path = Path(args.params) if args.params else DEFAULT_PARAMS
     setup = cal.load_setup(args.targets or PARAMS_DIR / "calibration.yaml", synth_params(params_path))
-    with progress_bar(args.budget, "fits", not args.no_progress) as bar:
+    with progress_bar(args.budget, "fits", args.progress) as bar:
         fit = cal.calibrate(setup, args.budget, args.seed, progress=bar.update)
     with executor_for(args.jobs, args.scheduler, -(-args.candidates // 8)) as executor, \
-            progress_bar(args.candidates, "worlds", not args.no_progress) as bar:
+            progress_bar(args.candidates, "worlds", args.progress) as bar:
         plausible = cal.plausible_worlds(fit, args.candidates, args.seed, executor, progress=bar.update)
     from ..core.paths import shown_path
 
@@ -722,7 +726,7 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     for r in [base, *scenarios]:
         check_fit(r, probe)
     with executor_for(args.jobs, args.scheduler, -(-args.worlds // 10)) as executor, \
-            progress_bar(args.worlds, "worlds", not args.no_progress) as bar:
+            progress_bar(args.worlds, "worlds", args.progress) as bar:
         per_world = ensemble(base, dict(zip(names, scenarios)), knob_sets, args.seed, executor,
                              progress=bar.update)
     table = ensemble_effects(per_world, names)
@@ -866,7 +870,8 @@ def build_parser() -> argparse.ArgumentParser:
     _data(p)
     p.add_argument("--out", default="outputs/influence", help="folder for influence.csv and influence.png")
     p.add_argument("--top", type=options.top, default=10, help="how many indicators to print")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="a progress bar on stderr (default: only when stderr is a terminal)")
 
     p = _sub(sub, "reduce", "find a small indicator set whose ranking stays close to the full one (少而精)",
              "perfsim reduce params/baseline.yaml --min-tau 0.95 --out params/scenarios/reduced.yaml", cmd_reduce)
@@ -876,7 +881,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lowest Kendall tau to the full ranking allowed in any category")
     p.add_argument("--name", default=None, help="name of the scenario written (default: SCHEME_reduced)")
     p.add_argument("--out", required=True, help="the scenario YAML file to write")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="a progress bar on stderr (default: only when stderr is a terminal)")
 
     p = _sub(sub, "methods", "rank by TOPSIS, VIKOR and PROMETHEE II and compare with the scheme's ranking",
              "perfsim methods params/baseline.yaml --out outputs/methods", cmd_methods)
@@ -955,7 +961,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rerun jobs even when cached")
     p.add_argument("--lang", choices=("zh", "en"), default="zh",
                    help="language of the report (index.html): Chinese with English in parentheses, or English")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="a progress bar on stderr (default: only when stderr is a terminal)")
 
     p = _sub(sub, "uncertainty", "Monte Carlo rank bands, SMAA acceptability, Sobol indices and stability",
              "perfsim uncertainty params/baseline.yaml --draws 20000 --out outputs/robust", cmd_uncertainty)
@@ -974,7 +981,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sobol", action="store_true", help="skip the Sobol indices")
     p.add_argument("--save-draws", action="store_true",
                    help="also write every draw's totals and weight shares (draws_*.parquet)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="a progress bar on stderr (default: only when stderr is a terminal)")
 
     p = _sub(sub, "calibrate", "fit the synthetic world's knobs to documented moments; its plausible worlds",
              "perfsim calibrate --budget 600 --out outputs/calibration", cmd_calibrate)
@@ -990,7 +998,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--write-params", default=None,
                    help="also write the fitted knobs into this knob file, keeping its comments "
                         "(e.g. params/synth.yaml to make the bundled world the calibrated one)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="a progress bar on stderr (default: only when stderr is a terminal)")
 
     p = _sub(sub, "ensemble", "effects of scenarios against a base over many plausible synthetic worlds",
              "perfsim ensemble params/baseline.yaml params/scenarios/*.yaml --worlds 50 --out outputs/ensemble",
@@ -1006,7 +1015,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=options.jobs, default=2, help="local worker processes")
     p.add_argument("--scheduler", type=options.scheduler, default=None, help="tcp://HOST:PORT of a Dask scheduler")
     p.add_argument("--out", default="outputs/ensemble", help="folder for per_world.csv, effects.csv, run.json")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="a progress bar on stderr (default: only when stderr is a terminal)")
 
     p = _sub(sub, "track", "monthly progress, warnings, dynamic ranking and feedback",
              "perfsim track params/baseline.yaml --period 2025-06 --out outputs/track", cmd_track)
@@ -1019,17 +1029,93 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: the command ends as on Ctrl-C (staged outputs are dropped, workers
+    stopped), with the signal's own exit code."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame) -> None:
+    raise Terminated(signum)
+
+
+class _ending_signals:
+    """SIGTERM and SIGHUP end the command like Ctrl-C while it runs (main thread only)."""
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        self.saved = {}
+        if threading.current_thread() is threading.main_thread():
+            for name in ("SIGTERM", "SIGHUP"):
+                if hasattr(signal, name):
+                    number = getattr(signal, name)
+                    self.saved[number] = signal.signal(number, _terminate)
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        for number, handler in self.saved.items():
+            signal.signal(number, handler)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    """The last line of a command ended by a signal, and its exit code (128 + signal)."""
+    from ..core.files import PUBLISHED
+
+    name, code = (exc.args[0], 128 + exc.signum) if isinstance(exc, Terminated) else ("Ctrl-C", EXIT_INTERRUPTED)
+    if PUBLISHED:
+        shown = ", ".join(dict.fromkeys(PUBLISHED))
+        print(f"perfsim: interrupted ({name}); the results already written to {shown} are complete, "
+              "nothing after them was written", file=sys.stderr)
+    else:
+        print(f"perfsim: interrupted ({name}); no results were written", file=sys.stderr)
+    return code
+
+
+#: what each command's --out receives: a folder, or a file (checked before any work)
+OUT_KINDS = {"score": "file", "weights": "file", "reduce": "file", "import": "folder", "audit": "folder",
+             "influence": "folder", "methods": "folder", "raters": "folder", "efficiency": "folder",
+             "consequences": "folder", "diagnose": "folder", "compare": "folder", "batch": "folder",
+             "uncertainty": "folder", "track": "folder", "calibrate": "folder", "ensemble": "folder"}
+
+
+def _check_out(args: argparse.Namespace) -> None:
+    """Every output place checked before the work starts (a file where a folder belongs, a
+    read-only folder): the error comes first, not after the work."""
+    from ..core.files import check_writable
+
+    command = getattr(args, "func", None).__name__.removeprefix("cmd_") if hasattr(args, "func") else ""
+    out = getattr(args, "out", None)
+    if out is None:
+        return
+    if command == "synth":
+        check_writable(out, folder=getattr(args, "format", "csv") != "xlsx")
+    elif command in OUT_KINDS:
+        check_writable(out, folder=OUT_KINDS[command] == "folder")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from ..core.files import PUBLISHED
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
     SEEN.clear()
+    PUBLISHED.clear()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _ending_signals():
             warnings.simplefilter("always", PerfsimWarning)
             warnings.showwarning = _show_warning
+            _check_out(args)
             return args.func(args)
     except PerfsimErrors as exc:          # several problems: one line each
         for line in exc.lines:
@@ -1038,9 +1124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PerfsimError as exc:
         print("perfsim: error: " + " ".join(str(exc).split()), file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("perfsim: interrupted; no results were written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
     except BrokenPipeError:          # output piped into `head` and the like
         return 0
     except OSError as exc:

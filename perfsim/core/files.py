@@ -3,8 +3,11 @@
 Every file perfsim writes goes through a temporary file in the target folder and a rename,
 so a reader never sees half a file. A command that writes several files stages them in
 an :class:`OutputSet` and publishes them together at the end: if anything fails (a bad
-input found late, a full disk, Ctrl-C), nothing is published and the staging folder is
-removed. Errors name the file the user asked for, never a temporary name.
+input found late, a full disk, Ctrl-C, SIGTERM), nothing is published and the staging
+folder is removed; publishing itself holds those signals and undoes a failed rename, so
+the folder holds the complete previous set or the complete new one. A staging folder
+left by a process that no longer lives (SIGKILL) is removed by the next run. Errors name
+the file the user asked for, never a temporary name.
 """
 
 from __future__ import annotations
@@ -65,6 +68,21 @@ def check_dir_target(path: str | Path) -> Path:
         raise PerfsimError("exists and is not a folder; give a folder for these outputs", where=path)
     if path.is_symlink() and not path.exists():
         raise PerfsimError("is a broken symbolic link", where=path)
+    return path
+
+
+def check_writable(path: str | Path, folder: bool) -> Path:
+    """Before any work: ``path`` can receive a folder of outputs (``folder``) or a file,
+    and the nearest existing folder on its way can be written (a read-only place is
+    refused now, not after minutes of work)."""
+    path = check_dir_target(path) if folder else check_file_target(path)
+    probe = path if folder and path.is_dir() else path.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise PerfsimError(f"{probe} is not a folder; outputs cannot be written under it", where=path)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise PerfsimError(f"cannot write in {probe} (permission denied); nothing was done", where=path)
     return path
 
 
@@ -150,7 +168,8 @@ class OutputSet:
     def __enter__(self) -> "OutputSet":
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            self._stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.out_dir))
+            remove_stale_staging(self.out_dir)
+            self._stage = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=self.out_dir))
         except OSError as exc:
             raise _write_error(self.out_dir, exc) from None
         return self
@@ -180,19 +199,46 @@ class OutputSet:
         return save_parquet(frame, self.path(name))
 
     def publish(self) -> list[Path]:
-        """Rename every staged file into place (done by the with-block on success)."""
+        """Put every staged file in place, all or none (done by the with-block on success).
+
+        The previous files of the same names are first moved aside into the staging folder,
+        then the new ones renamed into place; if a rename fails, what was done is undone,
+        so the folder holds either the complete previous set or the complete new one. The
+        signals that end a command (Ctrl-C, SIGTERM, SIGHUP) are held while this runs and
+        delivered after it: they interrupt before the set is published or after, never
+        half way. :data:`PUBLISHED` records what was published (for the CLI's last line)."""
         assert self._stage is not None
-        out = []
-        try:
-            for name in self.names:
-                staged, final = self._stage / name, self.out_dir / name
-                check_file_target(final)
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staged, final)
-                out.append(final)
-        except OSError as exc:
-            raise _write_error(self.out_dir / name, exc) from None
-        return out
+        aside = self._stage.with_name(self._stage.name + "-previous")
+        moved: list[tuple[Path, Path]] = []          # (from, to), undone in reverse
+        name = ""
+        with held_signals():
+            try:
+                for name in self.names:
+                    final = self.out_dir / name
+                    check_file_target(final)
+                    if final.exists():
+                        keep = aside / name
+                        keep.parent.mkdir(parents=True, exist_ok=True)
+                        _rename(final, keep)
+                        moved.append((final, keep))
+                for name in self.names:
+                    staged, final = self._stage / name, self.out_dir / name
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    _rename(staged, final)
+                    moved.append((staged, final))
+            except (OSError, PerfsimError) as exc:
+                for source, target in reversed(moved):
+                    try:
+                        os.replace(target, source)
+                    except OSError:
+                        pass
+                shutil.rmtree(aside, ignore_errors=True)
+                if isinstance(exc, PerfsimError):
+                    raise
+                raise _write_error(self.out_dir / name, exc) from None
+            shutil.rmtree(aside, ignore_errors=True)
+            PUBLISHED.append(str(self.out_dir))
+        return [self.out_dir / n for n in self.names]
 
     def __exit__(self, kind, exc, tb) -> None:
         try:
@@ -202,6 +248,68 @@ class OutputSet:
             if self._stage is not None:
                 shutil.rmtree(self._stage, ignore_errors=True)
                 self._stage = None
+
+
+#: output folders published by this process (the CLI says so if a signal arrives after)
+PUBLISHED: list[str] = []
+#: the signals that end a command; held while a set of outputs is published
+ENDING_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+def _rename(source: Path, target: Path) -> None:
+    """One step of publishing (a hook for the tests that fail it at every step)."""
+    os.replace(source, target)
+
+
+class held_signals:
+    """Hold Ctrl-C, SIGTERM and SIGHUP while the block runs (main thread, POSIX); a signal
+    that arrives meanwhile is delivered when the block ends."""
+
+    def __enter__(self) -> "held_signals":
+        import signal
+        import threading
+
+        self._mask = None
+        if hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread():
+            wanted = {getattr(signal, n) for n in ENDING_SIGNALS if hasattr(signal, n)}
+            self._mask = signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        if self._mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+
+
+def remove_stale_staging(folder: Path) -> list[Path]:
+    """Remove the staging folders that processes no longer alive left in ``folder`` (killed
+    by SIGKILL or a power cut while writing); returns them."""
+    removed = []
+    try:
+        entries = list(folder.glob(".staging-*"))
+    except OSError:
+        return removed
+    for entry in entries:
+        parts = entry.name.split("-")
+        if len(parts) < 3 or not parts[1].isdigit():
+            continue
+        pid = int(parts[1])
+        if pid == os.getpid() or _alive(pid):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def unique_sibling(path: Path, tag: str) -> Path:

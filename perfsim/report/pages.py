@@ -431,11 +431,10 @@ def comparison_rows(comparison: pd.DataFrame, facts: list[dict[str, Any]]
     """The scenario comparison with every number a number: the range of totals as lowest
     and highest, the validity change as median, 5 % and 95 % quantiles and a Chinese verdict."""
     frame = comparison.copy()
-    if "range" in frame:
-        parts = frame["range"].astype(str).str.split("–", expand=True)
-        if parts.shape[1] == 2:
-            frame["min_total"] = pd.to_numeric(parts[0], errors="coerce")
-            frame["max_total"] = pd.to_numeric(parts[1], errors="coerce")
+    if "range" in frame:          # the range of totals, from the scores themselves (not the text)
+        scores = {f["name"]: f["scores"] for f in facts if f["scores"] is not None}
+        frame["min_total"] = [float(scores[n]["total"].min()) if n in scores else np.nan for n in frame["scenario"]]
+        frame["max_total"] = [float(scores[n]["total"].max()) if n in scores else np.nan for n in frame["scenario"]]
     if "validity" in frame:
         found = {f["name"]: (f["findings"][1].get("validity") if f["findings"] else None) for f in facts}
         for key, column in (("median", "validity_median"), ("q05", "validity_q05"), ("q95", "validity_q95")):
@@ -494,10 +493,11 @@ def write_readable_tables(root: Path, manifest: dict, facts: list[dict[str, Any]
             if f["scores"] is None:
                 continue
             names, rows, formats = ranking_table(f)
-            outputs.csv(pd.DataFrame(_rounded(rows, formats), columns=[n[0] for n in names]),
+            outputs.csv(pd.DataFrame(_rounded(rows, formats), columns=[n[0] for n in names], dtype=object),
                         f"ranking_{f['name']}.csv")
         names, rows, formats = comparison_rows(comparison, facts)
-        outputs.csv(pd.DataFrame(_rounded(rows, formats), columns=[n[0] for n in names]), "comparison.csv")
+        outputs.csv(pd.DataFrame(_rounded(rows, formats), columns=[n[0] for n in names], dtype=object),
+                    "comparison.csv")
     return [root / "readable" / n for n in outputs.names]
 
 

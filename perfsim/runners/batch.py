@@ -155,7 +155,7 @@ def _save_validated(path: Path, validated: set[str]) -> list[str]:
 def run_batch(scenarios: Sequence[str | Path], notebooks: Sequence[str | Path] | None = None, *,
               out: str | Path = "outputs", name: str = "default", jobs: int = 2,
               scheduler: str | None = None, data: str | None = None, year: int | None = None,
-              seed: int = DEFAULT_SEED, force: bool = False, progress: bool = True,
+              seed: int = DEFAULT_SEED, force: bool = False, progress: bool | None = None,
               warm: bool = True, timeout: float = 1800.0, lang: str = "zh") -> dict:
     """Run a batch; return the manifest (also written to OUT/NAME/manifest.json)."""
     started = time.perf_counter()
@@ -343,7 +343,9 @@ def _collect(iterator: Iterable[dict], total: int, records: list, manifest: dict
     kill) and pass it on."""
     from tqdm.auto import tqdm
 
-    with tqdm(total=total, desc="batch", unit="job", disable=not progress, file=sys.stderr) as bar:
+    from .executors import show_progress
+
+    with tqdm(total=total, desc="batch", unit="job", disable=not show_progress(progress), file=sys.stderr) as bar:
         for record in iterator:
             records.append(record)
             write_json(root / "manifest.json", manifest)

@@ -116,11 +116,18 @@ class _Bar:
             self._bar.update(n)
 
 
+def show_progress(show: bool | None) -> bool:
+    """Whether to draw a progress bar: as asked (``--progress``/``--no-progress``), else only
+    when stderr is a terminal (a log file or a pipe gets the results and errors alone)."""
+    if show is None:
+        return bool(getattr(sys.stderr, "isatty", lambda: False)())
+    return show
+
+
 @contextlib.contextmanager
-def progress_bar(total: int, unit: str, show: bool = True) -> Iterator[_Bar]:
-    """A tqdm progress bar on stderr (nothing when ``show`` is false or stderr is no terminal
-    and ``show`` was not asked for explicitly); ``bar.update(n)`` adds n done."""
-    if not show:
+def progress_bar(total: int, unit: str, show: bool | None = None) -> Iterator[_Bar]:
+    """A tqdm progress bar on stderr (see :func:`show_progress`); ``bar.update(n)`` adds n done."""
+    if not show_progress(show):
         yield _Bar(None)
         return
     from tqdm.auto import tqdm

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..core.contract import SHEET_ALIASES, TABLE_COLUMNS, Dataset, header_name, validate_frames
 from ..core.errors import PerfsimError, PerfsimWarning
-from ..core.files import check_dir_target, check_file_target, write_csv, write_with
+from ..core.files import check_dir_target, check_file_target, write_with
 from .world import data_path, is_bundled
 
 #: the largest data file read (bytes); larger files are refused rather than exhausting memory
@@ -297,9 +297,15 @@ def stable_workbook(raw: bytes) -> bytes:
 
 
 def write_dataset(dataset: Dataset | Mapping[str, pd.DataFrame], out: str | Path,
-                  fmt: str = "csv") -> Path:
+                  fmt: str = "csv", extra: Mapping[str, str] | None = None) -> Path:
     """Write the tables as a folder of CSV files (``fmt='csv'``) or one workbook (``'xlsx'``,
-    ``out`` gets the suffix .xlsx if it has none). Returns the folder or workbook path."""
+    ``out`` gets the suffix .xlsx if it has none). Returns the folder or workbook path.
+
+    A folder is published all or nothing (:class:`~perfsim.core.files.OutputSet`: a full
+    disk or a signal leaves the previous files or the new ones, never part of them);
+    ``extra`` adds text files to it (name -> text, e.g. the SYNTHETIC README)."""
+    from ..core.files import OutputSet
+
     tables = dataset.tables if isinstance(dataset, Dataset) else dataset
     out = Path(out)
     if fmt == "xlsx":
@@ -308,7 +314,9 @@ def write_dataset(dataset: Dataset | Mapping[str, pd.DataFrame], out: str | Path
         data = workbook_bytes(tables)
         return write_with(check_file_target(out), lambda tmp: Path(tmp).write_bytes(data))
     check_dir_target(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, frame in tables.items():
-        write_csv(frame, out / f"{name}.csv")
+    with OutputSet(out) as outputs:
+        for name, frame in tables.items():
+            outputs.csv(frame, f"{name}.csv")
+        for name, text in (extra or {}).items():
+            outputs.text(text, name)
     return out

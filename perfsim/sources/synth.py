@@ -27,7 +27,6 @@ import pandas as pd
 
 from ..core.contract import Dataset
 from ..core.errors import PerfsimError
-from ..core.files import atomic_write_text
 from ..core.knobs import load_knobs
 from ..core.paths import SYNTH_PARAMS
 from .readers import write_dataset
@@ -594,6 +593,4 @@ def write(out: str | Path, seed: int, params_path: str | Path | None = None,
     if fmt == "xlsx":
         note = pd.DataFrame({"SYNTHETIC": readme.strip().splitlines()})
         return write_dataset({"README": note, **tables}, out, fmt="xlsx")
-    target = write_dataset(tables, out, fmt=fmt)
-    atomic_write_text(target / "SYNTHETIC_README.txt", readme)
-    return target
+    return write_dataset(tables, out, fmt=fmt, extra={"SYNTHETIC_README.txt": readme})
