@@ -96,3 +96,30 @@ def test_weights_that_do_not_add_to_one_on_the_mini_scheme_by_hand(mini, mini_sc
     np.testing.assert_allclose(year["total_06"], june["total"].reindex(year.index), atol=1e-9)
     for column in ("bonus", "deduction", "veto"):
         assert (year[column] == december[column].reindex(year.index)).all(), column
+
+
+def test_cascade_checks_compare_targets_and_goals_scaled_to_the_same_period(world):
+    """The world's unit targets add up to each city goal: no gap at any period (the June
+    targets are pro-rated, and so is the goal). A unit's annual target cut by 10 shows as a
+    gap of 10 at year end and of 10 x the share expected by June at June."""
+    from perfsim.core.engine import cascade_gaps
+    from perfsim.core.periods import expected_share, judged_frequency, judged_month, load_seasons, period_dataset
+
+    year = world.years[-1]
+    assert cascade_gaps(world, year).empty
+    assert cascade_gaps(period_dataset(world, f"{year}-06"), year).empty
+    higher = set(world.indicators.loc[world.indicators["direction"] == "higher", "indicator_id"])
+    frequency = judged_frequency(world)
+    goals = world.goals[(world.goals["year"] == year) & world.goals["indicator_id"].isin(higher)]
+    goal = next(g for g in goals.itertuples() if judged_month(frequency[g.indicator_id], 6))   # due by June
+    targets = world.targets.copy()
+    row = targets.index[(targets["year"] == year) & (targets["indicator_id"] == goal.indicator_id)][0]
+    targets.loc[row, "target"] -= 10.0
+    cut = world.replace(targets=targets)
+    at_end = cascade_gaps(cut, year).set_index("indicator_id")
+    assert at_end.loc[goal.indicator_id, "gap"] == pytest.approx(10.0)
+    share = expected_share(world, judged_month(frequency[goal.indicator_id], 6), load_seasons())[goal.indicator_id]
+    assert 0 < share < 1
+    at_june = cascade_gaps(period_dataset(cut, f"{year}-06"), year).set_index("indicator_id")
+    assert list(at_june.index) == [goal.indicator_id]
+    assert at_june.loc[goal.indicator_id, "gap"] == pytest.approx(10.0 * share)

@@ -349,3 +349,23 @@ def test_lower_is_better_for_zscore_frontier_and_target_and_a_log_target():
     assert np.allclose(_leaf("dist_target", data, direction="lower", within="all", target=2), 1 - (x - 2) / 10)
     # on the log scale: target log 10, worst log 1
     assert np.allclose(_leaf("dist_target", data, target=10, log="true"), 1 - (np.log(10) - np.log(x)) / np.log(10))
+
+
+def test_entropy_weights_with_zeros_follow_0_ln_0_equals_0_by_hand():
+    """Column 1 (0, 1, 1): p = (0, 1/2, 1/2), E = ln 2 / ln 3; column 2 (1, 1, 2): p = (1/4,
+    1/4, 1/2), E = 1.5 ln 2 / ln 3; w ∝ 1 - E."""
+    import math
+
+    from perfsim.analyses.weights import entropy_weights, objective_weights
+
+    m = np.array([[0.0, 1.0], [1.0, 1.0], [1.0, 2.0]])
+    d1 = 1 - math.log(2) / math.log(3)
+    d2 = 1 - 1.5 * math.log(2) / math.log(3)
+    expected = [d1 / (d1 + d2), d2 / (d1 + d2)]
+    assert np.allclose(objective_weights(m, "entropy"), expected, atol=1e-12)
+    # where no score is 0 the convention changes nothing: the same as pymcdm's
+    positive = np.array([[2.0, 1.0, 5.0], [1.0, 1.0, 2.0], [3.0, 4.0, 2.0], [1.0, 2.0, 2.0]])
+    assert np.allclose(entropy_weights(positive), objective_weights(positive, "entropy"), atol=1e-12)
+    with pytest.raises(perfsim.PerfsimError, match="need scores of 0 or more"):
+        entropy_weights(np.array([[-1.0, 1.0], [1.0, 1.0], [1.0, 2.0]]))
+

@@ -112,6 +112,8 @@ def objective_weights(matrix: np.ndarray, method: str) -> np.ndarray:
         bad = int((m <= 0).sum())
         raise PerfsimError(f"MEREC weights need positive scores, but {bad} score(s) are 0 or less; "
                            "use another method or a normalisation without zeros (minmax range: [1, 100])")
+    if method == "entropy" and (m <= 0).any():
+        return entropy_weights(m)
     if method in ("entropy", "critic", "std") and np.any(np.ptp(m, axis=0) == 0):
         flat = int(np.sum(np.ptp(m, axis=0) == 0))
         warnings.warn(f"{flat} child(ren) score the same for every unit: {method} gives them no weight",
@@ -123,6 +125,30 @@ def objective_weights(matrix: np.ndarray, method: str) -> np.ndarray:
     if not np.all(np.isfinite(w)) or w.sum() <= 0:
         raise PerfsimError(f"{method} weights are not defined for these scores (constant or degenerate columns)")
     return w / w.sum()
+
+
+def entropy_weights(matrix: np.ndarray) -> np.ndarray:
+    """Shannon-entropy weights with the textbook convention 0 ln 0 = 0, for scores with
+    zeros (pymcdm's, used for positive scores, refuses them; every min-max-scored child
+    has a 0): p_ij = x_ij / sum_i x_ij, E_j = -sum_i p_ij ln p_ij / ln n, w_j ∝ 1 - E_j.
+    A column of zeros carries no information (weight 0, with a warning)."""
+    m = np.asarray(matrix, dtype=float)
+    if (m < 0).any():
+        raise PerfsimError(f"entropy weights need scores of 0 or more, but {int((m < 0).sum())} are negative "
+                           "(a z-score normalisation): use another method or a min-max normalisation")
+    n = m.shape[0]
+    total = m.sum(axis=0)
+    empty = total == 0
+    if empty.any():
+        warnings.warn(f"{int(empty.sum())} child(ren) score 0 for every unit: entropy gives them no weight",
+                      PerfsimWarning, stacklevel=3)
+    p = np.divide(m, total, out=np.zeros_like(m), where=~empty)
+    plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+    e = np.where(empty, 1.0, -plogp.sum(axis=0) / np.log(n))
+    d = 1.0 - e
+    if d.sum() <= 0:
+        raise PerfsimError("entropy weights are not defined for these scores (every child spreads evenly)")
+    return d / d.sum()
 
 
 def pca_weights(matrix: np.ndarray) -> np.ndarray:

@@ -88,4 +88,17 @@ def period_dataset(dataset: Dataset, period: str, seasons: dict | None = None) -
     due = ~(this_year & targets["indicator_id"].map(judged).fillna(month).eq(0))
     targets = targets[due]
     actuals = dataset.actuals[dataset.actuals["period"] <= period]
-    return dataset.replace(targets=targets, actuals=actuals, origin=f"{dataset.origin} (as of {period})")
+    tables = {"targets": targets, "actuals": actuals}
+    goals = dataset.tables.get("goals")
+    if goals is not None and len(goals):
+        # the city goal scaled as its units' targets are, so that the cascade check (targets
+        # add up to the goal) compares like with like at any period
+        goals = goals.copy()
+        mine = goals["year"].astype(int) == year
+        when = goals.loc[mine, "indicator_id"].map(judged).fillna(month).astype(int)
+        extra = {m: expected_share(dataset, m, seasons) for m in set(when) if m and m not in shares}
+        shares.update(extra)
+        factor = [shares[m][i] if m else np.nan for m, i in zip(when, goals.loc[mine, "indicator_id"])]
+        goals.loc[mine, "goal"] = goals.loc[mine, "goal"].to_numpy() * np.array(factor)
+        tables["goals"] = goals[~(mine & goals["indicator_id"].map(judged).fillna(month).eq(0))]
+    return dataset.replace(origin=f"{dataset.origin} (as of {period})", **tables)
