@@ -9,6 +9,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
+
+import perfsim
 
 from perfsim.analyses.raters import fit_ratings, rater_model, raters_text
 from perfsim.cli import main
@@ -109,12 +112,37 @@ def test_raters_command_writes_its_files(tmp_path, capsys):
     pairs = pd.read_csv(out / "pairs.csv")
     assert list(raters.columns) == ["rater_id", "n", "leniency", "leniency_se", "compression", "compression_se",
                                     "flagged"]
-    assert list(pairs.columns) == ["rater_id", "unit_id", "residual", "z", "p_value", "q_value", "flagged"]
+    assert list(pairs.columns) == ["rater_id", "unit_id", "residual", "z", "p_value", "q_value", "flagged",
+                                   "left_out"]
     assert {"raw_mean", "adjusted", "adjusted_se"} <= set(pd.read_csv(out / "units.csv").columns)
     page = (out / "raters.html").read_text(encoding="utf-8")
     printed = capsys.readouterr().out
     assert f"{raters['leniency'].max():+.1f}" in printed and "raters.png" in page
-    assert (pairs["q_value"] >= pairs["p_value"] - 1e-12).all()
+    # every rating of the year is a row; the q-values are Benjamini-Hochberg's over the tested ones (scipy)
+    world = perfsim.bundled_dataset()
+    year = world.years[-1]
+    assert len(pairs) == int((world.leader_ratings["year"] == year).sum())
+    tested = pairs["left_out"].isna()
+    assert np.allclose(pairs.loc[tested, "q_value"], stats.false_discovery_control(pairs.loc[tested, "p_value"]))
+    assert pairs.loc[~tested, ["z", "p_value", "q_value"]].isna().all().all() and not pairs.loc[~tested, "flagged"].any()
+
+
+def test_ratings_left_out_of_the_favour_test_are_counted_and_kept_with_their_reason():
+    """A rater who rated two units has no compression estimate: both ratings stay in pairs,
+    untested, with the reason, and a warning counts them."""
+    rng = np.random.default_rng(3)
+    units = [f"U{k}" for k in range(12)]
+    merit = dict(zip(units, rng.normal(80, 5, len(units))))
+    rows = [(f"R{r}", u, merit[u] + rng.normal(0, 2)) for r in range(5) for u in units]
+    rows += [("R9", "U0", 90.0), ("R9", "U1", 70.0)]
+    table = pd.DataFrame(rows, columns=["rater_id", "unit_id", "rating"])
+    with pytest.warns(PerfsimWarning, match=r"2 of 62 rating\(s\) are left out of the favour test .* 2 because "
+                                            r"compression not estimated"):
+        _, pairs, _ = fit_ratings(table)
+    assert len(pairs) == 62
+    left = pairs[pairs["left_out"] != ""]
+    assert sorted(zip(left["rater_id"], left["unit_id"])) == [("R9", "U0"), ("R9", "U1")]
+    assert left["z"].isna().all() and not left["flagged"].any()
 
 
 def test_raters_text_follows_the_numbers(world):

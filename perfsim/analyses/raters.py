@@ -47,7 +47,7 @@ ALPHA = 0.1
 #: below this reliability of the other raters' consensus, a rater's compression is not estimated
 MIN_RELIABILITY = 0.3
 RATER_COLUMNS = ["rater_id", "n", "leniency", "leniency_se", "compression", "compression_se", "flagged"]
-PAIR_COLUMNS = ["rater_id", "unit_id", "residual", "z", "p_value", "q_value", "flagged"]
+PAIR_COLUMNS = ["rater_id", "unit_id", "residual", "z", "p_value", "q_value", "flagged", "left_out"]
 UNIT_COLUMNS = ["unit_id", "n", "raw_mean", "adjusted", "adjusted_se"]
 
 
@@ -165,11 +165,30 @@ def fit_ratings(table: pd.DataFrame, alpha: float = ALPHA) -> tuple[pd.DataFrame
                       else np.nan for row in residual])
     with np.errstate(invalid="ignore", divide="ignore"):
         z = residual / scale[:, None]
-    rr, uu = np.nonzero(np.isfinite(z))
-    p = stats.norm.sf(z[rr, uu])
-    q = multipletests(p, method="fdr_bh")[1] if len(p) else p
+    # every rating is a row of pairs; those the favour test cannot use say why (left_out)
+    rr, uu = ri, ui
+    tested = np.isfinite(z[rr, uu])
+    p = np.full(len(rr), np.nan)
+    q = np.full(len(rr), np.nan)
+    p[tested] = stats.norm.sf(z[rr, uu][tested])
+    if tested.any():
+        q[tested] = multipletests(p[tested], method="fdr_bh")[1]
+    why = np.full(len(rr), "", dtype=object)
+    no_compression = ~np.isfinite(compression)[rr]
+    unreliable_rater = np.isin(raters[rr], unreliable)
+    why[~tested & unreliable_rater] = "the other raters' consensus is mostly noise (compression not estimated)"
+    why[~tested & no_compression & ~unreliable_rater] = ("compression not estimated (the rater rated fewer than 3 "
+                                                         "units others rated, or the consensus is constant)")
+    why[~tested & ~no_compression] = "the rater's residuals do not vary (no scale)"
     pairs = pd.DataFrame({"rater_id": raters[rr], "unit_id": units[uu], "residual": residual[rr, uu],
-                          "z": z[rr, uu], "p_value": p, "q_value": q, "flagged": q <= alpha})
+                          "z": z[rr, uu], "p_value": p, "q_value": q, "flagged": tested & (q <= alpha),
+                          "left_out": why}).sort_values(["rater_id", "unit_id"], kind="stable").reset_index(drop=True)
+    if (~tested).any():
+        counts = pd.Series(why[~tested]).value_counts()
+        warnings.warn(f"{int((~tested).sum())} of {len(rr)} rating(s) are left out of the favour test and kept in "
+                      "pairs.csv with the reason (column left_out): "
+                      + "; ".join(f"{n} because {reason}" for reason, n in counts.items()),
+                      PerfsimWarning, stacklevel=3)
 
     p_len = 2 * stats.norm.sf(np.abs(leniency / leniency_se))
     q_len = multipletests(p_len, method="fdr_bh")[1]
