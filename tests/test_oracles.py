@@ -294,3 +294,26 @@ def test_node_by_node_draws_with_static_geometric_subtrees_equal_the_engine(worl
         table = perfsim.score(scheme, world).set_index("unit_id")["total"].reindex(model.ids)
         diff = np.abs(table.to_numpy() - totals[d])
         assert diff.max() <= 0.0100001 and (diff < 1e-9).mean() > 0.97, (level, d, diff.max())
+
+
+def test_a_geometric_root_says_how_to_read_its_component_columns():
+    """COINr's ASEM with geometric means at every level: the component columns (score x
+    points) do not add up to the total, which is the points times the weighted geometric
+    mean of the component scores; the scoring says so."""
+    from perfsim.core.engine import score_detail, Tree
+
+    resolved = perfsim.load_scenario(ROOT / "params" / "real" / "asem_geometric.yaml")
+    data = perfsim.load_dataset(ROOT / "data" / "real" / "asem")
+    with pytest.warns(perfsim.PerfsimWarning, match="do not add up to the total"):
+        result = score_detail(resolved, data)
+    tree = Tree.of(resolved.scheme)
+    kids = list(tree.children[0])
+    table = result.table.set_index("unit_id")
+    names = [tree.paths[k].split(".", 1)[1] for k in kids]
+    w = np.array([tree.nodes[k].weight or tree.nodes[k].points for k in kids], dtype=float)
+    w = w / w.sum()
+    scores = result.node_scores.loc[table.index, [tree.paths[k] for k in kids]].to_numpy()
+    root_points = tree.nodes[0].points
+    expected = root_points * np.exp(np.log(scores) @ w)
+    assert np.allclose(table["total"].to_numpy(), expected, atol=0.01)
+    assert table.loc["DEU", names].sum() - table.loc["DEU", "total"] == pytest.approx(39.18 + 32.70 - 71.58, abs=0.01)

@@ -1284,6 +1284,16 @@ def score_detail(scheme: Scheme | Resolved, dataset: Dataset, year: int | None =
     })
     for c in tree.children[0]:
         table[tree.paths[c].split(".", 1)[1]] = s.node_points[:, c]
+    if tree.nodes[0].aggregate == "geometric" and len(tree.children[0]) > 1:
+        import warnings
+
+        from .errors import PerfsimWarning
+
+        warnings.warn(f"the root of {where} aggregates by a weighted geometric mean: each component column is "
+                      "the component's score times its points (what it would add under an arithmetic mean), so "
+                      "the columns do not add up to the total; the total is the root's points times the weighted "
+                      "geometric mean of the component scores. Read the columns as levels, not as shares of the "
+                      "total", PerfsimWarning, stacklevel=2)
     table["bonus"], table["deduction"], table["veto"] = s.bonus, s.deduction, s.veto
     if scheme_obj.assessment is not None:          # each assessed month's total beside the year's
         for month, totals in period_totals(scheme_obj, dataset, year).items():
