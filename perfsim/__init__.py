@@ -37,7 +37,7 @@ _EXPORTS = {
     "Scheme": "core.scheme", "Resolved": "core.scheme", "load_scenario": "core.scheme",
     "tree_table": "core.scheme", "parse_scheme": "core.scheme", "load_scheme_text": "core.scheme",
     "score": "core.engine", "score_detail": "core.engine", "check_fit": "core.engine",
-    "component_columns": "core.engine", "effective_weights": "core.engine",
+    "component_columns": "core.engine", "effective_weights": "core.engine", "concentration": "core.engine",
     "cascade_gaps": "core.engine", "credit_table": "core.engine",
     "resolve_path": "core.paths", "DEFAULT_SEED": "core.paths",
     # sources

@@ -102,3 +102,53 @@ def test_cli_audit_writes_page_and_tables(tmp_path, capsys):
     page = (tmp_path / "a" / "audit.html").read_text(encoding="utf-8")
     assert f"应有 {facts['expected_cells']} 个实绩" in page
     assert main(["audit", "--data", str(MINI), "--out", str(tmp_path / "b"), "--threshold", "1.5"]) == 2
+
+
+def test_concentration_flags_an_indicator_that_re_normalisation_makes_decisive(mini):
+    """I1 applies to districts only, I3 to all; 60 target points, 40 leader points. The
+    outer district U2 has both targets: 30 + 30 (0.3 each). The central district U1 has no I3
+    target, so I1 takes all 60 (0.6). Departments hold all 60 on I3 (0.6): above 0.5."""
+    from perfsim.core.engine import concentration, score_detail
+    from perfsim.core.scheme import load_scheme_text
+
+    scheme = load_scheme_text("""
+name: conc
+tree:
+  points: 100
+  children:
+    targets:
+      points: 60
+      children:
+        I1: {rule: ratio, weight: 1, applies_to: {kind: [district]}}
+        I3: {rule: ratio, weight: 1}
+    leader: {points: 40, source: leader_ratings, rule: rating}
+""")
+    detail = score_detail(scheme, mini)
+    table = concentration(detail, mini, max_share=0.5).set_index(["unit_type", "path"])
+    assert table.loc[("outer district", "tree.targets.I1"), "share"] == pytest.approx(0.3)
+    assert table.loc[("outer district", "tree.targets.I3"), "share"] == pytest.approx(0.3)
+    assert table.loc[("central district", "tree.targets.I1"), "share"] == pytest.approx(0.6)
+    assert ("central district", "tree.targets.I3") not in table.index          # holds no points there
+    assert table.loc[("A", "tree.targets.I3"), ["units", "mean_points", "share"]].tolist() == pytest.approx([2, 60.0, 0.6])
+    assert ("A", "tree.targets.I1") not in table.index
+    assert table.loc[("B", "tree.leader"), "share"] == pytest.approx(0.4)
+    flagged = sorted(table.index[table["flagged"]])
+    assert flagged == [("A", "tree.targets.I3"), ("B", "tree.targets.I3"), ("central district", "tree.targets.I1")]
+    assert not concentration(detail, mini, max_share=0.6)["flagged"].any()       # 0.6 is not above 0.6
+    with pytest.raises(perfsim.PerfsimError, match="above 0 and at most 1"):
+        concentration(detail, mini, max_share=1.5)
+
+
+def test_audit_reports_concentration_of_the_baseline(capsys, tmp_path):
+    """The baseline gives S04 (petitions closed on time) 31.8 of 100 points for every
+    party-organ unit: the audit flags it, writes it and says it."""
+    out = tmp_path / "a"
+    assert main(["audit", "params/baseline.yaml", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    table = pd.read_csv(out / "concentration.csv", encoding="utf-8-sig")
+    flagged = table[table["flagged"]]
+    assert list(zip(flagged["unit_type"], flagged["path"])) == [("party_admin", "tree.targets.social.S04")]
+    assert flagged["max_share"].iloc[0] == pytest.approx(7 / 22, abs=1e-9)
+    assert "tree.targets.social.S04 (party_admin): 31.8%" in captured.out
+    assert "S04 carries 31.8% of the points of party_admin units" in captured.err
+    assert "S04 占 party_admin 单位总分的 31.8%" in (out / "audit.html").read_text(encoding="utf-8")

@@ -44,6 +44,9 @@ class Audit:
     levels: pd.DataFrame | None    # with a scheme: each leaf against dimension, component, total
     threshold: float
     method: str
+    #: with a scheme: the share of a unit's points each leaf carries per unit type (engine.concentration)
+    concentration: pd.DataFrame | None = None
+    max_share: float = 0.25
 
 
 def scored_values(dataset: Dataset, year: int) -> tuple[pd.DataFrame, pd.Series]:
@@ -187,7 +190,8 @@ def level_correlations(scheme: Scheme | Resolved, dataset: Dataset, year: int, m
 
 
 def audit(dataset: Dataset, scheme: Scheme | Resolved | None = None, year: int | None = None,
-          threshold: float = 0.9, method: str = "pearson", min_units: int = 10) -> Audit:
+          threshold: float = 0.9, method: str = "pearson", min_units: int = 10,
+          max_share: float = 0.25) -> Audit:
     """The audit of one year of ``dataset`` (see the module docstring)."""
     year = resolve_year(dataset, year)
     per_unit, per_ind, tables, presence = availability(dataset, year)
@@ -200,5 +204,15 @@ def audit(dataset: Dataset, scheme: Scheme | Resolved | None = None, year: int |
     counts = present.T @ present
     pairs = correlated_pairs(matrix, counts, threshold)
     levels = level_correlations(scheme, dataset, year, method) if scheme is not None else None
+    shares = None
+    if scheme is not None:
+        from ..core.engine import concentration, warn_concentration
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PerfsimWarning)          # (missing data: said by score)
+            detail = score_detail(scheme, dataset, year)
+        shares = concentration(detail, dataset, max_share)
+        warn_concentration(shares, max_share)
     return Audit(year=year, units=per_unit, indicators=per_ind, tables=tables, presence=presence, matrix=matrix,
-                 pairs=pairs, levels=levels, threshold=threshold, method=method)
+                 pairs=pairs, levels=levels, threshold=threshold, method=method, concentration=shares,
+                 max_share=max_share)

@@ -235,7 +235,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     resolved = _load(args.scheme) if args.scheme else None
     dataset = _dataset(args)
-    result = audit(dataset, resolved, args.year, threshold=args.threshold, method=args.method)
+    result = audit(dataset, resolved, args.year, threshold=args.threshold, method=args.method,
+                   max_share=args.max_share)
     write_audit(result, dataset, args.out, resolved.name if resolved else None, _origin(args.data))
     facts = summary(result)
     print(f"audit of {_origin(args.data)}, year {result.year}"
@@ -248,6 +249,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     print(f"  pairs with |r| >= {args.threshold:g}: {facts['correlated_pairs']}")
     if resolved is not None:
         print(f"  leaves correlated negatively with a level above: {len(facts['negative_leaves'])}")
+        print(f"  indicators carrying more than {args.max_share:.0%} of a unit's points: {len(facts['concentrated'])}"
+              + "".join(f"\n    {c['path']} ({c['unit_type']}): {c['max_share']:.1%}" for c in facts["concentrated"][:10]))
     print(f"wrote {args.out}/audit.html and its tables")
     return 0
 
@@ -843,6 +846,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="outputs/audit", help="folder for audit.html, the tables and figures")
     p.add_argument("--threshold", type=options.correlation, default=0.9,
                    help="report pairs of indicators with |r| at or above this")
+    p.add_argument("--max-share", type=options.share, default=0.25,
+                   help="flag an indicator that carries more than this share of a unit's points (with a scheme)")
     p.add_argument("--method", choices=("pearson", "spearman", "kendall"), default="pearson",
                    help="correlation coefficient")
 

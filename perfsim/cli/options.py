@@ -135,3 +135,8 @@ def probability(text: str) -> float:
     if not math.isfinite(value) or not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be above 0 and below 1 (got {text})")
     return value
+
+
+def share(text: str) -> float:
+    """A share of points in (0, 1]."""
+    return correlation(text)

@@ -1323,6 +1323,52 @@ def effective_weights(result: Result, dataset: Dataset, leaves_only: bool = True
     return held.groupby(types.to_numpy()).mean().T
 
 
+#: the share of a unit's points one indicator may carry before it is flagged (少而精 with
+#: 突出主要职能 asks for a few weighty indicators, not one that decides the total)
+MAX_SHARE = 0.25
+
+
+def concentration(result: Result, dataset: Dataset, max_share: float = MAX_SHARE) -> pd.DataFrame:
+    """Per unit type and leaf, the share of the units' points the leaf carries after
+    re-normalisation (``applies_to`` and missing data move weight to the leaves that stay):
+    ``unit_type, path, units, mean_points, share, max_share, flagged`` (share: the mean over
+    the type's units of the leaf's points at stake over the root's; max_share: the largest
+    for any one unit; flagged: max_share above ``max_share``). Sorted by share, largest first."""
+    if not 0 < max_share <= 1:
+        raise PerfsimError(f"the largest share of a unit's points must be above 0 and at most 1 (got {max_share})")
+    held = result.node_held
+    columns = list(held.columns)
+    leaves = [p for p in columns if not any(q.startswith(p + ".") for q in columns)]
+    root = held[columns[0]].replace(0, np.nan)
+    share = held[leaves].div(root, axis=0)
+    types = unit_type(dataset.units).reindex(held.index).to_numpy()
+    frames = []
+    for kind, rows in share.groupby(types):
+        points = held.loc[rows.index, leaves]
+        frames.append(pd.DataFrame({"unit_type": kind, "path": leaves, "units": len(rows),
+                                    "mean_points": points.mean().to_numpy(), "share": rows.mean().to_numpy(),
+                                    "max_share": rows.max().to_numpy()}))
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["unit_type", "path", "units", "mean_points", "share", "max_share"])
+    table = table[table["mean_points"] > 0]
+    table["flagged"] = table["max_share"] > max_share + 1e-12
+    return table.sort_values(["share", "unit_type"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def warn_concentration(table: pd.DataFrame, max_share: float = MAX_SHARE) -> None:
+    """Say (a :class:`PerfsimWarning`) which leaves carry more than ``max_share`` of a unit's points."""
+    import warnings
+
+    from .errors import PerfsimWarning
+
+    flagged = table[table["flagged"]]
+    if len(flagged):
+        shown = "; ".join(f"{r.path.split('.')[-1]} carries {r.max_share:.1%} of the points of {r.unit_type} units "
+                          f"(mean {r.mean_points:.1f} points)" for r in flagged.head(5).itertuples())
+        warnings.warn(f"{len(flagged)} indicator(s) carry more than {max_share:.0%} of a unit's points after "
+                      f"re-normalisation: {shown}{' ...' if len(flagged) > 5 else ''}", PerfsimWarning, stacklevel=3)
+
+
 def score(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = None) -> pd.DataFrame:
     """Score every unit: ``unit_id, name, category, total, rank, grade``, one column of
     points per top-level component, then ``bonus, deduction, veto``; sorted by category

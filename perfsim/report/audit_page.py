@@ -107,13 +107,16 @@ def summary(result: Audit) -> dict[str, Any]:
             "missing_cells": expected - have, "availability": round(have / expected, 4) if expected else None,
             "units_with_missing": int((result.units["missing"] > 0).sum()), "outlier_indicators": flagged,
             "correlated_pairs": len(result.pairs), "threshold": result.threshold, "method": result.method,
-            "negative_leaves": negative}
+            "negative_leaves": negative, "max_share": result.max_share,
+            "concentrated": [] if result.concentration is None else [
+                {"unit_type": r.unit_type, "path": r.path, "max_share": round(float(r.max_share), 4)}
+                for r in result.concentration[result.concentration["flagged"]].itertuples()]}
 
 
 def write_audit(result: Audit, dataset: Dataset, out: str | Path, scheme_name: str | None = None,
                 origin: str = "") -> list[Path]:
     """availability_units.csv, availability_indicators.csv, availability_tables.csv,
-    outliers.csv, correlations.csv, collinear.csv, levels.csv (with a scheme), three
+    outliers.csv, correlations.csv, collinear.csv, levels.csv and concentration.csv (with a scheme), three
     figures, audit.json and audit.html; all or nothing."""
     import matplotlib.pyplot as plt
 
@@ -130,6 +133,8 @@ def write_audit(result: Audit, dataset: Dataset, out: str | Path, scheme_name: s
         outputs.csv(result.pairs, "collinear.csv")
         if result.levels is not None:
             outputs.csv(result.levels, "levels.csv")
+        if result.concentration is not None:
+            outputs.csv(result.concentration, "concentration.csv")
         for name, fig in figures.items():
             fig.savefig(outputs.path(name), dpi=110)
             plt.close(fig)
@@ -156,6 +161,17 @@ def _page(result: Audit, facts: dict, scheme_name: str | None, origin: str) -> s
         levels = (f"<h2>层级相关 (each leaf against its dimension, component and total)</h2>"
                   f"<p>{len(neg)} 个末级指标与上级或总分负相关 (leaves correlated negatively with a level above: "
                   f"they pull against the index).</p>" + html_table(result.levels))
+    if result.concentration is not None:
+        heavy = result.concentration[result.concentration["flagged"]]
+        said = "；".join(f"{r.path.split('.')[-1]} 占 {r.unit_type} 单位总分的 {r.max_share:.1%}"
+                        for r in heavy.head(8).itertuples())
+        levels += (f"<h2>指标权重集中度 (effective weight of each indicator, per unit type)</h2>"
+                   f"<p>{len(heavy)} 个指标在权重重新归一后占某类单位总分的 {result.max_share:.0%} 以上"
+                   f"{'：' + _h(said) if said else ''}。"
+                   f"<span class='en'>{len(heavy)} indicator(s) carry more than {result.max_share:.0%} of a unit's "
+                   "points once weights are re-normalised over the indicators that apply (少而精 asks for a few "
+                   "weighty indicators, not one that decides the total).</span></p>"
+                   + html_table(result.concentration.head(30)))
     flagged = result.indicators[result.indicators["flagged"].astype(bool)]
     return f"""<!doctype html><html lang="zh"><head><meta charset="utf-8">
 <title>数据审计 data audit · {_h(origin)}</title><style>{CSS}</style></head><body>
@@ -177,6 +193,6 @@ def _page(result: Audit, facts: dict, scheme_name: str | None, origin: str) -> s
 <h3>|r| ≥ {result.threshold:g} 的指标对 (pairs: candidates for reduction)</h3>{html_table(result.pairs)}
 {levels}
 <p class='meta'>Files: availability_units.csv, availability_indicators.csv, availability_tables.csv, outliers.csv,
-correlations.csv, collinear.csv{', levels.csv' if result.levels is not None else ''}, audit.json.</p>
+correlations.csv, collinear.csv{', levels.csv, concentration.csv' if result.levels is not None else ''}, audit.json.</p>
 </body></html>
 """
