@@ -75,28 +75,89 @@ def test_bad_dea_input_is_an_error():
 
 
 def test_efficiency_on_the_bundled_world_and_its_disclosure(baseline):
+    """Districts with their volumes (GDP and budget revenue, 亿元): DEA per category against
+    the independent multiplier form; the cost per point and both disclosures."""
     world = perfsim.open_dataset(None)
-    eff = efficiency(baseline, world)
-    assert len(eff) == 108 and (eff["ccr"] <= eff["bcc"] + 1e-9).all() and eff["ccr"].max() == pytest.approx(1.0)
-    assert (eff.groupby("category")["efficient"].sum() >= 1).all()       # every category has a frontier
-    part = eff[eff["category"] == "urban"]
-    x = part[["staff", "budget", "consumption"]].to_numpy()
-    y = part[["output_total"]].to_numpy()
-    assert np.allclose(part["ccr"], [_multiplier(x, y, o, False) for o in range(len(part))], atol=1e-7)
+    eff = efficiency(baseline, world, outputs=["indicator:E01", "indicator:E06"])
+    assert set(eff["category"]) == {"district"} and len(eff) == 13
+    assert (eff["ccr"] <= eff["bcc"] + 1e-9).all() and eff["ccr"].max() == pytest.approx(1.0)
+    x = eff[["staff", "budget", "consumption"]].to_numpy()
+    y = eff[["output_E01", "output_E06"]].to_numpy()
+    assert np.allclose(eff["ccr"], [_multiplier(x, y, o, False) for o in range(len(eff))], atol=1e-7)
+    assert np.allclose(eff["scale"], eff["ccr"] / eff["bcc"])
+    # the input targets are the projection onto the frontier: theta x input - slack
+    assert np.allclose(eff["target_staff"], eff["ccr"] * eff["staff"] - eff["slack_staff"])
+    actual = world.actuals[(world.actuals["period"] == f"{world.years[-1]}-12") & (world.actuals["indicator_id"] == "E01")]
+    assert np.allclose(eff.set_index("unit_id")["output_E01"],
+                       actual.set_index("unit_id")["value"].reindex(eff["unit_id"]).to_numpy())
     cost = cost_per_point(baseline, world, draws=300, seed=1)
     assert ((cost["cost_q05"] <= cost["cost_per_point"] * 1.001) & (cost["cost_per_point"] <= cost["cost_q95"] * 1.001)).mean() > 0.9
+    assert np.allclose(cost["cost_per_point"], cost["budget"] / cost["total"])
     table = disclosure(eff, cost)
-    assert list(table.columns[:3]) == ["单位编号", "单位", "类别"] and len(table) == 108
+    assert list(table.columns[:3]) == ["单位编号", "单位", "类别"] and len(table) == 13
+    alone = disclosure(None, cost, world.units)
+    assert len(alone) == 108 and "每分成本（万元）" in alone.columns and "综合效率（CCR）" not in alone.columns
+    assert (alone.groupby("类别")["每分成本（万元）"].apply(lambda v: v.is_monotonic_increasing)).all()
+
+
+def test_volume_outputs_find_the_productive_unit_where_a_score_ranks_by_smallness():
+    """Six units of sizes 1-6 (every input proportional to size). Their work is
+    productivity x size, productivity (1.0, 0.9, 0.8, 1.2, 0.7, 0.95); their scores are
+    nearly equal. With the volume as output CCR is productivity / 1.2 (by hand: one output,
+    proportional inputs): the size-4 unit is the frontier. With the score as output the
+    smallest unit is the frontier and efficiency falls with size: the size ranking."""
+    size = np.arange(1.0, 7.0)
+    x = np.column_stack([100 * size, 5000 * size, 300 * size])
+    productivity = np.array([1.0, 0.9, 0.8, 1.2, 0.7, 0.95])
+    volume = dea(x, (productivity * size * 10)[:, None], "constant")
+    assert np.allclose(volume.theta, productivity / 1.2)
+    assert list(np.flatnonzero(volume.efficient)) == [3]
+    score = dea(x, np.array([80.0, 81.0, 79.0, 80.0, 82.0, 80.0])[:, None], "constant")
+    assert list(np.flatnonzero(score.efficient)) == [0]
+    from scipy import stats
+
+    assert stats.spearmanr(score.theta, size).statistic == pytest.approx(-1.0)
+
+
+def test_score_outputs_are_warned_and_rates_refused(mini_scheme, mini):
+    with pytest.warns(PerfsimWarning, match="are scores, not volumes of work"):
+        eff = efficiency(mini_scheme, mini, outputs=["total"])
+    assert len(eff) == 5
+    with pytest.raises(PerfsimError, match="a rate or a lower-is-better indicator is no volume of work"):
+        efficiency(mini_scheme, mini, outputs=["indicator:I3"])
+    with pytest.raises(PerfsimError, match="a rate or a lower-is-better indicator is no volume of work"):
+        efficiency(mini_scheme, mini, outputs=["indicator:I2"])
+    with pytest.raises(PerfsimError, match="needs at least one output"):
+        efficiency(mini_scheme, mini, outputs=[])
+    with pytest.warns(PerfsimWarning, match="1 unit\\(s\\) have no value of output\\(s\\) indicator:I1"):
+        volume = efficiency(mini_scheme, mini, outputs=["indicator:I1"])
+    assert sorted(volume["unit_id"]) == ["U1", "U2", "U3", "U4"]            # U5 reports no I1
+    assert volume.set_index("unit_id").loc["U1", "output_I1"] == 110.0
+
+
+def test_a_flat_output_is_warned(mini_scheme, mini):
+    units = mini.units.copy()
+    units.loc[units["unit_id"] == "U2", ["staff", "budget", "consumption"]] = [3000, 90000, 7000]
+    same = mini.replace(units=units)
+    actuals = mini.actuals.copy()
+    actuals.loc[(actuals["unit_id"] == "U2") & (actuals["indicator_id"] == "I1"), "value"] = 111.0
+    with pytest.warns(PerfsimWarning, match="category district: output\\(s\\) indicator:I1 vary by less than 5%"):
+        efficiency(mini_scheme, same.replace(actuals=actuals), outputs=["indicator:I1"])
 
 
 def test_efficiency_command(tmp_path, capsys):
     out = tmp_path / "e"
-    assert main(["efficiency", "params/baseline.yaml", "--outputs", "targets,satisfaction", "--draws", "200",
+    assert main(["efficiency", "params/baseline.yaml", "--outputs", "indicator:E01,indicator:E06", "--draws", "200",
                  "--out", str(out)]) == 0
     eff = pd.read_csv(out / "efficiency.csv")
-    assert {"output_targets", "output_satisfaction", "ccr", "bcc", "scale", "peers"} <= set(eff.columns)
+    assert {"output_E01", "output_E06", "ccr", "bcc", "scale", "peers"} <= set(eff.columns)
     assert (out / "disclosure.csv").exists() and (out / "cost.csv").exists()
-    assert f"{int(eff['efficient'].sum())} of 108 units" in capsys.readouterr().out
+    assert f"{int(eff['efficient'].sum())} of 13 units" in capsys.readouterr().out
+    # without volumes: the cost per point alone, and no DEA
+    assert main(["efficiency", "params/baseline.yaml", "--draws", "100", "--out", str(tmp_path / "c")]) == 0
+    assert "no DEA: a frontier needs volume outputs" in capsys.readouterr().out
+    assert not (tmp_path / "c" / "efficiency.csv").exists() and (tmp_path / "c" / "cost.csv").exists()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PerfsimWarning)
         assert main(["efficiency", "params/baseline.yaml", "--outputs", "bogus", "--out", str(tmp_path / "x")]) == 2
+        assert main(["efficiency", "params/baseline.yaml", "--draws", "0", "--out", str(tmp_path / "y")]) == 2

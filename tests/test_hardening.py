@@ -333,8 +333,21 @@ def test_a_signal_at_any_step_of_publishing_arrives_after_the_complete_new_set(t
 
 
 def _publish_with_signals(tmp_path, monkeypatch, signame, files, real):
+    import threading
+
     from perfsim.cli import Terminated, _ending_signals
 
+    # another thread that does not block the signals (as a library's would): the kernel may
+    # hand it the signal, which a per-thread signal mask would not hold
+    stop = threading.Event()
+    threading.Thread(target=stop.wait, daemon=True).start()
+    try:
+        _steps(tmp_path, monkeypatch, signame, files, real, Terminated, _ending_signals)
+    finally:
+        stop.set()
+
+
+def _steps(tmp_path, monkeypatch, signame, files, real, Terminated, _ending_signals):
     for at in range(5):
         out = tmp_path / f"{signame}{at}"
         _previous_set(out)

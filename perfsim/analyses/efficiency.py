@@ -10,9 +10,16 @@ then, at that ``theta``, the largest sum of the remaining input excesses and out
 shortfalls (the slacks). A unit is efficient when ``theta`` is 1 and every slack 0.
 
 :func:`efficiency` applies it per category of a scheme's scored units: inputs staff,
-budget and consumption (the units table's reference columns), outputs the total or
-chosen components; the scale efficiency is CCR / BCC. Units without an input are left
-out with a warning. :func:`cost_per_point` divides each unit's budget by its total over the
+budget and consumption (the units table's reference columns); outputs are *volumes of
+work* from the data (``indicator:ID``: the unit's year-end actual of an amount or count
+indicator, such as cases handled or revenue collected), because a frontier needs outputs
+that grow with the work done. A score (the total, a component) is bounded and nearly
+the same for every unit: with it as the output, DEA ranks units by how small their
+inputs are (on the bundled world CCR correlates -0.84 to -0.99 with staff and budget), so
+a score output is accepted only with a warning saying so, and an output that hardly varies
+within a category (coefficient of variation below :data:`FLAT_CV`) is warned about too.
+Without a volume, read :func:`cost_per_point` instead. The scale efficiency is CCR / BCC.
+Units without an input or an output are left out with a warning. :func:`cost_per_point` divides each unit's budget by its total over the
 uncertainty draws (perfsim.uncertainty) for a 90 % interval. :func:`disclosure` is the
 table an office publishes (行政效率和行政成本公示).
 """
@@ -35,6 +42,11 @@ INPUTS = ("staff", "budget", "consumption")
 RETURNS = ("constant", "variable")
 #: theta within this of 1 (and slacks below it, relative to the value) counts as efficient
 TOLERANCE = 1e-6
+#: an output whose coefficient of variation within a category is below this does not
+#: measure work done there: DEA on it ranks units by input size
+FLAT_CV = 0.05
+#: the prefix of a volume output read from the data
+VOLUME = "indicator:"
 
 
 @dataclass(frozen=True)
@@ -99,22 +111,58 @@ def dea(inputs: np.ndarray, outputs: np.ndarray, returns: str = "constant") -> D
     return Dea(theta, peers, slack_in, slack_out)
 
 
+def output_columns(outputs: Sequence[str]) -> list[str]:
+    """The efficiency table's column of each output: ``output_total``, ``output_E02``, ..."""
+    return [f"output_{o.removeprefix(VOLUME)}" for o in outputs]
+
+
 def efficiency(scheme: Resolved, dataset: Dataset, year: int | None = None, inputs: Sequence[str] = INPUTS,
-               outputs: Sequence[str] = ("total",)) -> pd.DataFrame:
+               outputs: Sequence[str] = ()) -> pd.DataFrame:
     """Per unit and category: CCR and BCC efficiency, scale efficiency, peers and slacks,
-    the input targets (theta x input - slack), and total per 10,000 yuan of budget."""
+    the input targets (theta x input - slack). ``outputs``: volumes ``indicator:ID`` (see
+    the module docstring) and, with a warning, scores (``total`` or a component)."""
+    from ..core.engine import resolve_year, year_end_actuals
+
     unknown = [c for c in inputs if c not in INPUTS]
     if unknown or not inputs:
         raise PerfsimError(f"inputs {', '.join(unknown) or '(none)'}: choose from {', '.join(INPUTS)}")
+    if not outputs:
+        raise PerfsimError("DEA needs at least one output: a volume of work, indicator:ID (the unit's year-end "
+                           "actual of an amount or count indicator); without one, read the cost per point")
+    year = resolve_year(dataset, year)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PerfsimWarning)
         table = score(scheme, dataset, year)
     allowed = ["total", *component_columns(scheme)]
-    bad = [c for c in outputs if c not in allowed]
-    if bad or not outputs:
-        raise PerfsimError(f"outputs {', '.join(bad) or '(none)'}: choose from {', '.join(allowed)}")
+    indicators = dataset.indicators.set_index("indicator_id")
+    volumes = [o.removeprefix(VOLUME) for o in outputs if o.startswith(VOLUME)]
+    bad = [o for o in outputs if not o.startswith(VOLUME) and o not in allowed]
+    bad += [f"{VOLUME}{v} (no such indicator)" for v in volumes if v not in indicators.index]
+    if bad:
+        raise PerfsimError(f"outputs {', '.join(bad)}: choose volumes indicator:ID from the indicators table, "
+                           f"or (with a warning) scores {', '.join(allowed)}")
+    rates = [v for v in volumes if str(indicators.loc[v, "unit_of_measure"]).strip() in ("%", "％", "‰")
+             or indicators.loc[v, "direction"] == "lower"]
+    if rates:
+        raise PerfsimError(f"output(s) {', '.join(VOLUME + v for v in rates)}: a rate or a lower-is-better "
+                           "indicator is no volume of work; choose amounts or counts that grow with the work done")
+    scores = [o for o in outputs if not o.startswith(VOLUME)]
+    if scores:
+        warnings.warn(f"output(s) {', '.join(scores)} are scores, not volumes of work: bounded and nearly equal for "
+                      "every unit, so DEA on them ranks units by how small their inputs are; give volumes "
+                      "(indicator:ID) or read the cost per point", PerfsimWarning, stacklevel=2)
     units = dataset.units.set_index("unit_id")
-    frame = table[["unit_id", "name", "category", *dict.fromkeys(outputs)]].copy()
+    names = output_columns(outputs)
+    frame = table[["unit_id", "name", "category"]].copy()
+    for o, name in zip(outputs, names):
+        frame[name] = table[o].to_numpy(dtype=float) if not o.startswith(VOLUME) else np.nan
+    if volumes:
+        actual = year_end_actuals(dataset, year)
+        actual = actual[actual["indicator_id"].isin(volumes)].pivot_table(
+            index="unit_id", columns="indicator_id", values="value", aggfunc="first")
+        for v in volumes:
+            frame[f"output_{v}"] = actual[v].reindex(frame["unit_id"]).to_numpy(dtype=float) \
+                if v in actual.columns else np.nan
     for column in inputs:
         frame[column] = units[column].reindex(frame["unit_id"]).to_numpy(dtype=float)
     lacking = frame[list(inputs)].isna().any(axis=1) | (frame[list(inputs)] <= 0).any(axis=1)
@@ -122,27 +170,39 @@ def efficiency(scheme: Resolved, dataset: Dataset, year: int | None = None, inpu
         warnings.warn(f"{int(lacking.sum())} unit(s) without {', '.join(inputs)} above 0 are left out of the "
                       f"efficiency analysis (first: {frame.loc[lacking, 'unit_id'].iloc[0]})", PerfsimWarning,
                       stacklevel=2)
-    frame = frame[~lacking].reset_index(drop=True)
+    no_output = ~lacking & frame[names].isna().any(axis=1)
+    if no_output.any():
+        warnings.warn(f"{int(no_output.sum())} unit(s) have no value of output(s) {', '.join(outputs)} in {year} and "
+                      f"are left out of the efficiency analysis (first: {frame.loc[no_output, 'unit_id'].iloc[0]})",
+                      PerfsimWarning, stacklevel=2)
+    frame = frame[~lacking & ~no_output].reset_index(drop=True)
     if frame.empty:
-        raise PerfsimError(f"no unit has {', '.join(inputs)}: efficiency needs the units table's reference "
-                           "columns", where=dataset.where("units"))
+        raise PerfsimError(f"no unit has {', '.join(inputs)} and {', '.join(outputs)}: efficiency needs the units "
+                           "table's reference columns and the outputs' values", where=dataset.where("units"))
     rows = []
     for category, part in frame.groupby("category", sort=True):
         x = part[list(inputs)].to_numpy(dtype=float)
-        y = np.clip(part[list(outputs)].to_numpy(dtype=float), 0, None)
+        y = np.clip(part[names].to_numpy(dtype=float), 0, None)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cv = y.std(axis=0) / y.mean(axis=0)
+        flat = [o for o, c in zip(outputs, cv) if len(part) > 1 and not c >= FLAT_CV]
+        if flat:
+            warnings.warn(f"category {category}: output(s) {', '.join(flat)} vary by less than {FLAT_CV:.0%} "
+                          "(coefficient of variation) across its units, so its frontier ranks them by how small "
+                          "their inputs are", PerfsimWarning, stacklevel=2)
         ccr, bcc = dea(x, y, "constant"), dea(x, y, "variable")
         ids = part["unit_id"].to_numpy()
         for k, (_, unit) in enumerate(part.iterrows()):
             row = {"unit_id": unit["unit_id"], "name": unit["name"], "category": category, "units": len(part),
-                   **{c: unit[c] for c in inputs}, **{f"output_{c}": unit[c] for c in outputs},
+                   **{c: unit[c] for c in inputs}, **{c: unit[c] for c in names},
                    "ccr": ccr.theta[k], "bcc": bcc.theta[k], "scale": ccr.theta[k] / bcc.theta[k],
                    "efficient": bool(ccr.efficient[k]),
                    "peers": "; ".join(f"{ids[j]} ({ccr.peers[k, j]:.3f})" for j in np.flatnonzero(ccr.peers[k]))}
             for i, c in enumerate(inputs):
                 row[f"slack_{c}"] = ccr.input_slack[k, i]
                 row[f"target_{c}"] = ccr.theta[k] * unit[c] - ccr.input_slack[k, i]
-            for r, c in enumerate(outputs):
-                row[f"slack_output_{c}"] = ccr.output_slack[k, r]
+            for r, c in enumerate(names):
+                row[f"slack_{c}"] = ccr.output_slack[k, r]
             rows.append(row)
     out = pd.DataFrame(rows)
     out["rank_ccr"] = out.groupby("category")["ccr"].rank(ascending=False, method="min").astype(int)
@@ -172,9 +232,22 @@ def cost_per_point(scheme: Resolved, dataset: Dataset, draws: int = 2000, seed: 
                          "total": nominal, "cost_per_point": value, "cost_q05": lo, "cost_q95": hi})
 
 
-def disclosure(eff: pd.DataFrame, cost: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The efficiency and cost disclosure table (行政效率和行政成本公示), Chinese headers,
-    one row per unit by category and CCR rank."""
+def disclosure(eff: pd.DataFrame | None, cost: pd.DataFrame | None = None,
+               units: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The efficiency and cost disclosure table (行政效率和行政成本公示), Chinese headers, one
+    row per unit: by category and CCR rank where DEA was run (``eff``), else by category and
+    cost per point (``cost`` with the ``units`` table for names and inputs)."""
+    if eff is None:
+        if cost is None or units is None:
+            raise PerfsimError("a disclosure needs the efficiency table, or the cost per point and the units")
+        u = units.set_index("unit_id").reindex(cost["unit_id"])
+        c = cost.assign(name=u["name"].to_numpy(), staff=u["staff"].to_numpy(),
+                        consumption=u["consumption"].to_numpy()).sort_values(["category", "cost_per_point", "unit_id"])
+        table = pd.DataFrame({"单位编号": c["unit_id"], "单位": c["name"], "类别": c["category"],
+                              "人员编制": c["staff"], "预算（万元）": c["budget"], "综合消耗": c["consumption"],
+                              "总分": c["total"].round(2), "每分成本（万元）": c["cost_per_point"].round(1),
+                              "每分成本 90% 区间": [f"{a:.1f}-{b:.1f}" for a, b in zip(c["cost_q05"], c["cost_q95"])]})
+        return table.reset_index(drop=True)
     out = eff.sort_values(["category", "rank_ccr", "unit_id"])
     table = pd.DataFrame({"单位编号": out["unit_id"], "单位": out["name"], "类别": out["category"],
                           "人员编制": out.get("staff"), "预算（万元）": out.get("budget"),

@@ -396,23 +396,33 @@ def cmd_efficiency(args: argparse.Namespace) -> int:
     resolved = _load(args.scheme)
     dataset = _dataset(args)
     outputs = [c.strip() for c in args.outputs.split(",") if c.strip()]
-    eff = efficiency(resolved, dataset, args.year, outputs=outputs)
+    if not outputs and not args.draws:
+        raise PerfsimError("nothing to compute: give volume outputs for DEA (--outputs indicator:ID,...) or draws "
+                           "for the cost per point (--draws N)")
+    eff = efficiency(resolved, dataset, args.year, outputs=outputs) if outputs else None
     cost = cost_per_point(resolved, dataset, args.draws, args.seed, args.year) if args.draws else None
     fig = efficiency_figure(eff, cost)
     with OutputSet(args.out) as files:
-        files.csv(eff, "efficiency.csv")
+        if eff is not None:
+            files.csv(eff, "efficiency.csv")
         if cost is not None:
             files.csv(cost, "cost.csv")
-        files.csv(disclosure(eff, cost), "disclosure.csv")
+        files.csv(disclosure(eff, cost, dataset.units), "disclosure.csv")
         fig.savefig(files.path("efficiency.png"), dpi=110)
         plt.close(fig)
-    summary = eff.groupby("category").agg(units=("unit_id", "size"), efficient=("efficient", "sum"),
-                                          ccr_median=("ccr", "median"), scale_median=("scale", "median"))
-    with pd.option_context("display.unicode.east_asian_width", True, "display.width", 160):
-        print(f"DEA (input-oriented; inputs staff, budget, consumption; outputs {', '.join(outputs)}) per category:")
-        print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
-    print(f"{int(eff['efficient'].sum())} of {len(eff)} units are on their category's frontier; "
-          f"wrote {args.out}/efficiency.csv, disclosure.csv{', cost.csv' if cost is not None else ''} and efficiency.png")
+    written = [n for n, on in (("efficiency.csv", eff is not None), ("cost.csv", cost is not None)) if on]
+    if eff is not None:
+        summary = eff.groupby("category").agg(units=("unit_id", "size"), efficient=("efficient", "sum"),
+                                              ccr_median=("ccr", "median"), scale_median=("scale", "median"))
+        with pd.option_context("display.unicode.east_asian_width", True, "display.width", 160):
+            print(f"DEA (input-oriented; inputs staff, budget, consumption; outputs {', '.join(outputs)}) per category:")
+            print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
+        print(f"{int(eff['efficient'].sum())} of {len(eff)} units are on their category's frontier")
+    else:
+        print("no DEA: a frontier needs volume outputs that grow with the work done (--outputs indicator:ID); "
+              f"budget per point of the total, median {cost['cost_per_point'].median():.0f} ten-thousand yuan "
+              f"(range {cost['cost_per_point'].min():.0f} to {cost['cost_per_point'].max():.0f})")
+    print(f"wrote {args.out}/{', '.join(written + ['disclosure.csv'])} and efficiency.png")
     return 0
 
 
@@ -910,8 +920,9 @@ def build_parser() -> argparse.ArgumentParser:
              "perfsim efficiency params/baseline.yaml --out outputs/efficiency", cmd_efficiency)
     p.add_argument("scheme", help="scheme or scenario file")
     _data(p)
-    p.add_argument("--outputs", default="total",
-                   help="comma-separated outputs: total, or the scheme's top-level components (e.g. targets,satisfaction)")
+    p.add_argument("--outputs", default="",
+                   help="comma-separated DEA outputs: volumes of work indicator:ID (e.g. indicator:E01,indicator:E06); "
+                        "scores (total, a component) only with a warning; none: the cost per point alone")
     p.add_argument("--draws", type=options.bounded_int(0, 100_000), default=2000,
                    help="uncertainty draws for the cost-per-point intervals (0: none)")
     p.add_argument("--seed", type=options.seed, default=DEFAULT_SEED, help="seed of the draws")

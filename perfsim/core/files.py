@@ -262,24 +262,46 @@ def _rename(source: Path, target: Path) -> None:
 
 
 class held_signals:
-    """Hold Ctrl-C, SIGTERM and SIGHUP while the block runs (main thread, POSIX); a signal
-    that arrives meanwhile is delivered when the block ends."""
+    """Hold Ctrl-C, SIGTERM and SIGHUP while the block runs: each is recorded by a handler
+    of its own and, when the block ends, handed to the handler that was there before (which
+    raises KeyboardInterrupt, or ends the process by the signal's default action). Python
+    runs signal handlers in the main thread whichever thread the kernel chose, so this holds
+    where a signal mask would not (a mask is per thread, and a library's thread would take
+    the signal); elsewhere than the main thread nothing is held."""
 
     def __enter__(self) -> "held_signals":
         import signal
         import threading
 
-        self._mask = None
-        if hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread():
-            wanted = {getattr(signal, n) for n in ENDING_SIGNALS if hasattr(signal, n)}
-            self._mask = signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+        self.saved: dict[int, object] = {}
+        self.pending: list[tuple[int, object]] = []
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for name in ENDING_SIGNALS:
+            number = getattr(signal, name, None)
+            if number is None:
+                continue
+            previous = signal.getsignal(number)
+            if previous in (signal.SIG_IGN, None):       # ignored (nohup) or not set from Python: leave it
+                continue
+            self.saved[number] = previous
+            signal.signal(number, lambda signum, frame: self.pending.append((signum, frame)))
         return self
 
     def __exit__(self, *exc) -> None:
+        import os
         import signal
 
-        if self._mask is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+        for number, previous in self.saved.items():
+            signal.signal(number, previous)
+        if not self.pending:
+            return
+        number, frame = self.pending[0]
+        previous = self.saved[number]
+        if callable(previous):
+            previous(number, frame)                       # KeyboardInterrupt, Terminated, ...
+        elif previous == signal.SIG_DFL:
+            os.kill(os.getpid(), number)                   # the default action, now that the set is whole
 
 
 def remove_stale_staging(folder: Path) -> list[Path]:

@@ -502,28 +502,29 @@ def lever_forest(effects, base_name: str, worlds: int):
 
 
 def efficiency_figure(eff, cost=None):
-    """Left: each unit's CCR efficiency (data envelopment analysis) by category, the
-    efficient ones marked. Right: budget per point of the total with its 90 % interval over
-    the uncertainty draws, by category."""
+    """Left: each unit's CCR efficiency (data envelopment analysis on volume outputs) by
+    category, the efficient ones marked (absent when no DEA was run). Right: budget per
+    point of the total with its 90 % interval over the uncertainty draws, by category."""
     import matplotlib.pyplot as plt
     import numpy as np
 
     setup_fonts()
-    fig, axes = plt.subplots(1, 2 if cost is not None else 1, figsize=(14 if cost is not None else 8, 5),
-                             squeeze=False)
-    left = axes[0, 0]
-    categories = sorted(eff["category"].unique())
-    for k, category in enumerate(categories):
-        part = eff[eff["category"] == category]
-        jitter = np.linspace(-0.25, 0.25, len(part)) if len(part) > 1 else np.zeros(1)
-        left.scatter(k + jitter, part["ccr"], s=18, color=np.where(part["efficient"], "#2ca02c", "#1f77b4"))
-    left.set_xticks(range(len(categories)), categories, rotation=30, ha="right", fontsize=8)
-    left.set_ylim(0, 1.05)
-    left.set_xlabel(label("考核类别 (category)"))
-    left.set_ylabel(label("综合效率 CCR efficiency (1 = on the frontier)"))
-    left.set_title(label("数据包络分析 (DEA, input-oriented; green: efficient)"), fontsize=10)
+    panels = (eff is not None) + (cost is not None)
+    fig, axes = plt.subplots(1, panels, figsize=(7 * panels, 5), squeeze=False)
+    if eff is not None:
+        left = axes[0, 0]
+        categories = sorted(eff["category"].unique())
+        for k, category in enumerate(categories):
+            part = eff[eff["category"] == category]
+            jitter = np.linspace(-0.25, 0.25, len(part)) if len(part) > 1 else np.zeros(1)
+            left.scatter(k + jitter, part["ccr"], s=18, color=np.where(part["efficient"], "#2ca02c", "#1f77b4"))
+        left.set_xticks(range(len(categories)), categories, rotation=30, ha="right", fontsize=8)
+        left.set_ylim(0, 1.05)
+        left.set_xlabel(label("考核类别 (category)"))
+        left.set_ylabel(label("综合效率 CCR efficiency (1 = on the frontier)"))
+        left.set_title(label("数据包络分析 (DEA, input-oriented; green: efficient)"), fontsize=10)
     if cost is not None:
-        right = axes[0, 1]
+        right = axes[0, panels - 1]
         c = cost.sort_values(["category", "cost_per_point"]).reset_index(drop=True)
         y = np.arange(len(c))
         right.hlines(y, c["cost_q05"], c["cost_q95"], color="grey", lw=1)
