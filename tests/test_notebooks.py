@@ -28,6 +28,7 @@ EXPECTED_TABLES = {
     "leader_rating_reform": {"rank_shifts", "summary", "attribution", "grade_changes", "variance_shares"},
 }
 SMALL = {"e_performance": {"period": "2025-06"},
+         "results_use": {"outputs": ["indicator:I1"]},
          "levers": {"special_points": [0, 10], "contribution_weights": [10, 80],
                     "survey_scales": [1, 4], "deduction_caps": [0, 2], "bonus_caps": [0, 1]},
          "robustness": {"draws": 500, "sobol_n": 32, "unit": "U4", "target_rank": 1},
