@@ -416,3 +416,44 @@ def test_synth_on_a_full_disk_leaves_nothing_behind(tmp_path, monkeypatch, capsy
     assert main(["synth", "--out", str(out), "--seed", "3"]) == 0
     assert (out / "SYNTHETIC_README.txt").exists() and (out / "units.csv").exists()
     assert not list(out.glob(".staging-*"))
+
+
+def test_a_bad_out_is_found_before_the_work_and_no_progress_bar_goes_to_a_pipe(tmp_path):
+    """stderr is a pipe here, as in a log or a scheduler: no progress bar, and a file where
+    a folder belongs ends the command at once in one line, before a single draw."""
+    target = tmp_path / "a_file"
+    target.write_text("x")
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "perfsim.cli", "uncertainty", str(BASELINE), "--draws", "2000000",
+                           "--out", str(target)], capture_output=True, text=True, timeout=120)
+    assert time.perf_counter() - start < 20                  # 2 million draws would take minutes
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        f"perfsim: error: {target}: exists and is not a folder; give a folder for these outputs"]
+    proc = subprocess.run([sys.executable, "-m", "perfsim.cli", "uncertainty", str(BASELINE), "--draws", "300",
+                           "--no-sobol", "--out", str(tmp_path / "u")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "draws/s" not in proc.stderr and "%|" not in proc.stderr            # no bar on a pipe
+    proc = subprocess.run([sys.executable, "-m", "perfsim.cli", "uncertainty", str(BASELINE), "--draws", "300",
+                           "--no-sobol", "--progress", "--out", str(tmp_path / "v")], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0 and "%|" in proc.stderr                       # asked for: drawn
+
+
+@pytest.mark.parametrize("command, out", [
+    (["audit", str(BASELINE)], "folder"), (["methods", str(BASELINE)], "folder"),
+    (["influence", str(BASELINE)], "folder"), (["score", str(BASELINE)], "file")])
+def test_every_out_is_checked_before_the_work(tmp_path, capsys, monkeypatch, command, out):
+    """The analysis itself is made to fail loudly: the out check must come first."""
+    import perfsim.cli as cli
+
+    def never(args):
+        raise AssertionError("the work started before --out was checked")
+
+    monkeypatch.setattr(cli, "_dataset", never)
+    bad = tmp_path / "x"
+    if out == "folder":
+        bad.write_text("a file")
+    else:
+        bad.mkdir()
+    assert main([*command, "--out", str(bad)]) == 2
+    assert "perfsim: error:" in capsys.readouterr().err
