@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,12 +18,48 @@ from .conftest import ROOT
 LEVERS = ROOT / "params" / "scenarios" / "levers"
 
 
-def test_every_lever_scenario_validates_and_scores(world):
+def test_every_lever_scenario_scores_consistently_and_changes_its_base(world):
+    """Every lever: the totals are the component points plus bonus minus deduction (to the
+    rounding of totals, 0.005), and the scores differ from its base's (a diff that changes
+    nothing is a broken lever)."""
     files = sorted(LEVERS.glob("*.yaml"))
     assert len(files) >= 10
+    base = perfsim.score(load(ROOT / "params" / "baseline.yaml"), world).set_index("unit_id")
     for path in files:
-        table = perfsim.score(load(path), world)
-        assert len(table) == 108
+        resolved = load(path)
+        assert Path(resolved.diffs[0]["base"]).name == "baseline.yaml"
+        table = perfsim.score(resolved, world).set_index("unit_id")
+        assert table.index.sort_values().equals(base.index.sort_values()), path.name
+        comps = perfsim.component_columns(resolved)
+        identity = table[comps].sum(axis=1) + table["bonus"] - table["deduction"] - table["total"]
+        assert identity.abs().max() <= 0.005 + 1e-9, path.name
+        columns = ["total", "rank", "grade", "category", "veto", *[c for c in comps if c in base.columns]]
+        same = table[columns].reindex(base.index).equals(base[columns])
+        declared = set(resolved.diffs[0].get("set") or {}) | set(resolved.diffs[0].get("remove") or [])
+        if all(key.startswith("uncertainty.") for key in declared):    # the survey's sampling error only
+            assert same, f"{path.name} changes the nominal scores"
+        else:
+            assert not same, f"{path.name} changes nothing"
+
+
+def test_lever_scenarios_do_what_they_declare(world):
+    base = perfsim.score(load(ROOT / "params" / "baseline.yaml"), world).set_index("unit_id")
+    districts = base.index[world.units.set_index("unit_id").loc[base.index, "kind"] == "district"]
+    zero = perfsim.score(load(LEVERS / "special0.yaml"), world).set_index("unit_id")
+    assert (zero["special"] == 0).all() and base.loc[districts, "special"].gt(0).any()
+    ten = perfsim.score(load(LEVERS / "special10.yaml"), world).set_index("unit_id")
+    assert np.allclose(ten.loc[districts, "special"], 2 * base.loc[districts, "special"], atol=1e-9)
+    free = perfsim.score(load(LEVERS / "no_veto.yaml"), world).set_index("unit_id")
+    assert base["veto"].any() and not free["veto"].any()
+    merged = perfsim.score(load(LEVERS / "categories_merge.yaml"), world).set_index("unit_id")
+    was = base["category"].isin(["urban", "enforcement"])
+    assert (merged.loc[was, "category"] == "urban_enforcement").all()
+    assert (merged.loc[~was, "category"] == base.loc[~was, "category"]).all()
+    assert sorted(merged.loc[was, "rank"]) == sorted(merged.loc[was, "total"].rank(ascending=False, method="min")
+                                                      .astype(int))
+    tight = perfsim.score(load(LEVERS / "caps_tight.yaml"), world).set_index("unit_id")
+    assert tight["bonus"].max() <= 1 + 1e-9 and tight["deduction"].max() <= 2 + 1e-9
+    assert base["bonus"].max() > 1 or base["deduction"].max() > 2          # the caps bind somewhere
 
 
 def test_differentiated_facets_by_hand(mini, mini_scheme):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -74,9 +75,20 @@ def test_improving_an_actual_never_lowers_the_total(mini, row, frac, delta, w):
     assert after[unit] >= before[unit] - 1e-9
 
 
-def test_monotonicity_draws_reach_lower_is_better_rows(mini):
-    lower = set(mini.indicators.loc[mini.indicators["direction"] == "lower", "indicator_id"])
-    assert mini.actuals["indicator_id"].isin(lower).any()
+@pytest.mark.parametrize("actual, change", [(20.0, +4.0), (40.0, -6.0), (25.0, 0.0)])
+def test_a_lower_is_better_actual_moves_the_total_both_ways_by_hand(mini, actual, change):
+    """U2's accidents (I2, lower is better): target 20, actual 25, ratio 20/25 = 0.8 of the
+    social dimension's 20 points (60 target points over three equal dimensions). Fewer
+    accidents (20) score 1: +0.2 x 20 = +4 points; more (40) score 0.5: -0.3 x 20 = -6."""
+    scheme = _scheme(1.0, 1.0, 1.0)
+    actuals = mini.actuals.copy()
+    row = actuals.index[(actuals["unit_id"] == "U2") & (actuals["indicator_id"] == "I2")][0]
+    assert actuals.loc[row, "value"] == 25
+    actuals.loc[row, "value"] = actual
+    before = perfsim.score(scheme, mini).set_index("unit_id")["total"]
+    after = perfsim.score(scheme, _with_actuals(mini, actuals)).set_index("unit_id")["total"]
+    assert after["U2"] - before["U2"] == pytest.approx(change, abs=1e-9)
+    assert (after.drop("U2") == before.drop("U2")).all()
 
 
 @settings(max_examples=10, deadline=None)

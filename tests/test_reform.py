@@ -152,6 +152,35 @@ def test_rater_sweep_rejects_unknown_knob(baseline):
         rater_sweep(baseline, baseline, "favor_points", [1.0], _knob_sets(1), seed=1)
 
 
-def test_points_sweep_gives_one_tau_per_world_and_points(baseline):
-    sweep = points_sweep(baseline, [0, 10], _knob_sets(3), seed=2)
-    assert len(sweep) == 6 and sweep["tau_truth"].between(-1, 1).all()
+def test_points_sweep_equals_an_independent_scoring_of_each_world(baseline):
+    """Each row re-computed outside the sweep: the world regenerated from its seed and
+    knobs, the scheme rebuilt by hand (leader at 0 points, its 10 spread over the others in
+    proportion), scored by perfsim.score and compared with the truth by scipy's Kendall tau
+    within each category, weighted by the category's size."""
+    from scipy import stats
+
+    from perfsim.analyses.ensemble import world_seeds
+    from perfsim.core.scheme import apply_diff, parse_scheme, raw_of
+    from perfsim.sources.synth import generate_arrays, world_tables
+
+    knobs = _knob_sets(3)
+    sweep = points_sweep(baseline, [0, 10], knobs, seed=2)
+    assert sorted(zip(sweep["points"], sweep["world"])) == [(p, w) for p in (0.0, 10.0) for w in range(3)]
+    comps = baseline.scheme.components
+    others = {k: c.points for k, c in comps.items() if k != "leader" and not c.extra}
+    total = sum(others.values())
+    zero = parse_scheme(apply_diff(raw_of(baseline), {"tree.leader.points": 0, **{
+        f"tree.{k}.points": v + 10 * v / total for k, v in others.items()}}, [], "<hand>"), "<hand>")
+    seeds = world_seeds(2, 3)
+    for w in range(3):
+        data = perfsim.validate_frames(world_tables(generate_arrays(seeds[w], dict(knobs[w]), years=1, monthly=False)))
+        theta = data.truth.set_index("unit_id")["theta"]
+        for points, scheme in ((10.0, baseline), (0.0, zero)):
+            table = perfsim.score(scheme, data)
+            taus, sizes = [], []
+            for _, part in table.groupby("category"):
+                taus.append(stats.kendalltau(part["total"], theta.reindex(part["unit_id"])).statistic)
+                sizes.append(len(part))
+            expected = np.average(taus, weights=sizes)
+            got = sweep[(sweep["points"] == points) & (sweep["world"] == w)]["tau_truth"].item()
+            assert got == pytest.approx(expected, abs=1e-12), (points, w)
