@@ -46,8 +46,18 @@ def test_compare_counts_and_changes(tmp_path, mini, mini_scheme):
     counts, changes = compare_consequences(tables, rules.steps)
     assert list(counts.columns) == ["scheme", "A", "B", "C", "any step"]
     assert counts.set_index("scheme").loc["mini"].tolist() == [2, 1, 1, 4]
-    a, b = tables["mini"].set_index("unit_id"), tables["other"].set_index("unit_id")
-    assert set(changes["unit_id"]) == set(a.index[a["step_level"] != b.reindex(a.index)["step_level"]])
+    # leader 20 -> 10 moves totals (U4 71.5 -> 73.25, ...) but no unit across a step: by hand,
+    # U3 keeps its 2.5 D1 points, U4 stays last of A and 不达标, U5 vetoed, U2 last of the districts
+    assert changes.empty and counts.set_index("scheme").loc["other"].tolist() == [2, 1, 1, 4]
+    # a unit that rises off the ladder and one that falls onto it, with their steps and triggers
+    moved = tables["mini"].copy()
+    moved.loc[moved["unit_id"] == "U2", ["step", "step_level", "triggers"]] = ["", 0, ""]
+    moved.loc[moved["unit_id"] == "U1", ["step", "step_level", "triggers"]] = ["B", 2, "big D1"]
+    counts, changes = compare_consequences({"mini": tables["mini"], "moved": moved}, rules.steps)
+    assert counts.set_index("scheme").loc["moved"].tolist() == [1, 2, 1, 4]
+    assert changes[["unit_id", "step_mini", "step", "triggers"]].values.tolist() == [
+        ["U1", "", "B", "big D1"], ["U2", "A", "", ""]]
+    assert set(changes["scheme"]) == {"moved"} and changes.set_index("unit_id").loc["U1", "name"] == "中心城区甲"
 
 
 def test_consequences_command_on_the_bundled_world(tmp_path, capsys):
