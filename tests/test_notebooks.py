@@ -36,6 +36,76 @@ SMALL = {"e_performance": {"period": "2025-06"},
                                   "leniency_sd": [2.5], "leader_points": [0, 10]}}
 
 
+def _conclusion(nb: dict) -> str:
+    """The text the conclusion cells displayed (every markdown output after '## Conclusion')."""
+    seen, parts = False, []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown" and "".join(cell["source"]).startswith("## Conclusion"):
+            seen = True
+        elif seen and cell["cell_type"] == "code":
+            parts += ["".join(o.get("data", {}).get("text/markdown", "")) for o in cell.get("outputs", [])]
+    assert seen and "".join(parts).strip(), "no conclusion displayed"
+    return "\n".join(parts)
+
+
+def _scoring(read, text):
+    scores = read("scores")
+    median = scores["total"].median()
+    assert f"{len(scores)} units in {scores['category'].nunique()} categories" in text
+    assert f"score from {scores['total'].min():.1f} to {scores['total'].max():.1f} points" in text
+    assert f"median {median:.1f}" in text
+    assert f"{int(scores['veto'].sum())} one-vote veto" in text
+    for grade, n in scores["grade"].value_counts().items():
+        assert f"{grade} {n}" in text
+
+
+def _results_use(read, text):
+    eff, cost, levers = read("efficiency"), read("cost_per_point"), read("diagnosis_levers")
+    assert f"{int(eff['efficient'].sum())} of {len(eff)} units are on their category's efficiency frontier" in text
+    assert f"median CCR efficiency {eff['ccr'].median():.2f}" in text
+    assert (f"ranges from {cost['cost_per_point'].min():.0f} to {cost['cost_per_point'].max():.0f} ten-thousand "
+            f"yuan (median {cost['cost_per_point'].median():.0f})") in text
+    reach = levers[levers["reaches"]]
+    units = read("diagnosis_units")
+    assert f"{reach['unit_id'].nunique()} of {len(units)} units can pass the unit above" in text
+
+
+def _scheme_overview(read, text):
+    tree, shares = read("tree"), read("concentration")
+    weights = read("effective_weights").set_index("node")
+    assert f"{int(tree['rule'].notna().sum())} scored leaves" in text
+    assert f"The largest effective weight is {weights.stack().max():.2f} points" in text
+    heavy = shares[shares["flagged"]]
+    assert (f"{len(heavy)} indicator(s) carry more than 25 %" in text) if len(heavy) else \
+        ("No indicator carries more than 25 %" in text)
+
+
+def _robustness(read, text):
+    bands = read("rank_stats").assign(width=lambda t: t["rank_q95"] - t["rank_q05"])
+    widest = bands.sort_values("width", ascending=False).iloc[0]
+    assert f"spans {bands['width'].median():.0f} ranks" in text
+    assert f"ranks {int(widest['rank_q05'])}-{int(widest['rank_q95'])}" in text
+
+
+def _levers(read, text):
+    errors, caps = read("sampling_error"), read("caps_sweep")
+    assert f"sampling error of {errors['se_score'].median():.2f} points (median)" in text
+    assert f"at most {int(caps['grade_changes'].max())} grade changes" in text
+
+
+def _e_performance(read, text):
+    prog, regimes = read("progress"), read("target_regimes")
+    lights = prog[prog["period"] == prog["period"].max()]["light"].value_counts()
+    for light in ("green", "amber", "red"):
+        assert f"{light} {int(lights.get(light, 0))}" in text
+    last = regimes[regimes["year"] == regimes["year"].max()].set_index("regime")
+    assert f"units complete {last.loc['self', 'mean_completion']:.0%}" in text
+
+
+CONCLUSIONS = {"scoring": _scoring, "results_use": _results_use, "scheme_overview": _scheme_overview,
+               "robustness": _robustness, "levers": _levers, "e_performance": _e_performance}
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_is_stored_clean_with_parameters_cell(notebook: Path):
     nb = json.loads(notebook.read_text(encoding="utf-8"))
@@ -57,6 +127,10 @@ def test_notebook_runs_on_small_data(notebook: Path, tmp_path):
     assert not errors
     tables = {p.stem for p in (tmp_path / "res" / "tables").glob("*.csv")}
     assert EXPECTED_TABLES[notebook.stem] <= tables
+    check = CONCLUSIONS.get(notebook.stem)
+    if check is not None:        # the conclusion states the numbers of the tables it wrote
+        check(lambda name: pd.read_csv(tmp_path / "res" / "tables" / f"{name}.csv", encoding="utf-8-sig"),
+              _conclusion(nb))
     if notebook.stem == "comparison":
         summary = pd.read_csv(tmp_path / "res" / "tables" / "summary.csv")
         assert list(summary["category"]) == ["A", "B", "district", "overall"]
