@@ -158,3 +158,23 @@ def test_every_indicator_stays_within_a_plausible_ratio_of_its_target():
         ratio = np.where(st.lower[None, :], y.target / y.actual, y.actual / y.target)
         counts = st.counts[None, :] & (y.target < 4)          # 1 task of 3 is a third
         assert np.nanmin(np.where(counts, 1.0, ratio)) >= 0.5 and np.nanmax(ratio) <= 2.0
+
+
+def test_distance_and_within_by_hand():
+    """Two moments with targets 10 +- 2 and 0.5 +- 0.1: simulated (13, 0.45) is
+    ((13 - 10) / 2)^2 + ((0.45 - 0.5) / 0.1)^2 = 2.25 + 0.25 = 2.5 away, and outside
+    (|13 - 10| > 2); (11.9, 0.59) is inside (both within their tolerance, even at the edge
+    side of each); a missing or non-finite moment counts 1e6 and is outside."""
+    from types import SimpleNamespace
+
+    from perfsim.analyses.calibration import MomentTarget, distance, within
+
+    targets = {"a": MomentTarget(value=10, tolerance=2, basis="grounded", source="t"),
+               "b": MomentTarget(value=0.5, tolerance=0.1, basis="assumption", source="t")}
+    setup = SimpleNamespace(targets=SimpleNamespace(moments=targets))
+    assert distance(setup, {"a": 13.0, "b": 0.45}) == pytest.approx(2.5)
+    assert not within(setup, {"a": 13.0, "b": 0.45})
+    assert within(setup, {"a": 11.9, "b": 0.59}) and within(setup, {"a": 8.0, "b": 0.4})
+    assert not within(setup, {"a": 10.0, "b": 0.61}) and not within(setup, {"a": 7.99, "b": 0.5})
+    assert distance(setup, {"a": 10.0, "b": float("nan")}) == pytest.approx(1e6)
+    assert distance(setup, {"a": 10.0}) == pytest.approx(1e6)

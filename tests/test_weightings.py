@@ -369,3 +369,26 @@ def test_entropy_weights_with_zeros_follow_0_ln_0_equals_0_by_hand():
     with pytest.raises(perfsim.PerfsimError, match="need scores of 0 or more"):
         entropy_weights(np.array([[-1.0, 1.0], [1.0, 1.0], [1.0, 2.0]]))
 
+
+
+def test_pca_weights_are_the_first_principal_component_of_the_correlations():
+    """Against an independent route: the leading eigenvector of the correlation matrix
+    (numpy's symmetric eigen-solver, not the SVD the code uses), signed positive and
+    normalised; two perfectly correlated columns weigh the same; a column that loads
+    negatively gets 0, with a warning."""
+    from perfsim.analyses.weights import pca_weights
+
+    rng = np.random.default_rng(5)
+    factor = rng.normal(size=60)
+    m = np.column_stack([factor + rng.normal(0, s, 60) for s in (0.3, 0.6, 1.2)])
+    values, vectors = np.linalg.eigh(np.corrcoef(m, rowvar=False))
+    lead = vectors[:, np.argmax(values)]
+    lead = lead if lead.sum() > 0 else -lead
+    assert np.allclose(pca_weights(m), lead / lead.sum(), atol=1e-10)
+    assert pca_weights(m)[0] > pca_weights(m)[1] > pca_weights(m)[2]          # less noise, more weight
+    twin = np.column_stack([factor, 3 * factor + 1])
+    assert np.allclose(pca_weights(twin), [0.5, 0.5])
+    against = np.column_stack([factor, factor + rng.normal(0, 0.2, 60), -factor + rng.normal(0, 0.2, 60)])
+    with pytest.warns(PerfsimWarning):
+        w = pca_weights(against)
+    assert w[2] == 0 and np.isclose(w.sum(), 1)
