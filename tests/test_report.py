@@ -60,6 +60,39 @@ def test_headline_says_undetermined_when_the_interval_straddles_zero(baseline):
     assert "无法确定" in f["headline"]["zh"] and "区间跨过零" in f["headline"]["zh"] and "-0.010" in f["headline"]["en"] and "+0.002" in f["headline"]["en"]
 
 
+@pytest.mark.parametrize("q05, q95, verdict, en, zh", [
+    (0.004, 0.03, "helps", "raises", "提高"), (-0.03, -0.004, "hurts", "lowers", "降低")])
+def test_headline_direction_follows_the_interval_both_ways(baseline, q05, q95, verdict, en, zh):
+    data = perfsim.open_dataset(None)
+    scenario = perfsim.load_scenario(ROOT / "params" / "scenarios" / "leader5_proportional.yaml")
+    effects = pd.DataFrame([{"scenario": scenario.name, "metric": "delta_tau_truth", "median": (q05 + q95) / 2,
+                             "q05": q05, "q95": q95, "p_positive": 0.5, "verdict": verdict}])
+    f = findings(baseline, scenario, data, effects=effects, worlds=50)
+    assert f"it {en} the ranking's agreement" in f["headline"]["en"]
+    assert f"一致性{zh}" in f["headline"]["zh"]
+    other = {"raises": "lowers", "lowers": "raises"}[en]
+    assert other not in f["headline"]["en"] and "measurably" not in f["headline"]["en"]
+
+
+def test_the_main_cause_of_a_move_is_its_largest_shapley_share(baseline):
+    """Each mover's main cause is the component with the largest absolute Shapley share of
+    its rank change, and the shares add up to the shift (efficiency of the Shapley value; no
+    category re-cut here)."""
+    data = perfsim.open_dataset(None)
+    scenario = perfsim.load_scenario(ROOT / "params" / "scenarios" / "leader5_to_targets.yaml")
+    f = findings(baseline, scenario, data)
+    assert f["movers"]
+    for mover in f["movers"]:
+        shares = mover["shapley"]
+        assert sum(shares.values()) == pytest.approx(mover["shift"], abs=1e-9)
+        ranked = sorted(shares, key=lambda k: -abs(shares[k]))
+        assert mover["main_cause"] == ranked[0]
+        assert abs(shares[ranked[0]]) > abs(shares[ranked[1]]) - 1e-12
+        label = {c: n.label for c, n in baseline.scheme.components.items()}.get(ranked[0])
+        if label:
+            assert mover["main_cause_label"] == label
+
+
 def _links(page: Path) -> list[str]:
     text = page.read_text(encoding="utf-8")
     return re.findall(r'(?:href|src)=["\']([^"\'#]+)["\']', text)
