@@ -392,3 +392,21 @@ def test_pca_weights_are_the_first_principal_component_of_the_correlations():
     with pytest.warns(PerfsimWarning):
         w = pca_weights(against)
     assert w[2] == 0 and np.isclose(w.sum(), 1)
+
+
+def test_weights_become_points_where_the_children_carry_points_and_weights_elsewhere(baseline):
+    """The root's first three components carry points: weights (0.5, 0.3, 0.2) over them
+    become points 0.5 and 0.3 of their sum and the remainder, so the sum is unchanged; the
+    dimensions under targets carry weights, so weights stay weights (rounded to 6 digits)."""
+    from perfsim.analyses.weights import Derived, weights_diff
+
+    comps = {k: c for k, c in baseline.scheme.components.items() if not c.extra}
+    names = list(comps)[:3]
+    total = sum(float(comps[n].points) for n in names)
+    diff = weights_diff(baseline, Derived("tree", names, np.array([0.5, 0.3, 0.2]), "test"))
+    assert diff == {f"tree.{names[0]}.points": round(0.5 * total, 6), f"tree.{names[1]}.points": round(0.3 * total, 6),
+                    f"tree.{names[2]}.points": round(total - round(0.5 * total, 6) - round(0.3 * total, 6), 6)}
+    assert sum(diff.values()) == pytest.approx(total)
+    dims = list(baseline.scheme.components["targets"].children)[:2]
+    diff = weights_diff(baseline, Derived("tree.targets", dims, np.array([1 / 3, 2 / 3]), "test"))
+    assert diff == {f"tree.targets.{dims[0]}.weight": 0.333333, f"tree.targets.{dims[1]}.weight": 0.666667}
