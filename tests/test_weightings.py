@@ -410,3 +410,23 @@ def test_weights_become_points_where_the_children_carry_points_and_weights_elsew
     dims = list(baseline.scheme.components["targets"].children)[:2]
     diff = weights_diff(baseline, Derived("tree.targets", dims, np.array([1 / 3, 2 / 3]), "test"))
     assert diff == {f"tree.targets.{dims[0]}.weight": 0.333333, f"tree.targets.{dims[1]}.weight": 0.666667}
+
+
+def test_two_different_experts_are_combined_by_the_geometric_mean_of_their_judgements():
+    """Expert 1 judges A twice as important as B, expert 2 eight times: the combined
+    judgement is sqrt(2 x 8) = 4 (the geometric mean; the arithmetic mean, 5, would give
+    other weights). For a 2 x 2 matrix the principal eigenvector is (4, 1) / 5 = (0.8, 0.2)."""
+    one = np.array([[1.0, 2.0], [1 / 2, 1.0]])
+    two = np.array([[1.0, 8.0], [1 / 8, 1.0]])
+    w, ratios = ahp_weights([one, two])
+    assert np.allclose(w, [0.8, 0.2], atol=1e-9)
+    assert not np.allclose(w, [5 / 6, 1 / 6], atol=1e-3)                   # not the arithmetic mean's
+    assert set(ratios) == {"expert 1", "expert 2", "combined"}
+    # three alternatives, experts who disagree: weights are those of the element-wise geometric mean
+    a = np.array([[1, 3, 5], [1 / 3, 1, 2], [1 / 5, 1 / 2, 1]])
+    b = np.array([[1, 1 / 2, 3], [2, 1, 4], [1 / 3, 1 / 4, 1]])
+    g = np.sqrt(a * b)
+    values, vectors = np.linalg.eig(g)
+    lead = np.abs(np.real(vectors[:, np.argmax(np.real(values))]))
+    w3, _ = ahp_weights([a, b], allow_inconsistent=True)
+    assert np.allclose(w3, lead / lead.sum(), atol=1e-3)
