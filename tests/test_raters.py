@@ -259,3 +259,25 @@ def test_an_unbalanced_table_still_separates_raters_from_units():
     assert adjusted > raw
     assert (fit.units["adjusted"] - fit.units["raw_mean"]).abs().max() > 0.5
     assert "Not every rater rated every unit" in raters_text(fit)
+
+
+def test_compression_is_corrected_for_a_noisy_consensus():
+    """Rater R0 compresses (slope 0.5 on merit); three others rate merit + noise (sd 5 on a
+    merit sd of 5), so their consensus has reliability 25 / (25 + 25 / 3) = 0.75 and the naive
+    slope of R0 on it is attenuated to about 0.375 (naive compression 0.625). The estimate,
+    divided by the consensus's estimated reliability, recovers about 0.5; the naive one does not."""
+    estimates, naive = [], []
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        merit = rng.normal(0, 5, 200)
+        ratings = {f"R{r}": 80 + (0.5 if r == 0 else 1.0) * merit + rng.normal(0, 5, 200) for r in range(4)}
+        table = pd.DataFrame([(r, f"U{u:03d}", v[u]) for r, v in ratings.items() for u in range(200)],
+                             columns=["rater_id", "unit_id", "rating"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PerfsimWarning)
+            per, _, _ = fit_ratings(table)
+        estimates.append(per.set_index("rater_id").loc["R0", "compression"])
+        consensus = np.mean([ratings[f"R{r}"] for r in (1, 2, 3)], axis=0)
+        naive.append(1 - np.polyfit(consensus, ratings["R0"], 1)[0])
+    assert 0.42 < np.mean(estimates) < 0.58
+    assert np.mean(naive) > 0.58 and np.mean(naive) - np.mean(estimates) > 0.08
