@@ -136,7 +136,9 @@ def test_ensemble_command_same_seed_same_files_and_effects_from_per_world(tmp_pa
         assert row.q95 == pytest.approx(np.quantile(v, 0.95)) and row.p_positive == pytest.approx((v > 0).mean())
     metrics = set(per["metric"])
     assert {"delta_tau_truth", "mean_abs_shift", "share_moved", "grade_changes", "mean_shift:central",
-            "mean_shift:outer", "mean_shift:district"} <= metrics
+            "mean_shift:outer", "total_change:district", "grade_up:outer", "grade_down:party_admin"} <= metrics
+    assert not any(m.startswith("mean_shift:") and m not in ("mean_shift:central", "mean_shift:outer")
+                   for m in metrics)                       # 0 by construction within a category
 
 
 def test_in_memory_world_scores_like_its_tables(baseline):

@@ -12,8 +12,13 @@ scenario:
   they really perform);
 * ``mean_abs_shift`` (mean |rank change|), ``share_moved`` (share of units whose rank
   changes), ``grade_changes`` (units whose grade changes);
-* ``mean_shift:<group>``: mean rank change of central and outer districts and of each
-  category (negative: the group moves up).
+* winners and losers where they can differ from 0: ``mean_shift:central`` and
+  ``mean_shift:outer`` (mean rank change of central and outer districts, ranked together
+  as districts; negative: the group moves up), ``total_change:<group>`` (mean change of
+  the total) and ``grade_up:<group>`` / ``grade_down:<group>`` (share of the group's units
+  whose grade rises / falls) for the two district types and each category. (A category's
+  mean rank change is 0 by construction, since units are ranked within their category;
+  it is not reported.)
 
 :func:`ensemble_effects` summarises each metric over the worlds: median, 5 % and 95 % quantiles
 (numpy's default, linear interpolation), the share of worlds where it is positive, and for
@@ -58,8 +63,8 @@ def world_metrics(world, base: Scheme, scenarios: Mapping[str, Scheme]) -> list[
     theta = dataset.truth.set_index("unit_id")["theta"].reindex(units["unit_id"]).to_numpy()
     b = score_arrays(base, dataset, year)
     tau_b = tau_truth(b.total, theta, b.inputs.groups)
-    groups = {f"mean_shift:{t}": (units["district_type"] == t).to_numpy() for t in ("central", "outer")}
-    groups.update({f"mean_shift:{c}": (units["category"] == c).to_numpy() for c in sorted(units["category"].unique())})
+    masks = {t: (units["district_type"] == t).to_numpy() for t in ("central", "outer")}
+    masks.update({c: (units["category"] == c).to_numpy() for c in sorted(units["category"].unique())})
     rows = []
     for name, scheme in scenarios.items():
         s = score_arrays(scheme, dataset, year)
@@ -68,7 +73,16 @@ def world_metrics(world, base: Scheme, scenarios: Mapping[str, Scheme]) -> list[
         values = {"tau_truth": tau_s, "tau_truth_base": tau_b, "delta_tau_truth": tau_s - tau_b,
                   "mean_abs_shift": float(np.abs(shift).mean()), "share_moved": float((shift != 0).mean()),
                   "grade_changes": float((s.grade != b.grade).sum())}
-        values.update({k: float(shift[mask].mean()) for k, mask in groups.items() if mask.any()})
+        change = s.total - b.total
+        up, down = s.grade < b.grade, s.grade > b.grade          # grade index 0 is the best grade
+        for key, mask in masks.items():
+            if not mask.any():
+                continue
+            if key in ("central", "outer"):
+                values[f"mean_shift:{key}"] = float(shift[mask].mean())
+            values[f"total_change:{key}"] = float(change[mask].mean())
+            values[f"grade_up:{key}"] = float(up[mask].mean())
+            values[f"grade_down:{key}"] = float(down[mask].mean())
         rows += [{"scenario": name, "metric": k, "value": v} for k, v in values.items()]
     return rows
 

@@ -160,10 +160,12 @@ class OutputSet:
     their own (Parquet, figures).
     """
 
-    def __init__(self, out_dir: str | Path) -> None:
+    def __init__(self, out_dir: str | Path, record: bool = True) -> None:
         self.out_dir = check_dir_target(out_dir)
         self.names: list[str] = []
         self._stage: Path | None = None
+        #: whether this set counts as the command's results (not a cache the command fills)
+        self.record = record
 
     def __enter__(self) -> "OutputSet":
         try:
@@ -237,7 +239,8 @@ class OutputSet:
                     raise
                 raise _write_error(self.out_dir / name, exc) from None
             shutil.rmtree(aside, ignore_errors=True)
-            PUBLISHED.append(str(self.out_dir))
+            if self.record:
+                PUBLISHED.append(str(self.out_dir))
         return [self.out_dir / n for n in self.names]
 
     def __exit__(self, kind, exc, tb) -> None:

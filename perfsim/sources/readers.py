@@ -297,13 +297,14 @@ def stable_workbook(raw: bytes) -> bytes:
 
 
 def write_dataset(dataset: Dataset | Mapping[str, pd.DataFrame], out: str | Path,
-                  fmt: str = "csv", extra: Mapping[str, str] | None = None) -> Path:
+                  fmt: str = "csv", extra: Mapping[str, str] | None = None, record: bool = True) -> Path:
     """Write the tables as a folder of CSV files (``fmt='csv'``) or one workbook (``'xlsx'``,
     ``out`` gets the suffix .xlsx if it has none). Returns the folder or workbook path.
 
     A folder is published all or nothing (:class:`~perfsim.core.files.OutputSet`: a full
     disk or a signal leaves the previous files or the new ones, never part of them);
-    ``extra`` adds text files to it (name -> text, e.g. the SYNTHETIC README)."""
+    ``extra`` adds text files to it (name -> text, e.g. the SYNTHETIC README); ``record``:
+    whether it is a result of the command (False for a cache such as the bundled world)."""
     from ..core.files import OutputSet
 
     tables = dataset.tables if isinstance(dataset, Dataset) else dataset
@@ -314,7 +315,7 @@ def write_dataset(dataset: Dataset | Mapping[str, pd.DataFrame], out: str | Path
         data = workbook_bytes(tables)
         return write_with(check_file_target(out), lambda tmp: Path(tmp).write_bytes(data))
     check_dir_target(out)
-    with OutputSet(out) as outputs:
+    with OutputSet(out, record=record) as outputs:
         for name, frame in tables.items():
             outputs.csv(frame, f"{name}.csv")
         for name, text in (extra or {}).items():

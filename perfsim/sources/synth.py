@@ -583,7 +583,7 @@ def readme_text(seed: int, params: Mapping[str, Any], params_path: str | Path | 
 
 
 def write(out: str | Path, seed: int, params_path: str | Path | None = None,
-          fmt: str = "csv") -> Path:
+          fmt: str = "csv", record: bool = True) -> Path:
     """Generate and write the synthetic world: a folder of CSV files with
     ``SYNTHETIC_README.txt``, or one workbook ``NAME.xlsx`` whose first sheet is the
     README. Returns the folder or workbook written."""
@@ -593,4 +593,4 @@ def write(out: str | Path, seed: int, params_path: str | Path | None = None,
     if fmt == "xlsx":
         note = pd.DataFrame({"SYNTHETIC": readme.strip().splitlines()})
         return write_dataset({"README": note, **tables}, out, fmt="xlsx")
-    return write_dataset(tables, out, fmt=fmt, extra={"SYNTHETIC_README.txt": readme})
+    return write_dataset(tables, out, fmt=fmt, extra={"SYNTHETIC_README.txt": readme}, record=record)

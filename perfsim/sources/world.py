@@ -39,16 +39,18 @@ def ensure_synthetic(folder: Path = SYNTH_DIR, seed: int = SYNTH_SEED) -> Path:
     stamp = generator_stamp(seed)
     if (folder / STAMP).exists() and (folder / STAMP).read_text().strip() == stamp:
         return folder
+    from ..core.files import held_signals
     from . import synth
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".synth-", dir=folder.parent))
     try:
-        synth.write(tmp, seed)
+        synth.write(tmp, seed, record=False)          # a cache, not the command's result
         (tmp / STAMP).write_text(stamp + "\n")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
+        with held_signals():                          # the old world out and the new one in, together
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(tmp, folder)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
