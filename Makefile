@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.perfsim-installed
 
-.PHONY: run test bench screenshots mutation clean-venv
+.PHONY: run test test-slow bench screenshots mutation clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,12 @@ run: $(STAMP)
 	$(BIN)/perfsim score params/baseline.yaml --out outputs/baseline_scores.csv
 	$(BIN)/perfsim batch --out outputs --name default
 
+# the suite without the tests marked slow (about 7 minutes on 2 cores); test-slow runs those
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests --nbval-lax notebooks
+	$(BIN)/python -m pytest -q -m "not slow" tests --nbval-lax notebooks
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow tests
 
 # PNG renderings of outputs/default (after `make run`) for review; needs Debian's chromium and
 # fonts-noto-cjk (apt-get install chromium fonts-noto-cjk)

@@ -141,6 +141,7 @@ def test_dask_local_cluster(tmp_path):
     assert table_hashes(tmp_path / "d") == table_hashes(tmp_path / "l")
 
 
+@pytest.mark.slow
 def test_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
     code = main(["batch", str(MINI_SCHEME), "--data", str(MINI), "--out", str(tmp_path),
                  "--scheduler", "tcp://127.0.0.1:1", "--no-progress",
@@ -148,6 +149,7 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
     assert code == 2 and "cannot reach the Dask scheduler" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_killed_batch_resumes_to_the_same_tables(tmp_path):
     args = [sys.executable, "-m", "perfsim.cli", "batch", str(MINI_SCHEME), str(SCENARIO),
             "--data", str(MINI), "--out", str(tmp_path), "--name", "k", "--jobs", "1",
@@ -180,6 +182,7 @@ def _dead(pid: int) -> bool:
     return "\nState:\tZ" in status
 
 
+@pytest.mark.slow
 def test_dead_kernel_and_endless_loop_fail_alone(tmp_path):
     started = time.perf_counter()
     manifest = run_batch([MINI_SCHEME], [TEST_NB / "dies.ipynb", TEST_NB / "loops.ipynb", NOTEBOOKS[0]],

@@ -215,6 +215,7 @@ def test_target_without_actual_is_reported(mini_copy, capsys):
 
 # --------------------------------------------------------------------------- determinism
 
+@pytest.mark.slow
 def test_synth_workbook_is_byte_identical_for_one_seed(tmp_path, capsys):
     assert main(["synth", "--out", str(tmp_path / "a"), "--seed", "5", "--format", "xlsx"]) == 0
     time.sleep(1.1)   # a different clock second must not change the bytes
@@ -381,6 +382,7 @@ def test_stale_staging_folders_of_dead_processes_are_removed(tmp_path):
     assert not stale.exists() and alive.exists() and (tmp_path / "x.csv").read_text() == "x"
 
 
+@pytest.mark.slow
 def test_sigterm_and_sighup_end_a_command_with_one_line_their_exit_code_and_no_files(tmp_path):
     for signame, code in (("SIGTERM", 143), ("SIGHUP", 129)):
         out = tmp_path / signame

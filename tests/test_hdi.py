@@ -38,6 +38,7 @@ def test_hong_kong_life_expectancy_cap(scheme):
     assert table.loc["HKG", "total"] == published.set_index("unit_id").loc["HKG", "hdi"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("edition", sorted(HDI_FILES))
 def test_every_year_of_each_edition(scheme, edition):
     first, last = 1990, (2022 if edition == "hdr23-24" else 2021)

@@ -138,6 +138,7 @@ def test_notebook_runs_on_small_data(notebook: Path, tmp_path):
         assert {"rank_shifts", "total_change"} <= figures
 
 
+@pytest.mark.slow
 def test_reform_notebook_on_the_bundled_world_writes_what_its_conclusion_says(tmp_path):
     """The validity part on the bundled world (small): the conclusion's numbers are those of
     the tables it wrote, and the effects are what the per-world table says."""

@@ -304,6 +304,7 @@ def test_a_damaged_workbook_is_one_error(tmp_path):
         perfsim.load_dataset(book)
 
 
+@pytest.mark.slow
 def test_a_large_workbook_imports_under_a_memory_cap(tmp_path, world_tables):
     """The world's actuals widened by 37 columns an office keeps (about 31,000 rows x 41
     columns, 1.3 million cells): imported in a child process limited to 3 GB of address
