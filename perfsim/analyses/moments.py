@@ -22,7 +22,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..core.contract import Dataset
 from ..core.engine import Tree, score_arrays
@@ -141,6 +140,19 @@ def within_corr(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
+def tau_b(x: np.ndarray, y: np.ndarray) -> float:
+    """Kendall's tau-b of two short vectors from their pairwise signs (the same number as
+    scipy.stats.kendalltau, without its per-call overhead: the bootstrap calls it thousands
+    of times on categories of a few dozen units)."""
+    dx = np.sign(x[:, None] - x[None, :])
+    dy = np.sign(y[:, None] - y[None, :])
+    upper = np.triu_indices(len(x), k=1)
+    dx, dy = dx[upper], dy[upper]
+    concordance = float(np.sum(dx * dy))
+    denominator = np.sqrt(float(np.count_nonzero(dx)) * float(np.count_nonzero(dy)))
+    return concordance / denominator if denominator > 0 else float("nan")
+
+
 def persistence(a: np.ndarray, b: np.ndarray, groups: np.ndarray) -> float:
     """Kendall's tau-b between two years' values within each group, n-weighted (as the
     truth tau of the ensemble)."""
@@ -148,7 +160,7 @@ def persistence(a: np.ndarray, b: np.ndarray, groups: np.ndarray) -> float:
     for g in np.unique(groups):
         cols = (groups == g) & ~np.isnan(a) & ~np.isnan(b)
         if cols.sum() > 2:
-            tau = stats.kendalltau(a[cols], b[cols]).statistic
+            tau = tau_b(a[cols], b[cols])
             if np.isfinite(tau):
                 taus.append(tau)
                 sizes.append(cols.sum())
@@ -331,6 +343,20 @@ def _met_counts(dataset: Dataset, ids: pd.Series, years: Sequence[int]) -> dict:
     return out
 
 
+def _why_absent(spec: Moment, sample: dict) -> str:
+    if spec.name.endswith("_target_met"):
+        method = spec.name.removesuffix("_target_met")
+        return f"no {method} targets with a year-end actual" if method not in sample["met"] else "no cells"
+    if spec.name.startswith("icc:"):
+        return ("no ratings" if not sample["leader_icc" if "leader" in spec.name else "group_icc"]
+                else "fewer than 2 raters rate the same 2 units")
+    if spec.name.startswith("corr_within:"):
+        return "a component the scheme does not have, or too few units with both"
+    if spec.name == "share_lowest_grade":
+        return "the scheme has no grading"
+    return "the data do not allow it"
+
+
 def data_moments(scheme: Scheme | Resolved, dataset: Dataset, year: int | str | None = None, boot: int = 200,
                  seed: int = 0) -> pd.DataFrame:
     """Every moment of :data:`MOMENT_SPECS` on ``dataset`` (see the module docstring):
@@ -377,7 +403,7 @@ def data_moments(scheme: Scheme | Resolved, dataset: Dataset, year: int | str | 
         se = float(reps.std(ddof=1)) if len(reps) > 1 else np.nan
         definition = spec.definition
         if not np.isfinite(value):
-            definition += " (absent: the data do not allow it)"
+            definition += f" (absent: {_why_absent(spec, sample)})"
         rows.append({"moment": spec.name, "value": float(value) if np.isfinite(value) else np.nan, "se": se,
                      "n": len(ids), "years": " ".join(map(str, used)), "definition": definition})
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -1,4 +1,4 @@
-"""Command line: ``perfsim synth | validate | score | import | audit | weights | influence | reduce | methods | raters | efficiency | consequences | diagnose | compare | batch | uncertainty | track | calibrate | ensemble``.
+"""Command line: ``perfsim synth | validate | score | import | audit | weights | influence | reduce | methods | raters | efficiency | consequences | diagnose | moments | compare | batch | uncertainty | track | calibrate | ensemble``.
 
 Every bad input ends in one line ``perfsim: error: <where>: <what>`` on stderr and exit
 code 2, with no traceback; Ctrl-C ends in ``perfsim: interrupted`` and exit code 130.
@@ -480,6 +480,33 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_moments(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ..analyses.moments import data_moments
+    from ..core.files import OutputSet
+
+    resolved = _load(args.scheme)
+    dataset = _dataset(args)
+    table = data_moments(resolved, dataset, args.year, boot=args.boot, seed=args.seed)
+    with OutputSet(args.out) as outputs:
+        outputs.csv(table, "moments.csv")
+        outputs.json(_run_facts("moments", {"scheme": resolved}, args.data, year=args.year, boot=args.boot,
+                                seed=args.seed), "run.json")
+    shown = table.assign(value=table["value"].map(lambda v: "" if pd.isna(v) else f"{v:.4g}"),
+                         se=table["se"].map(lambda v: "" if pd.isna(v) else f"{v:.2g}"))
+    print(f"moments of {_origin(args.data)} under '{resolved.name}' (standard errors: {args.boot} bootstrap "
+          "replicates over units, within category)")
+    print(shown[["moment", "value", "se", "years"]].to_string(index=False))
+    absent = table[table["value"].isna()]
+    if len(absent):
+        warnings.warn(f"{len(absent)} moment(s) cannot be computed from these data: "
+                      + "; ".join(f"{r.moment} ({r.definition.rsplit('(absent: ', 1)[-1].rstrip(')')})"
+                                  for r in absent.itertuples()), PerfsimWarning, stacklevel=1)
+    print(f"wrote moments.csv and run.json to {args.out}")
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -946,6 +973,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=options.top, default=3, help="how many units' diagnoses to print")
     p.add_argument("--out", default="outputs/diagnosis", help="folder for index.html, units/ and the tables")
 
+    p = _sub(sub, "moments", "a dataset's own moments (what its tables say about the assumptions of a verdict), "
+                             "with bootstrap standard errors",
+             "perfsim moments params/baseline.yaml --data my_city/ --year all --out outputs/moments", cmd_moments)
+    p.add_argument("scheme", nargs="?", default="params/baseline.yaml",
+                   help="scheme the data are scored under (default: params/baseline.yaml)")
+    _data_years(p)
+    p.add_argument("--boot", type=options.bounded_int(0, 10_000), default=200,
+                   help="bootstrap replicates over units for the standard errors (0: none)")
+    p.add_argument("--seed", type=options.seed, default=DEFAULT_SEED, help="random seed of the bootstrap")
+    p.add_argument("--out", default="outputs/moments", help="folder for moments.csv and run.json")
+
     p = _sub(sub, "compare", "rank shifts of a scenario against a base scheme",
              "perfsim compare params/baseline.yaml params/scenarios/leader5_proportional.yaml --out outputs/cmp",
              cmd_compare)
@@ -1098,7 +1136,7 @@ def _interrupted(exc: KeyboardInterrupt) -> int:
 #: what each command's --out receives: a folder, or a file (checked before any work)
 OUT_KINDS = {"score": "file", "weights": "file", "reduce": "file", "import": "folder", "audit": "folder",
              "influence": "folder", "methods": "folder", "raters": "folder", "efficiency": "folder",
-             "consequences": "folder", "diagnose": "folder", "compare": "folder", "batch": "folder",
+             "consequences": "folder", "diagnose": "folder", "compare": "folder", "batch": "folder", "moments": "folder",
              "uncertainty": "folder", "track": "folder", "calibrate": "folder", "ensemble": "folder"}
 
 
