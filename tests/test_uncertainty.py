@@ -265,3 +265,56 @@ def test_ranks_of_rounded_totals_in_single_precision_match_scipy(scale):
         expect[:, cols] = np.vstack([stats.rankdata(-row, method="min") for row in totals[:, cols]])
     np.testing.assert_array_equal(got, expect)
     np.testing.assert_array_equal(got, ranks(totals, groups))          # the same as without the hint
+
+
+@pytest.mark.parametrize("method", ["dirichlet", "uniform"])
+def test_weight_draws_centre_on_unequal_nominal_weights(mini, mini_scheme, method):
+    """The targets' children weigh 2 : 1 : 1, so a draw that ignored the nominal weights
+    (equal shares) would show. Dirichlet draws have mean shares 1/2, 1/4, 1/4 and, with
+    concentration c, variance s(1 - s)/(c + 1); uniform draws stay within nominal x (1 +- spread)."""
+    from perfsim.core.scheme import UncertaintySpec
+    from perfsim.uncertainty.model import compile_model
+    from perfsim.uncertainty.montecarlo import sample_inputs
+
+    spec = UncertaintySpec(weights=[{"nodes": ["tree.targets"], "method": method, "spread": 0.3,
+                                     "concentration": 40.0}])
+    model = compile_model(mini_scheme, mini, spec)
+    (pos, *_), = model.weight_groups
+    nominal = np.asarray(model.nodes[pos].weights, dtype=float)
+    assert np.allclose(nominal / nominal.sum(), [0.5, 0.25, 0.25])
+    weights, _, _ = sample_inputs(model, np.random.default_rng(9), 40_000)
+    w = weights[pos]
+    shares = w / w.sum(axis=1, keepdims=True)
+    if method == "dirichlet":
+        assert np.allclose(shares.mean(axis=0), [0.5, 0.25, 0.25], atol=0.005)
+        expected = np.array([0.5, 0.25, 0.25])
+        assert np.allclose(shares.var(axis=0), expected * (1 - expected) / 41, rtol=0.05)
+    else:
+        ratio = w / nominal
+        assert ratio.min() >= 0.7 - 1e-12 and ratio.max() <= 1.3 + 1e-12
+        assert np.allclose(ratio.mean(axis=0), 1.0, atol=0.01)
+        assert np.allclose(np.sort(ratio[:, 0])[[400, -400]], [0.706, 1.294], atol=0.005)   # flat on the band
+
+
+def test_leaf_noise_is_clipped_at_zero_on_both_evaluation_paths(mini, mini_scheme):
+    """Noise that pushes the leader rating's score below 0 counts as 0, no lower: a draw of
+    -(score + 0.05) lowers each total by exactly score x held points (not by 0.05 more), half
+    that noise by half; the linear and the node-by-node paths agree."""
+    from perfsim.core.engine import score_detail
+    from perfsim.core.scheme import UncertaintySpec
+    from perfsim.uncertainty.model import compile_model
+    from perfsim.uncertainty.montecarlo import evaluate
+
+    model = compile_model(mini_scheme, mini, UncertaintySpec(leader_noise=True))
+    (i, _), = model.noise.items()
+    s = model.scores[0][:, i]
+    n = len(s)
+    held = score_detail(mini_scheme, mini).node_held.loc[list(model.ids), model.tree.paths[i]].to_numpy()
+    assert (s > 0.1).any() and (held > 0).any()
+    noise = np.vstack([-s - 0.05, -s / 2, np.full(n, 0.1), np.zeros(n)])
+    for linear in (True, False):
+        totals = evaluate(model, {}, {i: noise}, linear=linear)
+        nominal = totals[3]
+        assert np.allclose(nominal - totals[0], s * held, atol=1e-9), linear            # clipped at 0
+        assert np.allclose(nominal - totals[1], s * held / 2, atol=1e-9), linear
+        assert np.allclose(totals[2] - nominal, 0.1 * held, atol=1e-9), linear
