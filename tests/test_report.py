@@ -158,7 +158,9 @@ def test_results_workbook_equals_the_tables(report):
     assert all(isinstance(row[c], (int, float)) for c in ("平均总分", "最低总分", "最高总分", "与基准排名一致性τ"))
     assert comp.cell(row=3, column=head.index("平均总分") + 1).number_format == "0.00"
     glossary = [tuple(c.value for c in r) for r in wb["说明"].iter_rows()]
-    assert ("mini", "总分", "total") in glossary and ("比较", "平均总分", "mean total") in glossary
+    assert ("各方案表 (every scenario sheet)", "总分", "total") in glossary
+    assert ("比较", "平均总分", "mean total") in glossary
+    assert len([g for g in glossary if g[1:] == ("总分", "total")]) == 1            # each column once
 
 
 def test_readable_tables_have_chinese_headers_and_rounded_values(report):

@@ -382,16 +382,33 @@ def _table_sheet(ws, header: list[str], rows: list[list[Any]], formats: list[str
         cell.font, cell.fill = bold, fill
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=False)
     n = len(rows)
+    centre = Alignment(horizontal="center")
     for k, fmt in enumerate(formats, start=1):
         letter = get_column_letter(k)
         if fmt:
             for r in range(2, n + 2):
                 ws.cell(row=r, column=k).number_format = fmt
+        elif rows and all(isinstance(row[k - 1], str) and len(row[k - 1]) <= 4 for row in rows if row[k - 1]):
+            for r in range(2, n + 2):           # short labels (grades, 是/否) centred, apart from the numbers
+                ws.cell(row=r, column=k).alignment = centre
         widest = max([_display_width(header[k - 1])] + [_display_width(row[k - 1]) for row in rows
                                                           if row[k - 1] is not None])
         ws.column_dimensions[letter].width = min(60, widest + 3)
     ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{n + 1}"
     ws.freeze_panes = freeze
+    fit_to_page(ws)
+
+
+def fit_to_page(ws, title_rows: str | None = "1:1") -> None:
+    """Print as an office prints a table: landscape, every column on the page's width, the
+    header row repeated on every page."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    if title_rows:
+        ws.print_title_rows = title_rows
 
 
 def ranking_table(f: dict[str, Any]) -> tuple[list[tuple[str, str]], list[list[Any]], list[str | None]]:
@@ -545,13 +562,25 @@ def write_results_workbook(root: Path, manifest: dict, facts: list[dict[str, Any
     notes.append([])
     start = notes.max_row + 1
     notes.append(["工作表", "列", "英文名 (English)"])
-    for row in glossary:
-        notes.append(row)
+    scenario_sheets = {r[0] for r in glossary if r[0] != "比较"}
+    where: dict[tuple[str, str], list[str]] = {}
+    for sheet, zh, en in glossary:
+        where.setdefault((zh, en), []).append(sheet)
+    for (zh, en), sheets in where.items():       # each column once, with the sheets that have it
+        said = ("各方案表 (every scenario sheet)" if set(sheets) == scenario_sheets and len(scenario_sheets) > 1
+                else "、".join(sheets))
+        notes.append([said, zh, en])
     for cell in notes[start]:
         cell.font = Font(bold=True)
     notes.auto_filter.ref = f"A{start}:C{notes.max_row}"
     notes.column_dimensions["A"].width, notes.column_dimensions["B"].width = 24, 40
     notes.column_dimensions["C"].width = 44
+    from openpyxl.styles import Alignment
+
+    for row in notes.iter_rows(min_row=2, max_row=start - 1):
+        for cell in row[1:2]:
+            cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal="left")
+    fit_to_page(notes, None)
     wb.properties.creator = wb.properties.lastModifiedBy = "perfsim"
     raw = io.BytesIO()
     wb.save(raw)

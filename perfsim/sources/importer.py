@@ -851,7 +851,7 @@ def write_template(out: str | Path) -> tuple[Path, Path]:
     --mapping DIR/mapping.yaml --out data/``. An untouched example row is skipped on import,
     so importing the untouched template says that it is empty."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
+    from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.worksheet.datavalidation import DataValidation
 
     from ..core.files import OutputSet
@@ -862,12 +862,17 @@ def write_template(out: str | Path) -> tuple[Path, Path]:
     notes.title = "说明"
     notes.append(["perfsim 考核数据模板"])
     notes["A1"].font = Font(bold=True, size=14)
-    notes.append(["填写方法：每张表一行一条记录。带 * 的列必填，其余可留空（取默认值）。每张表第 2 行是示例"
-                  "（灰色斜体），导入时原样不动的示例行会被跳过，可直接覆盖或删除。"])
-    notes.append(["下拉列表中的中文和英文取值都可以使用；期间可写 2025-06、2025年6月、2025 或日期。"])
-    notes.append(["导入：perfsim import perfsim_template.xlsx --mapping mapping.yaml --out 我的数据/"])
-    notes.append(["English: one record per row; * marks a required column; row 2 of each sheet is an example "
-                  "that is skipped while unchanged; Chinese or English values from the drop-down lists."])
+    for line in ("填写方法：每张表一行一条记录。带 * 的列必填，其余可留空（取默认值）。每张表第 2 行是示例"
+                 "（灰色斜体），导入时原样不动的示例行会被跳过，可直接覆盖或删除。",
+                 "下拉列表中的中文和英文取值都可以使用；期间可写 2025-06、2025年6月、2025 或日期。",
+                 "导入：perfsim import perfsim_template.xlsx --mapping mapping.yaml --out 我的数据/",
+                 "English: one record per row; * marks a required column; row 2 of each sheet is an example "
+                 "that is skipped while unchanged; Chinese or English values from the drop-down lists."):
+        notes.append([line])
+        row = notes.max_row
+        notes.merge_cells(start_row=row, start_column=1, end_row=row, end_column=7)
+        notes.cell(row=row, column=1).alignment = Alignment(wrap_text=True, vertical="top")
+        notes.row_dimensions[row].height = 32
     notes.append([])
     head = ["工作表", "列（表头）", "必填", "可选值", "默认值（留空时）", "说明", "英文列名 (contract column)"]
     notes.append(head)
@@ -918,6 +923,11 @@ def write_template(out: str | Path) -> tuple[Path, Path]:
         sheet.freeze_panes = "A2"
     for letter, width in zip("ABCDEFG", (12, 16, 6, 40, 14, 60, 22)):
         notes.column_dimensions[letter].width = width
+    for ws in book.worksheets:                    # printed: landscape, all columns on the page's width
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
     lines = ["# Mapping of the perfsim office template: perfsim import perfsim_template.xlsx "
              "--mapping mapping.yaml --out my_data/",
              "# Each sheet is read by its Chinese headers; add value maps under 'values:' if your",
