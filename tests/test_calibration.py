@@ -180,3 +180,45 @@ def test_distance_and_within_by_hand():
     assert not within(setup, {"a": 10.0, "b": 0.61}) and not within(setup, {"a": 7.99, "b": 0.5})
     assert distance(setup, {"a": 10.0, "b": float("nan")}) == pytest.approx(1e6)
     assert distance(setup, {"a": 10.0}) == pytest.approx(1e6)
+
+
+def test_every_generator_setting_is_a_knob_a_prior_or_fixed_with_its_reason():
+    """The assumptions that can decide a verdict are all declared: each setting of
+    params/synth.yaml is a knob of the fit, a prior with a range and a source, or fixed with a
+    reason; a prior's range holds the generator's value."""
+    from perfsim.analyses.calibration import generator_settings, get_knob, load_setup
+    from perfsim.core.yamlio import load_yaml
+    from perfsim.sources.synth import synth_params
+
+    raw = load_yaml(ROOT / "params" / "synth.yaml")
+    setup = load_setup(ROOT / "params" / "calibration.yaml", synth_params())
+    t = setup.targets
+    declared = set(t.knobs) | set(t.priors) | set(t.fixed)
+    settings = generator_settings(raw)
+    assert len(settings) > 50
+    missing = [s for s in settings if s not in declared]
+    assert not missing, f"neither a knob, a prior nor fixed: {missing}"
+    assert not declared - set(settings)
+    for name, prior in t.priors.items():
+        low, high = prior.range
+        assert low <= get_knob(synth_params(), name) <= high, name
+    # what decides the leader-rating verdict is a prior, not hidden
+    assert {"truth.visible_share", "leader.visible_weight", "leader.favour_prob", "leader.favour_points",
+            "leader.favour_correlation", "leader.compression", "leader.noise_sd", "targets.self_insight"} <= set(t.priors)
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("fixed:\n  leader.noise_sd: a reason long enough to count\n", "'priors' and 'fixed' both name leader.noise_sd"),
+    ("fixed:\n  leader.floor: why\n", "say why the setting stays fixed"),
+    ("fixed:\n  leader.nonsense: a reason long enough to count\n", "not a setting of the generator"),
+])
+def test_bad_priors_and_fixed_settings_are_refused(tmp_path, extra, message):
+    from perfsim.analyses.calibration import load_setup
+    from perfsim.sources.synth import synth_params
+
+    text = (ROOT / "params" / "calibration.yaml").read_text(encoding="utf-8")
+    head, _, _ = text.partition("\nfixed:\n")
+    (tmp_path / "c.yaml").write_text(head.replace("scheme: baseline.yaml", f"scheme: {ROOT / 'params' / 'baseline.yaml'}")
+                                     + "\n" + extra, encoding="utf-8")
+    with pytest.raises(perfsim.PerfsimError, match=message):
+        load_setup(tmp_path / "c.yaml", synth_params())

@@ -50,6 +50,9 @@ class MomentTarget(_Strict):
 
 class KnobRange(_Strict):
     range: tuple[float, float]
+    #: where the range comes from (a prior's must be said)
+    basis: Literal["grounded", "assumption"] = "assumption"
+    source: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "KnobRange":
@@ -58,11 +61,34 @@ class KnobRange(_Strict):
         return self
 
 
+class Prior(KnobRange):
+    """A generator setting that moves a component's validity but that the moments do not
+    pin down: the range worlds are drawn from, with its basis and source."""
+
+    source: str = Field(min_length=10)
+
+
 class Targets(_Strict):
     scheme: str = Field(min_length=1)
     worlds: int = Field(default=4, ge=1, le=64)
     moments: dict[str, MomentTarget] = Field(min_length=1)
+    #: the settings the fit moves (simulated method of moments)
     knobs: dict[str, KnobRange] = Field(min_length=1)
+    #: the settings that decide verdicts but that no moment above informs: drawn from these ranges
+    priors: dict[str, Prior] = {}
+    #: every other setting of the generator, with the reason it stays as it is
+    fixed: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _check(self) -> "Targets":
+        for a, b in (("knobs", "priors"), ("knobs", "fixed"), ("priors", "fixed")):
+            both = sorted(set(getattr(self, a)) & set(getattr(self, b)))
+            if both:
+                raise ValueError(f"'{a}' and '{b}' both name {', '.join(both)}: a setting is one of them")
+        short = sorted(k for k, why in self.fixed.items() if len(why.strip()) < 20)
+        if short:
+            raise ValueError(f"'fixed.{short[0]}': say why the setting stays fixed (at least a sentence)")
+        return self
 
 
 # --------------------------------------------------------------------------- moments
@@ -119,6 +145,13 @@ MOMENTS = ("total_p10", "total_p50", "total_p90", "share_lowest_grade", "leader_
 
 # --------------------------------------------------------------------------- knobs
 
+def generator_settings(raw: Mapping[str, Any]) -> list[str]:
+    """Every setting of a generator knob file as written (a section's key whose entry has a
+    ``value``): the list every setting must be accounted for in (a knob, a prior or fixed)."""
+    return [f"{section}.{name}" for section, entries in raw.items() if isinstance(entries, Mapping)
+            for name, entry in entries.items() if isinstance(entry, Mapping) and "value" in entry]
+
+
 def get_knob(params: Mapping[str, Any], path: str) -> Any:
     node: Any = params
     for part in path.split("."):
@@ -167,14 +200,25 @@ def load_setup(path: str | Path, params: Mapping[str, Any]) -> Setup:
     unknown = [m for m in targets.moments if m not in MOMENTS]
     if unknown:
         raise PerfsimError(f"key 'moments.{unknown[0]}': unknown moment (known: {', '.join(MOMENTS)})", where=path)
-    for name, knob in targets.knobs.items():
+    for section, entries in (("knobs", targets.knobs), ("priors", targets.priors)):
+        for name, knob in entries.items():
+            try:
+                value = get_knob(params, name)
+            except (KeyError, TypeError):
+                raise PerfsimError(f"key '{section}.{name}': not a knob of the generator (params/synth.yaml)",
+                                   where=path) from None
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise PerfsimError(f"key '{section}.{name}': the knob is not a single number", where=path)
+            low, high = knob.range
+            if not low <= float(value) <= high and section == "priors":
+                raise PerfsimError(f"key 'priors.{name}': the generator's value {value:g} lies outside the range "
+                                   f"[{low:g}, {high:g}]", where=path)
+    for name in targets.fixed:
         try:
-            value = get_knob(params, name)
+            get_knob(params, name)
         except (KeyError, TypeError):
-            raise PerfsimError(f"key 'knobs.{name}': not a knob of the generator (params/synth.yaml)",
+            raise PerfsimError(f"key 'fixed.{name}': not a setting of the generator (params/synth.yaml)",
                                where=path) from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise PerfsimError(f"key 'knobs.{name}': the knob is not a single number", where=path)
     scheme_path = (path.parent / targets.scheme)
     if not scheme_path.is_file():
         raise PerfsimError(f"key 'scheme': {targets.scheme!r} is not a file (looked in {path.parent})", where=path)
