@@ -281,3 +281,23 @@ def test_compression_is_corrected_for_a_noisy_consensus():
         naive.append(1 - np.polyfit(consensus, ratings["R0"], 1)[0])
     assert 0.42 < np.mean(estimates) < 0.58
     assert np.mean(naive) > 0.58 and np.mean(naive) - np.mean(estimates) > 0.08
+
+
+def test_the_reason_column_names_what_the_rater_does():
+    """Four raters of 60 units: R1 adds 8 points to everyone (lenient), R2 takes 8 off
+    (severe), R3 halves the spread (compressing), R0 rates plainly; each flag's reason says
+    which, and the plain rater is neither flagged nor given a reason."""
+    rng = np.random.default_rng(2)
+    merit = rng.normal(0, 6, 60)
+    merit -= merit.mean()                       # so halving the spread moves no rater's mean
+    ratings = {"R0": 80 + merit, "R1": 88 + merit, "R2": 72 + merit, "R3": 80 + 0.5 * merit,
+               "R4": 80 + merit, "R5": 80 + merit}
+    table = pd.DataFrame([(r, f"U{u:02d}", v[u] + rng.normal(0, 1)) for r, v in ratings.items() for u in range(60)],
+                         columns=["rater_id", "unit_id", "rating"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfsimWarning)
+        per, _, _ = fit_ratings(table)
+    reason = per.set_index("rater_id")["reason"]
+    assert reason["R1"] == "lenient" and reason["R2"] == "severe" and reason["R3"] == "compressing"
+    assert reason["R0"] == "" and not per.set_index("rater_id").loc["R0", "flagged"]
+    assert list(per.set_index("rater_id").loc[["R1", "R2", "R3"], "flagged"]) == [True, True, True]
