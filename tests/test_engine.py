@@ -176,3 +176,25 @@ def test_score_on_baseline_world_is_consistent(world, baseline):
 def test_bad_year(mini, mini_scheme):
     with pytest.raises(perfsim.PerfsimError, match="no targets or actuals for year 1999"):
         perfsim.score(mini_scheme, mini, year=1999)
+
+
+def test_in_extra_finds_the_extra_component_at_any_depth():
+    """A node lies under an extra component when its top-level ancestor (or itself) is one:
+    leaves two levels below it, the component itself, a component that is itself a leaf;
+    never the root or a normal component's nodes."""
+    from perfsim.core.engine import Tree
+    from perfsim.core.scheme import load_scheme_text
+
+    scheme = load_scheme_text("""
+name: x
+tree:
+  points: 100
+  children:
+    s: {points: 5, extra: true, children: {g: {weight: 1, children: {f: {source: special, facet: contribution, rule: rating, weight: 1}}}}}
+    a: {points: 100, children: {b: {weight: 1, children: {x: {rule: ratio, weight: 1}}}}}
+    e: {points: 3, extra: true, source: special, facet: social_impact, rule: rating}
+""")
+    tree = Tree.of(scheme)
+    inside = {path.split(".", 1)[-1]: tree.in_extra(i) for i, path in enumerate(tree.paths)}
+    assert inside == {"tree": False, "a": False, "a.b": False, "a.b.x": False, "s": True, "s.g": True,
+                      "s.g.f": True, "e": True}

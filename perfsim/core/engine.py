@@ -75,10 +75,12 @@ class Tree:
         return node.indicator or self.paths[i].rsplit(".", 1)[1]
 
     def in_extra(self, i: int) -> bool:
-        """Whether node ``i`` lies under a component marked ``extra`` (points on top)."""
-        while i >= 0 and self.parent[i] > 0:
+        """Whether node ``i`` is, or lies under, a component marked ``extra`` (points on top)."""
+        if i <= 0:                      # the root
+            return False
+        while self.parent[i] > 0:       # up to the top-level component
             i = self.parent[i]
-        return i > 0 and bool(self.nodes[i].extra)
+        return bool(self.nodes[i].extra)
 
 
 @dataclass(frozen=True)
