@@ -143,6 +143,7 @@ def test_chinese_values_long_sheets_without_a_year_and_no_special_sheet_import_a
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "table 'special' has no rows for year 2025" in captured.err and "adds 0 points for 2 unit(s)" in captured.err
+    assert "2 without data (no table: an extra component adds 0)" in captured.out
     missing = pd.read_csv(folder / "s" / "missing.csv", encoding="utf-8-sig")
     absent = missing[missing["rule"] == "absent"]
     assert sorted(absent["unit_id"]) == ["乙区", "甲区"] and set(absent["path"]) == {"tree.special.contribution"}
