@@ -198,3 +198,36 @@ tree:
     inside = {path.split(".", 1)[-1]: tree.in_extra(i) for i, path in enumerate(tree.paths)}
     assert inside == {"tree": False, "a": False, "a.b": False, "a.b.x": False, "s": True, "s.g": True,
                       "s.g.f": True, "e": True}
+
+
+def test_effective_weights_and_unit_types_by_hand(mini, mini_scheme):
+    """The targets' 60 points split econ : social : party = 2 : 1 : 1 over the dimensions a
+    unit has targets in. U1 (central) has I1 and I2 targets: 40 and 20. U2 (outer) has all
+    three: 30, 15, 15. U3 and U4 (category A) have I1 and I3: 40 and 20. U5 (B) has I3
+    alone: 60. Leader and satisfaction hold 20 each everywhere; the special indicators' 10
+    extra points go 3 : 1 to districts only (7.5 and 2.5)."""
+    from perfsim.core.engine import effective_weights, score_detail, unit_type
+
+    assert unit_type(mini.units).to_dict() == {"U1": "central district", "U2": "outer district", "U3": "A",
+                                               "U4": "A", "U5": "B"}
+    w = effective_weights(score_detail(mini_scheme, mini), mini)
+    expected = {"A": [40, 0, 20, 20, 20, 0, 0], "B": [0, 0, 60, 20, 20, 0, 0],
+                "central district": [40, 20, 0, 20, 20, 7.5, 2.5], "outer district": [30, 15, 15, 20, 20, 7.5, 2.5]}
+    assert list(w.index) == ["tree.targets.econ.I1", "tree.targets.social.I2", "tree.targets.party.I3", "tree.leader",
+                             "tree.satisfaction", "tree.special.contribution", "tree.special.social_impact"]
+    for column, values in expected.items():
+        assert np.allclose(w[column], values), column
+    every = effective_weights(score_detail(mini_scheme, mini), mini, leaves_only=False)
+    assert np.allclose(every.loc["tree.targets", "outer district"], 60) and "tree" in every.index
+
+
+def test_tree_table_lists_every_node_with_its_share(mini_scheme):
+    from perfsim.core.scheme import tree_table
+
+    t = tree_table(mini_scheme.scheme).set_index("path")
+    assert list(t.index[:4]) == ["tree", "tree.targets", "tree.targets.econ", "tree.targets.econ.I1"]
+    assert t.loc["tree.targets", "points"] == 60 and t.loc["tree.targets", "depth"] == 1
+    assert t.loc["tree.targets.econ", "share_of_parent"] == pytest.approx(0.5)      # weight 2 of 4
+    assert t.loc["tree.targets.social", "share_of_parent"] == pytest.approx(0.25)
+    assert bool(t.loc["tree.special", "extra"]) and not bool(t.loc["tree.leader", "extra"])
+    assert t.loc["tree.targets.party.I3", "rule"] == "band" and pd.isna(t.loc["tree.targets", "rule"])
