@@ -1061,14 +1061,6 @@ def grade_counts(scheme: Scheme, total: np.ndarray, rank: np.ndarray, rank_hist:
     return counts
 
 
-def grade(scheme: Scheme, total: np.ndarray, rank: np.ndarray, groups: np.ndarray,
-          veto: np.ndarray) -> np.ndarray:
-    """Grade names per unit (empty strings when the scheme does not grade)."""
-    if scheme.grading is None:
-        return np.full(len(total), "", dtype=object)
-    return np.array(scheme.grading.grades, dtype=object)[grade_index(scheme, total, rank, groups, veto)]
-
-
 MISSING_COLUMNS = ("year", "unit_id", "name", "category", "indicator_id", "path", "rule", "value",
                    "score", "note")
 
