@@ -222,3 +222,16 @@ def test_bad_priors_and_fixed_settings_are_refused(tmp_path, extra, message):
                                      + "\n" + extra, encoding="utf-8")
     with pytest.raises(perfsim.PerfsimError, match=message):
         load_setup(tmp_path / "c.yaml", synth_params())
+
+
+def test_a_prior_that_excludes_the_generators_value_is_refused(tmp_path):
+    from perfsim.analyses.calibration import load_setup
+    from perfsim.sources.synth import synth_params
+
+    text = (ROOT / "params" / "calibration.yaml").read_text(encoding="utf-8")
+    text = text.replace("scheme: baseline.yaml", f"scheme: {ROOT / 'params' / 'baseline.yaml'}")
+    text = text.replace("  leader.noise_sd:\n    range: [1.0, 8.0]", "  leader.noise_sd:\n    range: [4.0, 8.0]")
+    (tmp_path / "c.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(perfsim.PerfsimError, match=r"priors.leader.noise_sd': the generator's value 3 lies outside "
+                                                    r"the range \[4, 8\]"):
+        load_setup(tmp_path / "c.yaml", synth_params())
