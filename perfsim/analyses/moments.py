@@ -53,16 +53,13 @@ def _scheme(scheme: Scheme | Resolved) -> Scheme:
     return scheme.scheme if isinstance(scheme, Resolved) else scheme
 
 
-def _component_score(tree: Tree, s, source: str) -> np.ndarray:
-    """The unit score of the top-level component whose leaves read ``source`` (NaN where
-    the component holds no points for the unit)."""
+def _component(tree: Tree, source: str) -> int | None:
+    """The top-level component all of whose leaves read ``source`` (None if there is none)."""
     for c in tree.children[0]:
-        leaves = [j for j, i in enumerate(tree.leaves) if _under(tree, i, c)]
-        if leaves and all((tree.leaf_source(tree.leaves[j]) == source) for j in leaves):
-            held = s.node_held[:, c] if hasattr(s, "node_held") else None
-            score = s.node_score[:, c].astype(float)
-            return np.where(held > 0, score, np.nan) if held is not None else score
-    return np.full(len(s.total), np.nan)
+        leaves = [i for i in tree.leaves if _under(tree, i, c)]
+        if leaves and all(tree.leaf_source(i) == source for i in leaves):
+            return c
+    return None
 
 
 def _under(tree: Tree, i: int, c: int) -> bool:
@@ -96,13 +93,13 @@ def unit_years(scheme: Scheme | Resolved, dataset: Dataset, years: Sequence[int]
         order = pd.Index(units["unit_id"]).get_indexer(ids["unit_id"])
         if (order < 0).any():
             raise PerfsimError(f"the units of {year} differ from those of {years[0]}", where=dataset.origin)
-        parts = {name: _component_score(tree, s, source)[order] for name, source in COMPONENTS}
+        comps = {name: _component(tree, source) for name, source in COMPONENTS}
+        parts = {name: (np.where(s.node_held[order, c] > 0, s.node_score[order, c].astype(float), np.nan)
+                        if c is not None else np.full(len(order), np.nan)) for name, c in comps.items()}
         subjective = np.zeros(len(order))
-        for name, source in COMPONENTS[:2]:
-            for c in tree.children[0]:
-                leaves = [i for i in tree.leaves if _under(tree, i, c)]
-                if leaves and all(tree.leaf_source(i) == source for i in leaves):
-                    subjective = subjective + s.node_points[order, c]
+        for name, _ in COMPONENTS[:2]:                  # the leader rating's and satisfaction's points
+            if comps[name] is not None:
+                subjective = subjective + s.node_points[order, comps[name]]
         grades = len(plain.grading.grades) if plain.grading else 0
         out.append(UnitYear(year, s.total[order].astype(float), (s.grade[order] if grades else np.full(len(order), -1)),
                             grades, parts, _leaf_input(tree, s, "leader_ratings")[order],

@@ -635,6 +635,15 @@ def _clean(frame: pd.DataFrame, table: str | None = None) -> pd.DataFrame:
     return _normalise(frame)
 
 
+def warn_unknown_columns(unknown: list[str], table: str, where: str, stacklevel: int = 2) -> None:
+    """Say that columns the contract does not know are ignored (the first ten named)."""
+    if unknown:
+        shown = ", ".join(repr(c) for c in unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10
+                                                            else "")
+        warnings.warn(f"{where}: column(s) {shown} are not part of the contract and are ignored (columns: "
+                      f"{', '.join(TABLE_COLUMNS[table])})", PerfsimWarning, stacklevel=stacklevel + 1)
+
+
 def _drop_examples(frame: pd.DataFrame, table: str, where: str) -> pd.DataFrame:
     """The frame without the template's untouched example row (said in a warning)."""
     example = TEMPLATE_EXAMPLES.get(table)
@@ -667,11 +676,7 @@ def _complete(frame: pd.DataFrame, table: str, where: str) -> tuple[pd.DataFrame
                            f"{', '.join(REQUIRED_COLUMNS[table])}"
                            + (f"; optional: {', '.join(optional)}" if optional else "")
                            + f"; headed in Chinese: {labels})", where=where)
-    unknown = [str(c) for c in frame.columns if c not in columns]
-    if unknown:
-        warnings.warn(f"{where}: column(s) {', '.join(repr(c) for c in unknown)} are not part of "
-                      f"the contract and are ignored (columns: {', '.join(columns)})",
-                      PerfsimWarning, stacklevel=4)
+    warn_unknown_columns([str(c) for c in frame.columns if c not in columns], table, where, stacklevel=4)
     filled = []
     for column in columns:
         if column in REQUIRED_COLUMNS[table]:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..core.files import atomic_write_text, write_with
 from ..core.scheme import Grading
+from ..sources.xlsx import fit_to_page
 
 SCORES = ("scoring", "tables", "scores.csv")
 #: the comparison notebook's rank agreement with the base (its last row: all units)
@@ -397,18 +398,6 @@ def _table_sheet(ws, header: list[str], rows: list[list[Any]], formats: list[str
     ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{n + 1}"
     ws.freeze_panes = freeze
     fit_to_page(ws)
-
-
-def fit_to_page(ws, title_rows: str | None = "1:1") -> None:
-    """Print as an office prints a table: landscape, every column on the page's width, the
-    header row repeated on every page."""
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    if title_rows:
-        ws.print_title_rows = title_rows
 
 
 def ranking_table(f: dict[str, Any]) -> tuple[list[tuple[str, str]], list[list[Any]], list[str | None]]:

@@ -856,6 +856,7 @@ def write_template(out: str | Path) -> tuple[Path, Path]:
 
     from ..core.files import OutputSet
     from .readers import stable_workbook
+    from .xlsx import fit_to_page
 
     book = Workbook()
     notes = book.active
@@ -923,11 +924,8 @@ def write_template(out: str | Path) -> tuple[Path, Path]:
         sheet.freeze_panes = "A2"
     for letter, width in zip("ABCDEFG", (12, 16, 6, 40, 14, 60, 22)):
         notes.column_dimensions[letter].width = width
-    for ws in book.worksheets:                    # printed: landscape, all columns on the page's width
-        ws.page_setup.orientation = "landscape"
-        ws.page_setup.paperSize = ws.PAPERSIZE_A4
-        ws.sheet_properties.pageSetUpPr.fitToPage = True
-        ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    for ws in book.worksheets:
+        fit_to_page(ws, None if ws is notes else "1:1")
     lines = ["# Mapping of the perfsim office template: perfsim import perfsim_template.xlsx "
              "--mapping mapping.yaml --out my_data/",
              "# Each sheet is read by its Chinese headers; add value maps under 'values:' if your",

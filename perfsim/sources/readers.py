@@ -20,8 +20,9 @@ from typing import Mapping
 
 import pandas as pd
 
-from ..core.contract import SHEET_ALIASES, TABLE_COLUMNS, Dataset, header_name, validate_frames
-from ..core.errors import PerfsimError, PerfsimWarning
+from ..core.contract import (SHEET_ALIASES, TABLE_COLUMNS, Dataset, header_name, validate_frames,
+                             warn_unknown_columns)
+from ..core.errors import PerfsimError
 from ..core.files import check_dir_target, check_file_target, write_with
 from .world import data_path, is_bundled
 
@@ -158,13 +159,7 @@ def read_workbook(book: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
         sources[name] = f"{book}, sheet '{sheet or name}'"
         if sheet is None:
             continue
-        if dropped.get(sheet):
-            import warnings
-
-            shown = dropped[sheet]
-            warnings.warn(f"{sources[name]}: column(s) {', '.join(repr(c) for c in shown[:10])}"
-                          f"{f' and {len(shown) - 10} more' if len(shown) > 10 else ''} are not part of the contract "
-                          f"and are ignored (columns: {', '.join(TABLE_COLUMNS[name])})", PerfsimWarning, stacklevel=3)
+        warn_unknown_columns(dropped.get(sheet, []), name, sources[name], stacklevel=2)
         rows = sheets[sheet].rows
         if not rows:
             frames[name] = pd.DataFrame()

@@ -172,3 +172,15 @@ def read_sheets(path: Path, select: Callable[[list[str]], list[str]] | None = No
     finally:
         book.close()
     return out
+
+
+def fit_to_page(ws, title_rows: str | None = "1:1") -> None:
+    """Print a worksheet as an office prints a table: landscape A4, every column on the
+    page's width, the header row (``title_rows``) repeated on every page."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    if title_rows:
+        ws.print_title_rows = title_rows
