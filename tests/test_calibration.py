@@ -93,7 +93,7 @@ def test_scenario_against_itself_shows_nothing(baseline):
     per = ensemble(baseline, {"same": baseline}, _sets(6), seed=1)
     eff = ensemble_effects(per)
     moved = eff[~eff["metric"].isin(["tau_truth", "tau_truth_base"])]
-    assert (moved[["median", "q05", "q95", "p_positive"]] == 0).all().all()
+    assert (moved[["median", "q05", "q95", "p_helps", "p_hurts"]] == 0).all().all()
     assert eff.set_index("metric").loc["delta_tau_truth", "verdict"] == "undetermined"
 
 
@@ -128,12 +128,13 @@ def test_ensemble_command_same_seed_same_files_and_effects_from_per_world(tmp_pa
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     per = pd.read_csv(tmp_path / "a" / "per_world.csv")
     eff = pd.read_csv(tmp_path / "a" / "effects.csv")
-    assert list(eff.columns) == ["scenario", "metric", "median", "q05", "q95", "p_positive", "verdict"]
+    assert list(eff.columns) == ["scenario", "metric", "median", "q05", "q95", "p_helps", "p_hurts", "verdict"]
     assert per["world"].nunique() == 8 and set(per["scenario"]) == {"leader5_proportional", "leader0"}
     for row in eff.itertuples():
         v = per[(per["scenario"] == row.scenario) & (per["metric"] == row.metric)]["value"].to_numpy()
         assert row.median == pytest.approx(np.median(v)) and row.q05 == pytest.approx(np.quantile(v, 0.05))
-        assert row.q95 == pytest.approx(np.quantile(v, 0.95)) and row.p_positive == pytest.approx((v > 0).mean())
+        assert row.q95 == pytest.approx(np.quantile(v, 0.95)) and row.p_helps == pytest.approx((v > 0).mean())
+        assert row.p_hurts == pytest.approx((v < 0).mean())
     metrics = set(per["metric"])
     assert {"delta_tau_truth", "mean_abs_shift", "share_moved", "grade_changes", "mean_shift:central",
             "mean_shift:outer", "total_change:district", "grade_up:outer", "grade_down:party_admin"} <= metrics

@@ -54,7 +54,7 @@ def test_headline_says_undetermined_when_the_interval_straddles_zero(baseline):
     data = perfsim.open_dataset(None)
     scenario = perfsim.load_scenario(ROOT / "params" / "scenarios" / "leader5_proportional.yaml")
     effects = pd.DataFrame([{"scenario": scenario.name, "metric": "delta_tau_truth", "median": -0.01,
-                             "q05": -0.03, "q95": 0.002, "p_positive": 0.1, "verdict": "undetermined"}])
+                             "q05": -0.03, "q95": 0.002, "p_helps": 0.1, "p_hurts": 0.9, "verdict": "undetermined"}])
     f = findings(baseline, scenario, data, effects=effects, worlds=50)
     assert "does not measurably change" in f["headline"]["en"] and "lowers" not in f["headline"]["en"]
     assert "无法确定" in f["headline"]["zh"] and "区间跨过零" in f["headline"]["zh"] and "-0.010" in f["headline"]["en"] and "+0.002" in f["headline"]["en"]
@@ -66,7 +66,7 @@ def test_headline_direction_follows_the_interval_both_ways(baseline, q05, q95, v
     data = perfsim.open_dataset(None)
     scenario = perfsim.load_scenario(ROOT / "params" / "scenarios" / "leader5_proportional.yaml")
     effects = pd.DataFrame([{"scenario": scenario.name, "metric": "delta_tau_truth", "median": (q05 + q95) / 2,
-                             "q05": q05, "q95": q95, "p_positive": 0.5, "verdict": verdict}])
+                             "q05": q05, "q95": q95, "p_helps": 0.5, "p_hurts": 0.5, "verdict": verdict}])
     f = findings(baseline, scenario, data, effects=effects, worlds=50)
     assert f"it {en} the ranking's agreement" in f["headline"]["en"]
     assert f"一致性{zh}" in f["headline"]["zh"]

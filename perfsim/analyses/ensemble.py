@@ -6,7 +6,7 @@ seed), scores the base scheme and every scenario on the same world (common rando
 numbers: the difference is the scenario's, not the world's) and reports per world and
 scenario:
 
-* ``tau_truth`` and ``delta_tau_truth``: Kendall's tau-b (scipy) between totals and the
+* ``tau_truth`` and ``delta_tau_truth``: Kendall's tau-b between totals and the
   true performance within each category, n-weighted over categories; the scenario's, and
   the scenario's minus the base's (positive: the scenario ranks units closer to how well
   they really perform);
@@ -21,9 +21,13 @@ scenario:
   it is not reported.)
 
 :func:`ensemble_effects` summarises each metric over the worlds: median, 5 % and 95 % quantiles
-(numpy's default, linear interpolation), the share of worlds where it is positive, and for
-``delta_tau_truth`` a verdict: ``helps`` when the 90 % interval lies above 0, ``hurts``
-when it lies below, ``undetermined`` otherwise.
+(numpy's default, linear interpolation), the shares of worlds where it is positive
+(``p_helps``) and negative (``p_hurts``), and for ``delta_tau_truth`` a verdict: ``helps``
+when the 90 % interval lies above 0 (about: p_helps >= 0.95), ``hurts`` when it lies below,
+``undetermined`` otherwise. Over worlds drawn from a posterior (``perfsim calibrate``'s
+posterior.csv) the shares are posterior predictive probabilities of one world's effect; the
+verdict on the *expected* effect, with its deciding assumptions, is
+:func:`perfsim.analyses.inference.verdicts`.
 """
 
 from __future__ import annotations
@@ -32,22 +36,23 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..core.engine import score_arrays
 from ..core.scheme import Resolved, Scheme
 from ..sources.synth import check_world, generate_arrays, world_dataset
+from .moments import tau_b
 
-EFFECT_COLUMNS = ["scenario", "metric", "median", "q05", "q95", "p_positive", "verdict"]
+EFFECT_COLUMNS = ["scenario", "metric", "median", "q05", "q95", "p_helps", "p_hurts", "verdict"]
 
 
 def tau_truth(total: np.ndarray, theta: np.ndarray, groups: np.ndarray) -> float:
-    """Kendall's tau-b between totals and the truth within each group, n-weighted."""
+    """Kendall's tau-b between totals and the truth within each group, n-weighted (tau-b from
+    pairwise signs, :func:`perfsim.analyses.moments.tau_b`: scipy.stats.kendalltau's number)."""
     taus, sizes = [], []
     for g in np.unique(groups):
         cols = groups == g
         if cols.sum() > 1:
-            tau = stats.kendalltau(total[cols], theta[cols], method="asymptotic").statistic
+            tau = tau_b(total[cols], theta[cols])
             if np.isfinite(tau):
                 taus.append(tau)
                 sizes.append(cols.sum())
@@ -143,7 +148,7 @@ def ensemble_effects(per_world: pd.DataFrame, scenario_order: Sequence[str] | No
             continue
         q05, med, q95 = np.quantile(v, [0.05, 0.5, 0.95])
         rows.append({"scenario": scenario, "metric": metric, "median": float(med), "q05": float(q05),
-                     "q95": float(q95), "p_positive": float((v > 0).mean()),
+                     "q95": float(q95), "p_helps": float((v > 0).mean()), "p_hurts": float((v < 0).mean()),
                      "verdict": verdict(q05, q95) if metric == "delta_tau_truth" else "-"})
     out = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
     order = {s: i for i, s in enumerate(scenario_order or dict.fromkeys(per_world["scenario"]))}

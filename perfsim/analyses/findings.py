@@ -121,7 +121,7 @@ def findings(base: Resolved, scenario: Resolved, dataset: Dataset, year: int | N
         if len(rows):
             r = rows.iloc[0]
             validity = {"median": float(r["median"]), "q05": float(r["q05"]), "q95": float(r["q95"]),
-                        "p_positive": float(r["p_positive"]), "verdict": str(r["verdict"]), "worlds": worlds}
+                        "p_helps": float(r["p_helps"]), "p_hurts": float(r["p_hurts"]), "verdict": str(r["verdict"]), "worlds": worlds}
     change = declared_change(base, scenario)
     out = {"scenario": scenario.name, "base": base.name, "data": dataset.origin,
            "year": resolve_year(dataset, year), "change": change, "numbers": numbers,

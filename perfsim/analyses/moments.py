@@ -380,6 +380,12 @@ def data_moments(scheme: Scheme | Resolved, dataset: Dataset, year: int | str | 
                              for y in cross] if dataset.has("leader_ratings") else [],
               "group_icc": [_rating_matrix(dataset.satisfaction, y, ids["unit_id"], "group", "score")
                             for y in cross] if dataset.has("satisfaction") else []}
+    return _table(sample, consecutive, ids, cross, history, boot, seed)
+
+
+def _table(sample: dict, consecutive: list, ids: pd.DataFrame, cross: Sequence[int], history: Sequence[int],
+           boot: int, seed: int) -> pd.DataFrame:
+    groups = sample["groups"]
     everyone = np.arange(len(ids))
     rng = np.random.default_rng(seed)
     strata = [np.flatnonzero(groups == g) for g in np.unique(groups)]
@@ -404,3 +410,49 @@ def data_moments(scheme: Scheme | Resolved, dataset: Dataset, year: int | str | 
         rows.append({"moment": spec.name, "value": float(value) if np.isfinite(value) else np.nan, "se": se,
                      "n": len(ids), "years": " ".join(map(str, used)), "definition": definition})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def world_sample(world, scheme: Scheme | Resolved, datasets: dict | None = None
+                 ) -> tuple[dict, list, pd.DataFrame, list[int], list[int]]:
+    """What :func:`data_moments` measures, built straight from a synthetic world's arrays
+    (every year of the world; the cross-section is its last year): the same statistics
+    without writing and validating tables, for the thousands of worlds of a reference table.
+    ``datasets``: a dict that keeps each year's in-memory dataset for the caller's reuse."""
+    from ..sources.synth import world_dataset
+
+    plain = _scheme(scheme)
+    per_year, ids = [], None
+    for y in world.years:
+        if datasets is not None and y.year not in datasets:
+            datasets[y.year] = world_dataset(world, y.year)
+        dataset = datasets[y.year] if datasets is not None else world_dataset(world, y.year)
+        these, (unit_year,) = unit_years(plain, dataset, [y.year])
+        if ids is None:
+            ids = these
+        elif not these["unit_id"].equals(ids["unit_id"]):
+            raise PerfsimError(f"the units of {y.year} differ from those of the first year")
+        per_year.append(unit_year)
+    groups = pd.factorize(ids["category"], sort=True)[0].astype(np.int64)
+    position = pd.Index(world.structure.ids).get_indexer(ids["unit_id"])
+    last = world.last
+    has = ~np.isnan(last.target) & ~np.isnan(last.actual)
+    lower = world.structure.lower[None, :]
+    with np.errstate(invalid="ignore"):
+        met = has & np.where(lower, last.actual <= last.target, last.actual >= last.target)
+    met_counts = {}
+    for code, method in enumerate(world.methods):
+        mine = has & (last.method == code)
+        if mine.any():
+            met_counts[str(method)] = ((met & mine).sum(axis=1)[position].astype(float),
+                                       mine.sum(axis=1)[position].astype(float))
+    consecutive = [(a, b) for a, b in zip(per_year, per_year[1:]) if b.year - a.year == 1]
+    sample = {"years": [per_year[-1]], "pairs": consecutive, "groups": groups, "met": met_counts,
+              "leader_icc": [last.leader.T[position]], "group_icc": [last.sat_score[position]]}
+    return sample, consecutive, ids, [last.year], [y.year for y in world.years]
+
+
+def world_data_moments(world, scheme: Scheme | Resolved, datasets: dict | None = None) -> dict[str, float]:
+    """Every moment of :data:`MOMENT_SPECS` on a synthetic world (see :func:`world_sample`),
+    without standard errors: {moment: value}, NaN where it cannot be computed."""
+    table = _table(*world_sample(world, scheme, datasets), boot=0, seed=0)
+    return dict(zip(table["moment"], table["value"].astype(float)))

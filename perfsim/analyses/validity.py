@@ -122,5 +122,6 @@ def sweep_effects(sweep: pd.DataFrame, by: Sequence[str] = ("knob", "value"),
         q05, med, q95 = np.quantile(v, [0.05, 0.5, 0.95])
         rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "worlds": len(v),
                      "median": float(med), "q05": float(q05), "q95": float(q95),
-                     "p_positive": float((v > 0).mean()), "verdict": verdict(q05, q95)})
+                     "p_helps": float((v > 0).mean()), "p_hurts": float((v < 0).mean()),
+                     "verdict": verdict(q05, q95)})
     return pd.DataFrame(rows)

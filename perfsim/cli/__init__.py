@@ -664,6 +664,9 @@ def cmd_track(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     import yaml
 
+    if args.data is not None or args.reference is not None:
+        return _calibrate_posterior(args)
+
     from ..analyses import calibration as cal
     from ..core.files import OutputSet, check_dir_target
     from ..core.paths import PARAMS_DIR
@@ -714,6 +717,156 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reference_inputs(args: argparse.Namespace):
+    """(base, {name: scenario}, generator knobs, prior, setup) of a reference table."""
+    from ..analyses import calibration as cal
+    from ..analyses.inference import DEFAULT_SCENARIOS, Prior
+    from ..core.paths import PARAMS_DIR
+    from ..sources.synth import DEFAULT_PARAMS, synth_params
+
+    params = synth_params(Path(args.params) if args.params else DEFAULT_PARAMS)
+    setup = cal.load_setup(args.targets or PARAMS_DIR / "calibration.yaml", params)
+    base = _load(args.base) if getattr(args, "base", None) else setup.scheme
+    paths = args.scenarios or [str(PARAMS_DIR / p) for p in DEFAULT_SCENARIOS]
+    scenarios = [_load(p) for p in paths]
+    return base, dict(zip(_scenario_names(scenarios), scenarios)), params, Prior.of(setup), setup
+
+
+def reference_table(args: argparse.Namespace, folder: Path, worlds: int, build: bool = True):
+    """The reference table in ``folder``: read when its key matches (extended to ``worlds`` when
+    it has fewer and ``build``), else built. Returns (table, facts)."""
+    import json
+
+    import pandas as pd
+
+    from ..analyses.ensemble import fits_synthetic
+    from ..analyses.inference import build_reference, reference_key
+    from ..core.files import OutputSet
+    from ..runners.executors import executor_for, progress_bar
+
+    base, scenarios, params, prior, setup = _reference_inputs(args)
+    key = reference_key(params, prior, base, scenarios, args.seed)
+    table, facts = None, {}
+    meta = folder / "reference.json"
+    if meta.is_file() and (folder / "reference.parquet").is_file():
+        facts = json.loads(meta.read_text(encoding="utf-8"))
+        if facts.get("key") == key:
+            table = pd.read_parquet(folder / "reference.parquet")
+        elif not build:
+            raise PerfsimError(f"the reference table in {folder} was built for other knobs, priors, schemes or "
+                               f"seed (key {facts.get('key')}, these give {key}); rebuild it with perfsim reference")
+    if table is None and not build:
+        raise PerfsimError(f"no reference table in {folder}: build one with `perfsim reference --out {folder}` "
+                           "(about 10 minutes for 10,000 worlds on 2 cores)")
+    have = 0 if table is None else len(table)
+    if have >= worlds:
+        print(f"reference table in {folder}: {have} worlds, key {key} (cached; {worlds} asked)")
+        return table, facts
+    if table is None:
+        why = fits_synthetic(base, *scenarios.values())
+        if why:
+            raise PerfsimError(f"the schemes cannot score the synthetic world: {why}")
+    print(f"building the reference table: worlds {have} to {worlds - 1} (key {key}), "
+          f"{len(prior.names)} settings drawn from their prior ranges, {len(scenarios)} scenario(s)")
+    with executor_for(args.jobs, args.scheduler, -(-(worlds - have) // 25)) as executor, \
+            progress_bar(worlds - have, "worlds", args.progress) as bar:
+        new = build_reference(base, scenarios, params, prior, worlds, args.seed, start=have, executor=executor,
+                              progress=bar.update)
+    table = new if table is None else pd.concat([table, new], ignore_index=True)
+    failed = int((table["error"].fillna("") != "").sum())
+    if failed:
+        warnings.warn(f"{failed} of {len(table)} drawn settings gave no valid world (recorded in the table's "
+                      "'error' column; left out of every inference)", PerfsimWarning, stacklevel=1)
+    facts = {"key": key, "worlds": len(table), "seed": args.seed, "base": base.name,
+             "scenarios": list(scenarios), "prior": {n: list(b) for n, b in zip(prior.names, prior.bounds.tolist())},
+             "targets": setup.where, "failed": failed}
+    with OutputSet(folder) as outputs:
+        outputs.parquet(table, "reference.parquet")
+        outputs.json(facts, "reference.json")
+        outputs.json(_run_facts("reference", {"base": base, **scenarios}, None,
+                                **{k: v for k, v in facts.items() if k != "scenarios"}), "run.json")
+    return table, facts
+
+
+def cmd_reference(args: argparse.Namespace) -> int:
+    from ..core.files import check_dir_target
+
+    out = check_dir_target(args.out)
+    table, facts = reference_table(args, out, args.worlds)
+    print(f"{len(table)} worlds x (base + {len(facts['scenarios'])} scenarios) in {out}/reference.parquet "
+          f"(key {facts['key']}); use it with perfsim calibrate --reference {out}")
+    return 0
+
+
+def _calibrate_posterior(args: argparse.Namespace) -> int:
+    """``perfsim calibrate --data DIR`` / ``--reference DIR``: the posterior over worlds."""
+    import numpy as np
+    import pandas as pd
+
+    from ..analyses import inference as inf
+    from ..analyses.moments import data_moments
+    from ..core.files import OutputSet, check_dir_target
+    from ..report.plotting import verdict_figure
+
+    out = check_dir_target(args.out)
+    folder = Path(args.reference or "outputs/reference")
+    table, facts = reference_table(args, folder, args.worlds, build=args.worlds > 0)
+    if args.data is not None:
+        resolved = _reference_inputs(args)[0]
+        dataset = _dataset(args)
+        moments = data_moments(resolved, dataset, args.year, boot=0, seed=args.seed)
+        observed = dict(zip(moments["moment"], moments["value"].astype(float)))
+        source = f"the moments of {_origin(args.data)}"
+    else:
+        setup = _reference_inputs(args)[4]
+        observed = {m: t.value for m, t in setup.targets.moments.items()}
+        source = f"the documented targets of {setup.where}"
+    post = inf.posterior(table, observed, args.accept)
+    emulator = inf.fit_emulator(table, seed=args.seed)
+    ident = inf.identified(post)
+    led = inf.ledger(post, emulator, seed=args.seed)
+    decided = inf.decided_by(led)
+    verdicts = inf.verdicts(post, emulator, decided=decided)
+    voi = inf.value_of_information(table, observed, emulator, args.accept)
+    used = pd.DataFrame([{"moment": m, "value": observed.get(m, np.nan), "used": m in post.observed,
+                          "why_not": post.unused.get(m, "")} for m in observed])
+    fit = pd.DataFrame([{"scenario": k, "r2_held_out": v, "residual_sd": emulator.residual_sd[k]}
+                        for k, v in emulator.r2.items()])
+    for note in post.notes:
+        warnings.warn(note, PerfsimWarning, stacklevel=1)
+    fig = verdict_figure(verdicts, led, source)
+    with OutputSet(out) as outputs:
+        outputs.csv(post.frame(), "posterior.csv")
+        outputs.csv(ident, "identified.csv")
+        outputs.csv(verdicts, "verdicts.csv")
+        outputs.csv(led, "ledger.csv")
+        outputs.csv(voi, "voi.csv")
+        outputs.csv(used, "observed.csv")
+        outputs.csv(fit, "emulator.csv")
+        fig.savefig(outputs.path("verdicts.png"), dpi=110)
+        outputs.json(_run_facts("calibrate", {}, args.data, reference=str(folder), reference_key=facts.get("key"),
+                                worlds=len(table), accepted=len(post.rows), seed=args.seed, targets_from=source,
+                                method="rejection ABC with local-linear regression adjustment (Beaumont et al. "
+                                       "2002) on MAD-standardised moments; expected effects by a scikit-learn "
+                                       "HistGradientBoostingRegressor emulator; verdict at P >= "
+                                       f"{inf.VERDICT_PROBABILITY}"), "run.json")
+    print(f"posterior over {len(table)} reference worlds given {source}: {len(post.rows)} accepted, "
+          f"{len(post.observed)} moments used ({', '.join(post.observed)})")
+    if post.unused:
+        print("not used: " + "; ".join(f"{k} ({v})" for k, v in post.unused.items()))
+    print(f"identified by the data: {', '.join(ident.loc[ident['identified'], 'knob']) or 'none'} "
+          f"(posterior 90 % interval at most {inf.IDENTIFIED_RATIO:.0%} of the prior's)")
+    print("expected change of Kendall tau to the truth, scenario minus base, posterior median [90 % interval]:")
+    for row in verdicts.itertuples():
+        print(f"  {row.scenario}: {row.median:+.4f} [{row.q05:+.4f}, {row.q95:+.4f}], P(helps) {row.p_helps:.2f}, "
+              f"P(hurts) {row.p_hurts:.2f} -> {row.verdict}; {row.decided_by}")
+    for sentence in led["sentence"]:
+        print(f"  - {sentence}")
+    print(f"wrote posterior.csv, identified.csv, verdicts.csv, ledger.csv, voi.csv, observed.csv, emulator.csv, "
+          f"verdicts.png and run.json to {out}")
+    return 0
+
+
 def _scenario_names(resolved: list) -> list[str]:
     names: list[str] = []
     for r in resolved:
@@ -743,14 +896,16 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     scenarios = [_load(s) for s in args.scenarios]
     params = synth_params(Path(args.params) if args.params else DEFAULT_PARAMS)
     if args.ranges:
-        setup = cal.load_setup(args.ranges, params)
+        from ..analyses.inference import Prior
+
+        prior = Prior.of(cal.load_setup(args.ranges, params))
         rng = pd.DataFrame(np.random.default_rng([args.seed, 5]).uniform(
-            setup.bounds[:, 0], setup.bounds[:, 1], size=(args.worlds, len(setup.names))), columns=setup.names)
-        source, plausible = f"knob ranges of {args.ranges}", rng.assign(weight=1.0)
+            prior.bounds[:, 0], prior.bounds[:, 1], size=(args.worlds, len(prior.names))), columns=list(prior.names))
+        source, plausible = f"the knob and prior ranges of {args.ranges}", rng.assign(weight=1.0)
     else:
         from ..sources.readers import read_table
 
-        path = Path(args.plausible) if args.plausible else PARAMS_DIR / "plausible.csv"
+        path = Path(args.posterior or args.plausible or PARAMS_DIR / "plausible.csv")
         plausible = read_table(path)
         for column in plausible.columns:
             if column != "weight":
@@ -800,6 +955,20 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpF
 
 
 bounded_zero = options.bounded_int(0, 100_000)
+
+
+def _reference_options(p: argparse.ArgumentParser, worlds: int) -> None:
+    p.add_argument("base", nargs="?", default=None, help="base scheme (default: the targets' scheme)")
+    p.add_argument("--scenarios", nargs="+", default=None,
+                   help="scenarios of interest (default: the leader-rating set and rank conversion)")
+    p.add_argument("--worlds", type=options.worlds, default=worlds, help="worlds in the table")
+    p.add_argument("--targets", default=None, help="knob and prior ranges (default: params/calibration.yaml)")
+    p.add_argument("--params", default=None, help="the generator's other settings (default: params/synth.yaml)")
+    p.add_argument("--seed", type=options.seed, default=DEFAULT_SEED, help="random seed")
+    p.add_argument("--jobs", type=options.jobs, default=2, help="local worker processes")
+    p.add_argument("--scheduler", type=options.scheduler, default=None, help="tcp://HOST:PORT of a Dask scheduler")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="a progress bar on stderr (default: only when stderr is a terminal)")
 
 
 def _sub(sub, name: str, help_: str, example: str, func) -> argparse.ArgumentParser:
@@ -1038,10 +1207,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="a progress bar on stderr (default: only when stderr is a terminal)")
 
-    p = _sub(sub, "calibrate", "fit the synthetic world's knobs to documented moments; its plausible worlds",
-             "perfsim calibrate --budget 600 --out outputs/calibration", cmd_calibrate)
-    p.add_argument("--targets", default=None, help="calibration targets (default: params/calibration.yaml)")
+    p = _sub(sub, "calibrate", "the worlds a city's data (--data) or the documented targets allow (--reference): "
+             "posterior, identified knobs, verdicts with their deciding assumptions, value of information; "
+             "without either, fit the synthetic world's knobs to the documented moments",
+             "perfsim calibrate --data my_city/ --reference outputs/reference --out outputs/calibration",
+             cmd_calibrate)
+    p.add_argument("--targets", default=None, help="calibration targets and priors (default: params/calibration.yaml)")
     p.add_argument("--params", default=None, help="starting knobs (default: params/synth.yaml)")
+    p.add_argument("--data", default=None, help="a dataset folder or .xlsx whose own moments are the targets")
+    _encoding(p)
+    p.add_argument("--year", type=options.year_or_all, default=None,
+                   help="year of the data's cross-section moments, or 'all' (default: the latest)")
+    p.add_argument("--reference", default=None,
+                   help="folder of the reference table (perfsim reference; default with --data: outputs/reference)")
+    p.add_argument("--worlds", type=bounded_zero, default=0,
+                   help="with --data/--reference: build or extend the reference table to this many worlds "
+                        "(0: use it as it is)")
+    p.add_argument("--accept", type=options.budget, default=None,
+                   help="worlds kept by the ABC rejection (default: 3 %% of the table, at least 200)")
+    p.add_argument("base", nargs="?", default=None,
+                   help="with --data/--reference: base scheme of the reference table (default: the targets' scheme)")
+    p.add_argument("--scenarios", nargs="+", default=None,
+                   help="with --data/--reference: scenarios of the reference table (default: the leader-rating set)")
     p.add_argument("--budget", type=options.budget, default=600, help="evaluations of the fit's objective")
     p.add_argument("--candidates", type=options.budget, default=400,
                    help="candidate worlds tried for the plausible set")
@@ -1055,6 +1242,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="a progress bar on stderr (default: only when stderr is a terminal)")
 
+    p = _sub(sub, "reference", "a reference table of synthetic worlds drawn from the priors: settings, moments, "
+             "and each scenario's effect on validity (cached; extended when asked for more worlds)",
+             "perfsim reference --worlds 10000 --jobs 2 --out outputs/reference", cmd_reference)
+    _reference_options(p, worlds=10_000)
+    p.add_argument("--out", default="outputs/reference", help="folder for reference.parquet and reference.json")
+
     p = _sub(sub, "ensemble", "effects of scenarios against a base over many plausible synthetic worlds",
              "perfsim ensemble params/baseline.yaml params/scenarios/*.yaml --worlds 50 --out outputs/ensemble",
              cmd_ensemble)
@@ -1063,6 +1256,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--worlds", type=options.worlds, default=200, help="plausible worlds")
     p.add_argument("--seed", type=options.seed, default=DEFAULT_SEED, help="random seed")
     p.add_argument("--plausible", default=None, help="knob vectors to draw worlds from (default: params/plausible.csv)")
+    p.add_argument("--posterior", default=None,
+                   help="draw worlds from this posterior (posterior.csv of perfsim calibrate --data/--reference)")
     p.add_argument("--ranges", default=None,
                    help="instead, draw knobs uniformly within the knob ranges of this calibration targets file")
     p.add_argument("--params", default=None, help="the other knobs (default: params/synth.yaml)")
@@ -1137,7 +1332,8 @@ def _interrupted(exc: KeyboardInterrupt) -> int:
 OUT_KINDS = {"score": "file", "weights": "file", "reduce": "file", "import": "folder", "audit": "folder",
              "influence": "folder", "methods": "folder", "raters": "folder", "efficiency": "folder",
              "consequences": "folder", "diagnose": "folder", "compare": "folder", "batch": "folder", "moments": "folder",
-             "uncertainty": "folder", "track": "folder", "calibrate": "folder", "ensemble": "folder"}
+             "uncertainty": "folder", "track": "folder", "calibrate": "folder", "ensemble": "folder",
+             "reference": "folder"}
 
 
 def _check_out(args: argparse.Namespace) -> None:

@@ -20,6 +20,8 @@ year's figure, period ``YYYY-12``); years may be written ``2024``, ``2024.0`` or
 
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import re
 import warnings
@@ -704,6 +706,12 @@ def _complete(frame: pd.DataFrame, table: str, where: str) -> tuple[pd.DataFrame
 
 
 def empty_table(table: str) -> pd.DataFrame:
+    """A table of the contract without rows (a fresh copy each call)."""
+    return _empty(table).copy()
+
+
+@functools.lru_cache(maxsize=None)
+def _empty(table: str) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in TABLE_COLUMNS[table]})
 
 

@@ -537,3 +537,41 @@ def efficiency_figure(eff, cost=None):
     fig.suptitle(label("行政效率和行政成本 (administrative efficiency and cost)"))
     fig.tight_layout()
     return fig
+
+
+def verdict_figure(verdicts, ledger_table, source: str):
+    """Left: each scenario's expected change of Kendall tau to the truth over the posterior
+    (median and 90 % interval), coloured by verdict, with P(hurts). Right: the knobs that move
+    each scenario's effect most (share of its variance over the posterior)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    setup_fonts()
+    v = verdicts.sort_values("median").reset_index(drop=True)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 0.6 * len(v) + 2.4),
+                                      gridspec_kw={"width_ratios": [1.4, 1]})
+    y = np.arange(len(v))
+    colours = [VERDICT_COLOURS[x] for x in v["verdict"]]
+    left.hlines(y, v["q05"], v["q95"], colors=colours, lw=2.5)
+    left.scatter(v["median"], y, c=colours, zorder=3, s=45)
+    left.axvline(0, color="black", lw=0.8)
+    left.set_yticks(y, v["scenario"], fontsize=8)
+    for k, row in v.iterrows():
+        left.annotate(f"P(<0) {row['p_hurts']:.2f}", (row["q95"], k), xytext=(4, -3),
+                      textcoords="offset points", fontsize=7)
+    left.set_xlabel(label("与真实绩效的 Kendall τ 预期变化 expected change of tau to the truth "
+                          "(posterior median, 90 % interval)"))
+    left.set_title(label("效度结论 verdicts (green helps, red hurts, grey undetermined)"), fontsize=10)
+    names = list(dict.fromkeys(ledger_table["knob"]))
+    shares = ledger_table.pivot_table(index="scenario", columns="knob", values="share", aggfunc="first") \
+        .reindex(index=v["scenario"], columns=names).fillna(0.0)
+    image = right.imshow(shares.to_numpy(), aspect="auto", cmap="Oranges", vmin=0, vmax=1)
+    right.set_yticks(y, v["scenario"], fontsize=8)
+    right.set_xticks(np.arange(len(names)), names, rotation=35, ha="right", fontsize=7)
+    for (i, j), value in np.ndenumerate(shares.to_numpy()):
+        if value > 0:
+            right.text(j, i, f"{value:.0%}", ha="center", va="center", fontsize=7)
+    right.set_title(label("决定结论的假设 deciding assumptions (share of the effect's spread)"), fontsize=10)
+    fig.colorbar(image, ax=right, fraction=0.04)
+    _finish(fig, label(f"后验世界上的效度结论 validity verdicts over the posterior worlds ({source})"))
+    return fig

@@ -95,7 +95,7 @@ def findings_markdown(f: Mapping, lang: str = "en") -> str:
     if v:
         out += [f"## {'效度（合成世界）' if zh else 'Validity (synthetic worlds)'}", "",
                 f"Kendall τ {'变化' if zh else 'change'}: {interval(v)} ({v['worlds']} "
-                f"{'个世界' if zh else 'worlds'}, P(>0) = {v['p_positive']:.2f}) → **{v['verdict']}**", ""]
+                f"{'个世界' if zh else 'worlds'}, P(>0) = {v['p_helps']:.2f}, P(<0) = {v['p_hurts']:.2f}) → **{v['verdict']}**", ""]
     out += [f"## {'分组：谁得谁失（负值为上升）' if zh else 'Groups: who gains and who loses (negative = up)'}", "",
             f"| {'组' if zh else 'group'} | {'单位' if zh else 'units'} | {'平均名次变化' if zh else 'mean rank change'} | "
             f"{'上升' if zh else 'up'} | {'下降' if zh else 'down'} | {'平均总分变化' if zh else 'mean total change'} |",

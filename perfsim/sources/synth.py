@@ -504,8 +504,8 @@ def world_tables(world: World) -> dict[str, pd.DataFrame]:
     return out
 
 
-def world_dataset(world: World) -> "Dataset":
-    """The last year of a world as a :class:`~perfsim.core.contract.Dataset` for scoring in
+def world_dataset(world: World, year: int | None = None) -> "Dataset":
+    """One year of a world (``year``, default the last) as a :class:`~perfsim.core.contract.Dataset` for scoring in
     memory: the units, indicators and truth tables, and the year's view (the arrays the
     engine reads) built straight from the world's arrays, without files, tables or
     pandera (use :func:`check_world` to validate the arrays). For
@@ -513,7 +513,10 @@ def world_dataset(world: World) -> "Dataset":
     from ..core.contract import Dataset, empty_table
     from ..core.engine import YearView
 
-    st, y = world.structure, world.last
+    st = world.structure
+    y = world.last if year is None else next((v for v in world.years if v.year == year), None)
+    if y is None:
+        raise ValueError(f"the world has no year {year} (years: {[v.year for v in world.years]})")
     order = np.argsort(st.ids, kind="stable")
     units = st.units.assign(staff=world.staff, budget=world.budget, consumption=world.consumption)
     units = units.iloc[order].reset_index(drop=True)
