@@ -208,6 +208,8 @@ class Emulator:
     #: psi is an expectation over chance, so the R^2 of single worlds is bounded by their noise
     r2: dict[str, float]
     residual_sd: dict[str, float]
+    #: per scenario, the same model fitted on each half of the table
+    halves: dict[str, tuple] = field(default_factory=dict)
 
     def predict(self, scenario: str, x: np.ndarray) -> np.ndarray:
         from threadpoolctl import threadpool_limits
@@ -217,26 +219,47 @@ class Emulator:
         with threadpool_limits(limits=1, user_api="openmp"):
             return self.models[scenario].predict(np.asarray(x, dtype=float))
 
+    def error_sd(self, scenario: str, x: np.ndarray, weights: np.ndarray | None = None) -> float:
+        """The emulator's error at the settings ``x``: a model fitted on half the table errs with
+        about twice the variance of one fitted on all of it, so two independent halves differ by
+        about four times that variance: sd = rms(half A - half B) / 2 (weighted by ``weights``)."""
+        if scenario not in self.halves:
+            return 0.0
+        from threadpoolctl import threadpool_limits
 
-def fit_emulator(reference: pd.DataFrame, seed: int = 0) -> Emulator:
+        with threadpool_limits(limits=1, user_api="openmp"):
+            a, b = (m.predict(np.asarray(x, dtype=float)) for m in self.halves[scenario])
+        return float(np.sqrt(np.average((a - b) ** 2, weights=weights)) / 2)
+
+
+def _boosted_trees(seed: int):
     from sklearn.ensemble import HistGradientBoostingRegressor
 
+    # early stopping on a held-out fifth, scored by R^2: that score is the emulator's reported fit
+    return HistGradientBoostingRegressor(max_iter=400, learning_rate=0.08, max_leaf_nodes=15, min_samples_leaf=40,
+                                         l2_regularization=1.0, early_stopping=True, validation_fraction=0.2,
+                                         n_iter_no_change=20, scoring="r2", random_state=seed)
+
+
+def fit_emulator(reference: pd.DataFrame, seed: int = 0) -> Emulator:
+    """psi per scenario fitted on the whole table, and twice more on its two random halves: the
+    halves' disagreement measures the emulator's own error where it is used (see
+    :meth:`Emulator.error_sd`)."""
     ok = reference[reference["error"].fillna("") == ""]
     knobs = knobs_of(ok)
     x = ok[[KNOB + k for k in knobs]].to_numpy(dtype=float)
-    models, r2, sd = {}, {}, {}
+    models, halves, r2, sd = {}, {}, {}, {}
+    half = np.random.default_rng([seed, 32]).random(len(ok)) < 0.5
     for name in scenarios_of(ok):
         y = ok[EFFECT + name].to_numpy(dtype=float)
         keep = np.isfinite(y)
-        # early stopping on a held-out fifth, scored by R^2: that score is the emulator's reported fit
-        model = HistGradientBoostingRegressor(max_iter=400, learning_rate=0.08, max_leaf_nodes=15,
-                                              min_samples_leaf=40, l2_regularization=1.0, early_stopping=True,
-                                              validation_fraction=0.2, n_iter_no_change=20, scoring="r2",
-                                              random_state=seed).fit(x[keep], y[keep])
+        model = _boosted_trees(seed).fit(x[keep], y[keep])
         r2[name] = float(model.validation_score_[-1])
         sd[name] = float(np.sqrt(max(1 - r2[name], 0.0)) * y[keep].std())
         models[name] = model
-    return Emulator(knobs, models, r2, sd)
+        halves[name] = tuple(_boosted_trees(seed + 1 + k).fit(x[keep & part], y[keep & part])
+                             for k, part in enumerate((half, ~half)))
+    return Emulator(knobs, models, r2, sd, halves)
 
 
 # --------------------------------------------------------------------------- the posterior
@@ -379,14 +402,27 @@ def effect_draws(post: Posterior, emulator: Emulator, scenario: str) -> np.ndarr
     return emulator.predict(scenario, post.knobs[:, order])
 
 
+def effect_posterior(post: Posterior, emulator: Emulator, scenario: str, copies: int = 40,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Draws of psi over the posterior that carry the emulator's own error: each accepted setting's
+    psi plus ``copies`` normal errors of the emulator's error sd there. Returns (draws, weights)."""
+    order = [post.prior.names.index(k) for k in emulator.knobs]
+    settings = post.knobs[:, order]
+    psi = emulator.predict(scenario, settings)
+    sd = emulator.error_sd(scenario, settings, post.weights)
+    noise = np.random.default_rng([seed, 61]).standard_normal((len(psi), copies)) * sd
+    return (psi[:, None] + noise).ravel(), np.repeat(post.weights / copies, copies)
+
+
 def verdicts(post: Posterior, emulator: Emulator, scenarios: Sequence[str] | None = None,
              decided: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Per scenario: psi's posterior median, 90 % interval, P(helps), P(hurts) and the verdict."""
+    """Per scenario: psi's posterior median, 90 % interval, P(helps), P(hurts) and the verdict,
+    over the posterior settings and the emulator's error (:func:`effect_posterior`)."""
     rows = []
     for name in scenarios or list(emulator.models):
-        psi = effect_draws(post, emulator, name)
-        q05, q50, q95 = weighted_quantile(psi, post.weights, [0.05, 0.5, 0.95])
-        helps, hurts = float(post.weights[psi > 0].sum()), float(post.weights[psi < 0].sum())
+        psi, w = effect_posterior(post, emulator, name)
+        q05, q50, q95 = weighted_quantile(psi, w, [0.05, 0.5, 0.95])
+        helps, hurts = float(w[psi > 0].sum()), float(w[psi < 0].sum())
         rows.append({"scenario": name, "metric": "delta_tau_truth", "median": q50, "q05": q05, "q95": q95,
                      "p_helps": helps, "p_hurts": hurts, "verdict": verdict_of(helps, hurts),
                      "decided_by": (decided or {}).get(name, "")})
@@ -505,10 +541,12 @@ def value_of_information(reference: pd.DataFrame, observed: Mapping[str, float],
         post = posterior(reference, others, accept) if others else None
         idx = post.rows if post is not None else np.arange(len(ok))
         w = post.weights if post is not None else np.full(len(ok), 1 / len(ok))
+        # the (adjusted) settings of the posterior without the moment, and each one's value of it
+        settings = post.knobs[:, [post.prior.names.index(k) for k in emulator.knobs]] if post is not None else x
         m = ok.loc[idx, column].to_numpy(dtype=float)
         fine = np.isfinite(m)
         for name in emulator.models:
-            psi = emulator.predict(name, x[idx])
+            psi = emulator.predict(name, settings)
             q05, q95 = weighted_quantile(psi, w, [0.05, 0.95])
             width_without = float(q95 - q05)
             r2 = _weighted_r2(m[fine], psi[fine], w[fine])
