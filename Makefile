@@ -1,5 +1,7 @@
 # Two commands on a fresh machine: `make run` (score the bundled synthetic city under
-# the baseline scheme, then run the default batch of scenario notebooks) and `make test`. Both create or reuse
+# the baseline scheme, build a reference table of 2,000 synthetic worlds and the verdicts
+# over the worlds the city's data allow, then run the default batch of scenario notebooks)
+# and `make test`. Both create or reuse
 # the virtualenv in .venv.
 PYTHON ?= python3
 VENV ?= .venv
@@ -16,6 +18,8 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/perfsim score params/baseline.yaml --out outputs/baseline_scores.csv
+	$(BIN)/perfsim reference --worlds 2000 --out outputs/reference
+	$(BIN)/perfsim calibrate --data data/synthetic --reference outputs/reference --out outputs/verdicts
 	$(BIN)/perfsim batch --out outputs --name default
 
 # the suite without the tests marked slow (about 7 minutes on 2 cores); test-slow runs those

@@ -108,6 +108,8 @@ def test_value_of_information_points_at_the_moment_that_would_settle_it(toy):
     assert not voi.loc["persistence:total", "measured"] and voi.loc["total_p50", "measured"]
     assert voi.loc["persistence:total", "narrowing"] > 0.5      # knowing b settles most of it
     assert voi.loc["veto_share", "narrowing"] < 0.1             # a moment that measures nothing
+    assert voi.loc["total_p50", "narrowing"] > 0.5              # without it a, and so the effect, is open
+    assert voi.loc["total_p50", "width_if_known"] == pytest.approx(voi.loc["total_p50", "width_now"])
     row = voi.loc["persistence:total"]
     assert row["width_if_known"] == pytest.approx(row["width_without"] * (1 - row["narrowing"]))
 

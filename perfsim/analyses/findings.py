@@ -72,9 +72,13 @@ def _group_masks(units: pd.DataFrame) -> dict[str, tuple[str, str, np.ndarray]]:
 
 
 def findings(base: Resolved, scenario: Resolved, dataset: Dataset, year: int | None = None,
-             effects: pd.DataFrame | None = None, worlds: int | None = None, top: int = 3) -> dict[str, Any]:
+             effects: pd.DataFrame | None = None, worlds: int | None = None, top: int = 3,
+             posterior: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The findings of ``scenario`` against ``base`` on ``dataset`` (see the module
-    docstring); ``effects`` (an ensemble's ``effects.csv`` rows, optional) adds validity."""
+    docstring); ``effects`` (an ensemble's ``effects.csv`` rows, optional) adds validity over
+    plausible worlds; ``posterior`` (:func:`perfsim.analyses.inference.posterior_verdict`)
+    the verdict over the worlds the data allow, with the assumptions that decide it, which
+    the headline then states."""
     base_table, scen_table = score(base, dataset, year), score(scenario, dataset, year)
     shifts = rank_shifts(base_table, scen_table)
     comps = sorted(set(component_columns(base)) | set(component_columns(scenario)), key=str)
@@ -126,9 +130,59 @@ def findings(base: Resolved, scenario: Resolved, dataset: Dataset, year: int | N
     out = {"scenario": scenario.name, "base": base.name, "data": dataset.origin,
            "year": resolve_year(dataset, year), "change": change, "numbers": numbers,
            "groups": groups, "movers": movers, "validity": validity,
+           "posterior": _posterior_facts(posterior) if posterior else None,
            "assumptions": assumptions(base, scenario, validity is not None)}
     out["headline"] = {"zh": headline(out, "zh"), "en": headline(out, "en")}
     return out
+
+
+def _posterior_facts(p: Mapping[str, Any]) -> dict[str, Any]:
+    v = p["verdict"]
+    flips = [r for r in p["ledger"] if np.isfinite(float(r["flip_at"]))]
+    top = p["ledger"][0] if p["ledger"] else None
+    return {"median": float(v["median"]), "q05": float(v["q05"]), "q95": float(v["q95"]),
+            "p_helps": float(v["p_helps"]), "p_hurts": float(v["p_hurts"]), "verdict": str(v["verdict"]),
+            "worlds": p["worlds"], "accepted": p["accepted"], "moments": len(p["moments"]),
+            "flips": [{"knob": r["knob"], "at": float(r["flip_at"]), "holds_if": r["holds_if"],
+                       "post_q05": float(r["post_q05"]), "post_q95": float(r["post_q95"])} for r in flips],
+            "top": ({"knob": top["knob"], "share": float(top["share"]), "post_q05": float(top["post_q05"]),
+                     "post_q95": float(top["post_q95"])} if top else None)}
+
+
+def _posterior_text(p: Mapping[str, Any], lang: str) -> str:
+    v, zh = p["verdict"], lang == "zh"
+    if zh:
+        word = {"helps": "提高", "hurts": "降低"}.get(v)
+        head = (f"在数据所允许的合成世界中（{p['worlds']} 个参考世界，保留 {p['accepted']} 个，{p['moments']} 个矩），"
+                + (f"排名与真实绩效的一致性{word}的概率为 {max(p['p_helps'], p['p_hurts']):.2f}" if word else
+                   f"排名与真实绩效的一致性是提高还是降低无法确定（提高的概率 {p['p_helps']:.2f}，降低的概率 {p['p_hurts']:.2f}）")
+                + f"（Kendall τ 预期变化中位数 {p['median']:+.3f}，90% 区间 {p['q05']:+.3f} 至 {p['q95']:+.3f}）")
+        if p["flips"]:
+            head += "；结论取决于" + "、".join(
+                f"{f['knob']}（在 {f['at']:.3g} 处反转，数据给出的范围为 [{f['post_q05']:.3g}, {f['post_q95']:.3g}]）"
+                for f in p["flips"])
+        elif p["top"]:
+            t = p["top"]
+            head += (f"；在先验范围内没有任何假设能使其反转，影响最大的假设是 {t['knob']}"
+                     f"（数据给出的范围为 [{t['post_q05']:.3g}, {t['post_q95']:.3g}]）")
+        return head
+    word = {"helps": "raises", "hurts": "lowers"}.get(v)
+    head = (f"over the worlds the data allow ({p['accepted']} of {p['worlds']} reference worlds, {p['moments']} "
+            "moments) " + (f"it {word} the ranking's agreement with true performance with probability "
+                           f"{max(p['p_helps'], p['p_hurts']):.2f}" if word else
+                           "whether it raises or lowers the ranking's agreement with true performance is "
+                           f"undetermined (P(raises) {p['p_helps']:.2f}, P(lowers) {p['p_hurts']:.2f})")
+            + f" (expected Kendall tau change, median {p['median']:+.3f}, 90 % interval {p['q05']:+.3f} to "
+              f"{p['q95']:+.3f})")
+    if p["flips"]:
+        head += "; it turns on " + " and ".join(
+            f"{f['knob']} (the sign changes at {f['at']:.3g}; the data put it at [{f['post_q05']:.3g}, "
+            f"{f['post_q95']:.3g}])" for f in p["flips"])
+    elif p["top"]:
+        t = p["top"]
+        head += (f"; no assumption within the prior ranges turns it; it moves most with {t['knob']} (the data put "
+                 f"it at [{t['post_q05']:.3g}, {t['post_q95']:.3g}])")
+    return head
 
 
 def assumptions(base: Resolved, scenario: Resolved, synthetic: bool) -> list[dict[str, Any]]:
@@ -171,14 +225,21 @@ def headline(f: Mapping[str, Any], lang: str = "en") -> str:
     if lang == "zh":
         text = (f"{k['zh']}：{n['units']} 个单位中 {n['moved']} 个排名变化（最大上升 {n['largest_up']} 位、"
                 f"下降 {n['largest_down']} 位），{n['grade_changes']} 个等次变化")
-        if v:
+        if f.get("posterior"):
+            text += "；" + _posterior_text(f["posterior"], "zh")
+        elif v:
             text += (f"；在 {v['worlds']} 个合理的合成世界中，排名与真实绩效的一致性{_verb(v, 'zh')}（Kendall τ 变化中位数 "
-                     f"{v['median']:+.3f}，90% 区间 {v['q05']:+.3f} 至 {v['q95']:+.3f}）")
+                     f"{v['median']:+.3f}，90% 区间 {v['q05']:+.3f} 至 {v['q95']:+.3f}，变化为正的世界占 "
+                     f"{v['p_helps']:.2f}、为负的占 {v['p_hurts']:.2f}；各世界的假设取自 params/plausible.csv，"
+                     "未按数据推断）")
         return text + "。"
     text = (f"{k['en']}: {n['moved']} of {n['units']} units change rank (largest move {n['largest_up']} up, "
             f"{n['largest_down']} down) and {n['grade_changes']} change grade")
-    if v:
+    if f.get("posterior"):
+        text += "; " + _posterior_text(f["posterior"], "en")
+    elif v:
         text += (f"; over {v['worlds']} plausible synthetic worlds it {_verb(v, 'en')} the ranking's agreement with "
                  f"true performance (Kendall tau change, median {v['median']:+.3f}, 90 % interval {v['q05']:+.3f} "
-                 f"to {v['q95']:+.3f})")
+                 f"to {v['q95']:+.3f}; positive in {v['p_helps']:.2f} of the worlds, negative in {v['p_hurts']:.2f}; "
+                 "the worlds' assumptions come from params/plausible.csv, not inferred from these data)")
     return text + "."

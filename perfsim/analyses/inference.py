@@ -36,9 +36,10 @@ truth. This module makes that dependence explicit and lets the data speak to it.
    posterior given the *other* measured moments (``width_without``), the share of psi's
    variance a weighted quadratic regression on the moment explains (R^2), turned into an
    expected width ``width_without * sqrt(1 - R^2)`` and ``narrowing = 1 - sqrt(1 - R^2)``
-   (a Gaussian approximation of the preposterior analysis). For a moment the data already
-   measure, the narrowing is what it contributes now; for one they do not (persistence with
-   one year of data), what measuring it would bring.
+   (a Gaussian approximation of the preposterior analysis) for a moment the data do not
+   measure (persistence with one year of data); for one they measure, the interval computed
+   with it (``width_now``) against the one without it: what it contributes now. The widths
+   of the without-posteriors are psi at their accepted settings (no emulator error added).
 """
 
 from __future__ import annotations
@@ -111,6 +112,12 @@ class Prior:
 
 def world_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, 21, index]).generate_state(1)[0])
+
+
+def scheme_hash(scheme: Resolved | Scheme) -> str:
+    """A short hash of a scheme's content (what a reference table's facts record per scheme)."""
+    return hashlib.sha256(json.dumps(_plain(scheme).model_dump(mode="json"), sort_keys=True,
+                                     default=str).encode()).hexdigest()[:16]
 
 
 def reference_key(params: Mapping[str, Any], prior: Prior, base: Resolved | Scheme,
@@ -549,10 +556,13 @@ def value_of_information(reference: pd.DataFrame, observed: Mapping[str, float],
             psi = emulator.predict(name, settings)
             q05, q95 = weighted_quantile(psi, w, [0.05, 0.95])
             width_without = float(q95 - q05)
-            r2 = _weighted_r2(m[fine], psi[fine], w[fine])
+            if spec.name in used:        # measured: what it brings now, computed with and without it
+                known = widths_now[name]
+            else:                        # not measured: the expected width if it were (preposterior)
+                known = width_without * math.sqrt(1 - _weighted_r2(m[fine], psi[fine], w[fine]))
             rows.append({"moment": spec.name, "measured": spec.name in used, "scenario": name,
-                         "width_now": widths_now[name], "width_without": width_without,
-                         "width_if_known": width_without * math.sqrt(1 - r2), "narrowing": 1 - math.sqrt(1 - r2)})
+                         "width_now": widths_now[name], "width_without": width_without, "width_if_known": known,
+                         "narrowing": max(0.0, 1 - known / width_without) if width_without > 0 else 0.0})
     return pd.DataFrame(rows, columns=VOI_COLUMNS)
 
 
@@ -635,3 +645,59 @@ def coverage_summary(per_world: pd.DataFrame) -> pd.DataFrame:
                         "wrong_sign": g["wrong_sign"].mean()})
     out["coverage_se"] = np.sqrt(out["coverage"] * (1 - out["coverage"]) / out["worlds"])
     return out.reset_index()
+
+
+# --------------------------------------------------------------------------- one scenario's verdict
+
+def load_reference(folder) -> tuple[pd.DataFrame, dict] | None:
+    """The reference table of ``folder`` and its facts (reference.json), None if there is none."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    if not (folder / "reference.parquet").is_file() or not (folder / "reference.json").is_file():
+        return None
+    return pd.read_parquet(folder / "reference.parquet"), json.loads((folder / "reference.json").read_text("utf-8"))
+
+
+def posterior_verdict(table: pd.DataFrame, observed: Mapping[str, float], scenario: str, seed: int = 0,
+                      emulator: Emulator | None = None) -> dict[str, Any]:
+    """One scenario's verdict over the posterior given ``observed`` moments, with the ledger of
+    the assumptions that decide it: {verdict: row of :func:`verdicts`, ledger: its rows,
+    worlds, accepted, moments}. ``scenario`` must be a scenario of the table."""
+    if scenario not in scenarios_of(table):
+        raise PerfsimError(f"the reference table holds no scenario '{scenario}' "
+                           f"(it holds: {', '.join(scenarios_of(table))})")
+    post = posterior(table, observed)
+    emulator = emulator or fit_emulator(table[[c for c in table.columns if not c.startswith(EFFECT)]
+                                              + [EFFECT + scenario]], seed=seed)
+    led = ledger(post, emulator, [scenario], seed=seed)
+    row = verdicts(post, emulator, [scenario], decided_by(led)).iloc[0].to_dict()
+    return {"verdict": row, "ledger": led.to_dict("records"), "worlds": int(len(table)),
+            "accepted": int(len(post.rows)), "moments": list(post.observed)}
+
+
+def dataset_verdict(folder, base: Resolved, scenario: Resolved, dataset, year: int | str | None = None,
+                    seed: int = 0) -> tuple[dict[str, Any] | None, str]:
+    """The verdict of ``scenario`` over the worlds ``dataset``'s own moments allow, from the
+    reference table in ``folder``: (result of :func:`posterior_verdict`, "") or (None, why not:
+    no table, or one built for another base or without this scenario, or for other versions of
+    them)."""
+    from .moments import data_moments
+
+    loaded = load_reference(folder)
+    if loaded is None:
+        return None, f"no reference table in {folder} (build one: perfsim reference --out {folder})"
+    table, facts = loaded
+    hashes = facts.get("scheme_hashes", {})
+    if facts.get("base") != base.name or hashes.get("base") not in (None, scheme_hash(base)):
+        return None, (f"the reference table in {folder} was built for the base '{facts.get('base')}' "
+                      f"(hash {hashes.get('base')}), not this '{base.name}' ({scheme_hash(base)})")
+    if scenario.name not in facts.get("scenarios", []):
+        return None, (f"the reference table in {folder} holds no scenario '{scenario.name}' "
+                      f"(it holds: {', '.join(facts.get('scenarios', []))})")
+    if hashes.get(scenario.name) not in (None, scheme_hash(scenario)):
+        return None, (f"the reference table in {folder} was built for another version of '{scenario.name}' "
+                      "(its file changed since): rebuild it with perfsim reference")
+    moments = data_moments(base, dataset, year, boot=0, seed=seed)
+    observed = dict(zip(moments["moment"], moments["value"].astype(float)))
+    return posterior_verdict(table, observed, scenario.name, seed), ""

@@ -740,7 +740,7 @@ def reference_table(args: argparse.Namespace, folder: Path, worlds: int, build: 
     import pandas as pd
 
     from ..analyses.ensemble import fits_synthetic
-    from ..analyses.inference import build_reference, reference_key
+    from ..analyses.inference import build_reference, reference_key, scheme_hash
     from ..core.files import OutputSet
     from ..runners.executors import executor_for, progress_bar
 
@@ -779,7 +779,8 @@ def reference_table(args: argparse.Namespace, folder: Path, worlds: int, build: 
                       "'error' column; left out of every inference)", PerfsimWarning, stacklevel=1)
     facts = {"key": key, "worlds": len(table), "seed": args.seed, "base": base.name,
              "scenarios": list(scenarios), "prior": {n: list(b) for n, b in zip(prior.names, prior.bounds.tolist())},
-             "targets": setup.where, "failed": failed}
+             "targets": setup.where, "failed": failed,
+             "scheme_hashes": {"base": scheme_hash(base), **{k: scheme_hash(v) for k, v in scenarios.items()}}}
     with OutputSet(folder) as outputs:
         outputs.parquet(table, "reference.parquet")
         outputs.json(facts, "reference.json")

@@ -565,7 +565,7 @@ def verdict_figure(verdicts, ledger_table, source: str):
     names = list(dict.fromkeys(ledger_table["knob"]))
     shares = ledger_table.pivot_table(index="scenario", columns="knob", values="share", aggfunc="first") \
         .reindex(index=v["scenario"], columns=names).fillna(0.0)
-    image = right.imshow(shares.to_numpy(), aspect="auto", cmap="Oranges", vmin=0, vmax=1)
+    image = right.imshow(shares.to_numpy(), aspect="auto", cmap="Oranges", vmin=0, vmax=1, origin="lower")
     right.set_yticks(y, v["scenario"], fontsize=8)
     right.set_xticks(np.arange(len(names)), names, rotation=35, ha="right", fontsize=7)
     for (i, j), value in np.ndenumerate(shares.to_numpy()):
