@@ -141,10 +141,12 @@ def reference_row(base: Scheme, scenarios: Mapping[str, Scheme], params: Mapping
     return {"world": index, **row}
 
 
-def world_row(base: Scheme, scenarios: Mapping[str, Scheme], params: Mapping[str, Any], names: Sequence[str],
+def world_row(base: Resolved | Scheme, scenarios: Mapping[str, Resolved | Scheme], params: Mapping[str, Any], names: Sequence[str],
               vector: np.ndarray, seed: int, moments: bool = True) -> dict[str, Any]:
     """The world of ``seed`` with settings ``vector``: its settings, moments (unless not
     ``moments``) and each scenario's ``delta_tau_truth``; ``error`` says why there is no world."""
+    base = _plain(base)
+    scenarios = {k: _plain(v) for k, v in scenarios.items()}
     row: dict[str, Any] = {"world_seed": int(seed), "error": ""}
     row.update({KNOB + n: float(v) for n, v in zip(names, vector)})
     try:
