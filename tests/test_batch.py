@@ -277,8 +277,12 @@ def test_analyses_needing_synthetic_worlds_are_skipped_not_failed_on_user_data(t
     job = manifest["jobs"][0]
     assert job["status"] == "done", job.get("error")
     skipped = {s["analysis"]: s["reason"] for s in job["skipped_analyses"]}
+    verdict = skipped.pop("the verdict over the worlds the data allow")
     assert set(skipped) == {"validity over plausible worlds", "rater and points sweeps", "levers against rater bias"}
     assert all("not synthetic" in r for r in skipped.values())
+    # the verdict over the worlds a city's data allow is meant for a user's data: it is
+    # skipped only because this mini scheme cannot score the synthetic world
+    assert "do not fit the synthetic world" in verdict
     record = json.loads((tmp_path / "s" / "mini_leader10" / "leader_rating_reform" / "job.json").read_text())
     assert record["skipped_analyses"] == job["skipped_analyses"]
     assert "skipped: validity over plausible worlds" in (tmp_path / "s" / "jobs.html").read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Command line: ``perfsim synth | validate | score | import | audit | weights | influence | reduce | methods | raters | efficiency | consequences | diagnose | moments | compare | batch | uncertainty | track | calibrate | ensemble``.
+"""Command line: ``perfsim synth | validate | score | import | audit | weights | influence | reduce | methods | raters | efficiency | consequences | diagnose | moments | compare | batch | uncertainty | track | reference | calibrate | ensemble``.
 
 Every bad input ends in one line ``perfsim: error: <where>: <what>`` on stderr and exit
 code 2, with no traceback; Ctrl-C ends in ``perfsim: interrupted`` and exit code 130.

@@ -63,6 +63,18 @@ class Notebook:
         self.out.mkdir(parents=True, exist_ok=True)
         write_json(path, done)
 
+    def fits_worlds(self, analysis: str, *schemes: Resolved) -> bool:
+        """True when every scheme scores the synthetic world, so that ``analysis`` can judge
+        them over synthetic worlds inferred from any data (a city's own included);
+        otherwise skipped with the reason (see :meth:`skip`)."""
+        from ..analyses.ensemble import fits_synthetic
+
+        why = fits_synthetic(*(schemes or (self.base, self.scenario)))
+        if why:
+            self.skip(analysis, f"the schemes do not fit the synthetic world ({why})")
+            return False
+        return True
+
     def needs_synthetic(self, analysis: str, *schemes: Resolved) -> bool:
         """True when ``analysis`` (which studies the scheme on synthetic worlds) can run:
         the data are synthetic and every scheme scores the synthetic world. Otherwise the
