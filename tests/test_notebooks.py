@@ -149,7 +149,7 @@ def test_reform_notebook_on_the_bundled_world_writes_what_its_conclusion_says(tm
                         progress_bar=False, parameters={"out_dir": str(tmp_path / "res"), "worlds": 8,
                                                         "sweep_worlds": 4, "favour_points": [0, 20],
                                                         "compression": [0.5], "leniency_sd": [2.5],
-                                                        "leader_points": [0, 10]})
+                                                        "leader_points": [0, 10], "reference": ""})
     tables = tmp_path / "res" / "tables"
     per = pd.read_csv(tables / "ensemble_per_world.csv")
     eff = pd.read_csv(tables / "ensemble_effects.csv").set_index("metric")
@@ -163,3 +163,41 @@ def test_reform_notebook_on_the_bundled_world_writes_what_its_conclusion_says(tm
     assert found["headline"]["en"] in text and f"{found['validity']['median']:+.3f}" in text
     shifts = pd.read_csv(tables / "rank_shifts.csv")
     assert f"{int((shifts['shift'] != 0).sum())} of {len(shifts)} units change rank" in found["headline"]["en"]
+
+
+@pytest.mark.slow
+def test_reform_notebook_states_the_verdict_over_the_worlds_the_data_allow(tmp_path):
+    """With a reference table, the conclusion states the verdict over the posterior worlds:
+    its probability, interval and deciding assumption, the numbers of the tables it wrote."""
+    from perfsim.cli import main
+
+    ref = tmp_path / "ref"
+    assert main(["reference", "--worlds", "80", "--jobs", "2", "--no-progress", "--out", str(ref), "--scenarios",
+                 str(ROOT / "params" / "scenarios" / "leader5_proportional.yaml")]) == 0
+    out = tmp_path / "nb.ipynb"
+    pm.execute_notebook(ROOT / "notebooks" / "leader_rating_reform.ipynb", out, kernel_name="python3",
+                        progress_bar=False, parameters={"out_dir": str(tmp_path / "res"), "worlds": 4,
+                                                        "sweep_worlds": 2, "favour_points": [0], "compression": [0.5],
+                                                        "leniency_sd": [2.5], "leader_points": [0, 10],
+                                                        "rater_levers": [], "reference": str(ref)})
+    tables = tmp_path / "res" / "tables"
+    verdict = pd.read_csv(tables / "posterior_verdict.csv").iloc[0]
+    ledger = pd.read_csv(tables / "assumption_ledger.csv")
+    found = json.loads((tables / "findings.json").read_text(encoding="utf-8"))
+    p = found["posterior"]
+    assert p["worlds"] == 80 and p["verdict"] == verdict["verdict"]
+    assert p["median"] == pytest.approx(verdict["median"]) and p["p_hurts"] == pytest.approx(verdict["p_hurts"])
+    headline = found["headline"]["en"]
+    assert f"{verdict['q05']:+.3f} to {verdict['q95']:+.3f}" in headline
+    flips = ledger[ledger["flip_at"].notna()]
+    for knob in (flips["knob"] if len(flips) else ledger["knob"].head(1)):       # the deciding assumptions
+        assert knob in headline
+    if verdict["verdict"] == "undetermined":
+        assert f"P(lowers) {verdict['p_hurts']:.2f}" in headline
+    else:
+        assert f"with probability {max(verdict['p_helps'], verdict['p_hurts']):.2f}" in headline
+    assert f"{p['accepted']} of 80 reference worlds" in headline
+    nb = json.loads(out.read_text(encoding="utf-8"))
+    text = "".join("".join(o.get("data", {}).get("text/markdown", "")) for c in nb["cells"]
+                   for o in c.get("outputs", []))
+    assert headline in text and found["headline"]["zh"] in text
