@@ -190,8 +190,11 @@ def test_reform_notebook_states_the_verdict_over_the_worlds_the_data_allow(tmp_p
     headline = found["headline"]["en"]
     assert f"{verdict['q05']:+.3f} to {verdict['q95']:+.3f}" in headline
     flips = ledger[ledger["flip_at"].notna()]
+    import yaml
+
+    labels = yaml.safe_load((ROOT / "params" / "calibration.yaml").read_text(encoding="utf-8"))["labels"]
     for knob in (flips["knob"] if len(flips) else ledger["knob"].head(1)):       # the deciding assumptions
-        assert knob in headline
+        assert knob in headline and f"{labels[knob]}（{knob}）" in found["headline"]["zh"]
     if verdict["verdict"] == "undetermined":
         assert f"P(lowers) {verdict['p_hurts']:.2f}" in headline
     else:

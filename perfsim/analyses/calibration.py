@@ -78,6 +78,8 @@ class Targets(_Strict):
     priors: dict[str, Prior] = {}
     #: every other setting of the generator, with the reason it stays as it is
     fixed: dict[str, str] = {}
+    #: what a knob or prior means, in Chinese (the name verdict sentences use)
+    labels: dict[str, str] = {}
 
     @model_validator(mode="after")
     def _check(self) -> "Targets":
@@ -85,6 +87,9 @@ class Targets(_Strict):
             both = sorted(set(getattr(self, a)) & set(getattr(self, b)))
             if both:
                 raise ValueError(f"'{a}' and '{b}' both name {', '.join(both)}: a setting is one of them")
+        stray = sorted(set(self.labels) - set(self.knobs) - set(self.priors))
+        if stray:
+            raise ValueError(f"'labels.{stray[0]}': not a knob or prior of this file")
         short = sorted(k for k, why in self.fixed.items() if len(why.strip()) < 20)
         if short:
             raise ValueError(f"'fixed.{short[0]}': say why the setting stays fixed (at least a sentence)")

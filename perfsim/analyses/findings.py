@@ -143,10 +143,16 @@ def _posterior_facts(p: Mapping[str, Any]) -> dict[str, Any]:
     return {"median": float(v["median"]), "q05": float(v["q05"]), "q95": float(v["q95"]),
             "p_helps": float(v["p_helps"]), "p_hurts": float(v["p_hurts"]), "verdict": str(v["verdict"]),
             "worlds": p["worlds"], "accepted": p["accepted"], "moments": len(p["moments"]),
-            "flips": [{"knob": r["knob"], "at": float(r["flip_at"]), "holds_if": r["holds_if"],
-                       "post_q05": float(r["post_q05"]), "post_q95": float(r["post_q95"])} for r in flips],
-            "top": ({"knob": top["knob"], "share": float(top["share"]), "post_q05": float(top["post_q05"]),
-                     "post_q95": float(top["post_q95"])} if top else None)}
+            "flips": [{"knob": r["knob"], "label": r.get("label") or "", "at": float(r["flip_at"]),
+                       "holds_if": r["holds_if"], "post_q05": float(r["post_q05"]),
+                       "post_q95": float(r["post_q95"])} for r in flips],
+            "top": ({"knob": top["knob"], "label": top.get("label") or "", "share": float(top["share"]),
+                     "post_q05": float(top["post_q05"]), "post_q95": float(top["post_q95"])} if top else None)}
+
+
+def _zh_name(entry: Mapping[str, Any]) -> str:
+    """A setting as a Chinese reader sees it: its Chinese name with the dotted name after it."""
+    return f"{entry['label']}（{entry['knob']}）" if entry.get("label") else entry["knob"]
 
 
 def _posterior_text(p: Mapping[str, Any], lang: str) -> str:
@@ -159,11 +165,11 @@ def _posterior_text(p: Mapping[str, Any], lang: str) -> str:
                 + f"（Kendall τ 预期变化中位数 {p['median']:+.3f}，90% 区间 {p['q05']:+.3f} 至 {p['q95']:+.3f}）")
         if p["flips"]:
             head += "；结论取决于" + "、".join(
-                f"{f['knob']}（在 {f['at']:.3g} 处反转，数据给出的范围为 [{f['post_q05']:.3g}, {f['post_q95']:.3g}]）"
+                f"{_zh_name(f)}（在 {f['at']:.3g} 处反转，数据给出的范围为 [{f['post_q05']:.3g}, {f['post_q95']:.3g}]）"
                 for f in p["flips"])
         elif p["top"]:
             t = p["top"]
-            head += (f"；在先验范围内没有任何假设能使其反转，影响最大的假设是 {t['knob']}"
+            head += (f"；在先验范围内没有任何假设能使其反转，影响最大的假设是{_zh_name(t)}"
                      f"（数据给出的范围为 [{t['post_q05']:.3g}, {t['post_q95']:.3g}]）")
         return head
     word = {"helps": "raises", "hurts": "lowers"}.get(v)

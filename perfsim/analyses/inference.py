@@ -91,12 +91,14 @@ class Prior:
     names: tuple[str, ...]
     bounds: np.ndarray                      # k x 2
     sources: tuple[str, ...]
+    labels: tuple[str, ...] = ()            # Chinese names ("" where none)
 
     @classmethod
     def of(cls, setup: Setup) -> "Prior":
         entries = {**setup.targets.knobs, **setup.targets.priors}
         return cls(tuple(entries), np.array([e.range for e in entries.values()], dtype=float),
-                   tuple((e.source or "moment-fitted knob") for e in entries.values()))
+                   tuple((e.source or "moment-fitted knob") for e in entries.values()),
+                   tuple(setup.targets.labels.get(n, "") for n in entries))
 
     def draw(self, seed: int, index: int) -> np.ndarray:
         """World ``index``'s settings: uniform over the ranges, from (seed, index) alone."""
@@ -701,4 +703,17 @@ def dataset_verdict(folder, base: Resolved, scenario: Resolved, dataset, year: i
                       "(its file changed since): rebuild it with perfsim reference")
     moments = data_moments(base, dataset, year, boot=0, seed=seed)
     observed = dict(zip(moments["moment"], moments["value"].astype(float)))
-    return posterior_verdict(table, observed, scenario.name, seed), ""
+    result = posterior_verdict(table, observed, scenario.name, seed)
+    labels = facts.get("labels") or _default_labels()
+    for row in result["ledger"]:
+        row["label"] = labels.get(row["knob"], "")
+    return result, ""
+
+
+def _default_labels() -> dict[str, str]:
+    """The Chinese names of params/calibration.yaml (for a table whose facts predate them)."""
+    from ..core.paths import PARAMS_DIR
+    from ..core.yamlio import load_yaml
+
+    raw = load_yaml(PARAMS_DIR / "calibration.yaml")
+    return dict(raw.get("labels") or {})

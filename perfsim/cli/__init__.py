@@ -780,6 +780,7 @@ def reference_table(args: argparse.Namespace, folder: Path, worlds: int, build: 
     facts = {"key": key, "worlds": len(table), "seed": args.seed, "base": base.name,
              "scenarios": list(scenarios), "prior": {n: list(b) for n, b in zip(prior.names, prior.bounds.tolist())},
              "targets": setup.where, "failed": failed,
+             "labels": {n: lab for n, lab in zip(prior.names, prior.labels) if lab},
              "scheme_hashes": {"base": scheme_hash(base), **{k: scheme_hash(v) for k, v in scenarios.items()}}}
     with OutputSet(folder) as outputs:
         outputs.parquet(table, "reference.parquet")

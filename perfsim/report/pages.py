@@ -167,9 +167,10 @@ def comparison_table(root: Path, manifest: dict, facts: list[dict[str, Any]] | N
             overall = _overall_shift(f["folder"] / Path(*SUMMARY), base, table)
             row.update(base=f["base_name"], tau_vs_base=overall["kendall_tau"],
                        mean_abs_shift=overall["mean_abs_shift"], grade_changes=int(overall["grade_changes"]))
-        v = (f["findings"][1].get("validity") if f["findings"] else None)
+        v = validity_of(f["findings"][1] if f["findings"] else None)
         if v:
-            row["validity"] = f"{v['median']:+.3f} [{v['q05']:+.3f}, {v['q95']:+.3f}] {v['verdict']}"
+            row["validity"] = (f"{v['median']:+.3f} [{v['q05']:+.3f}, {v['q95']:+.3f}] {v['verdict']} "
+                               f"({_validity_words(v, 'en')})")
         rows.append(row)
     frame = pd.DataFrame(rows)
     order = ["scenario", "base", "units", "mean_total", "range", *grades, "vetoes", "tau_vs_base", "mean_abs_shift",
@@ -213,10 +214,34 @@ def _table_html(frame: pd.DataFrame, lang: str) -> str:
     return f"<div class='wrap'><table><tr>{head}</tr>{body}</table></div>"
 
 
+def validity_of(found: dict | None) -> dict | None:
+    """The validity verdict a scenario's findings carry: the one over the worlds the data allow
+    (``posterior``, with its probabilities) where it was computed, else the one over plausible
+    worlds (``validity``); ``source`` says which."""
+    if not found:
+        return None
+    if found.get("posterior"):
+        return {**found["posterior"], "source": "posterior"}
+    if found.get("validity"):
+        return {**found["validity"], "source": "plausible"}
+    return None
+
+
+def _validity_words(v: dict, lang: str) -> str:
+    zh = lang == "zh"
+    p = (f"P(>0) {v['p_helps']:.2f}, P(<0) {v['p_hurts']:.2f}" if "p_helps" in v else "")
+    if v["source"] == "posterior":
+        where = (f"数据所允许的世界：{v['worlds']} 个参考世界中保留 {v['accepted']} 个" if zh else
+                 f"worlds the data allow: {v['accepted']} of {v['worlds']} reference worlds")
+    else:
+        where = f"{v['worlds']} {'个合成世界（假设固定）' if zh else 'synthetic worlds (fixed assumptions)'}"
+    return f"{p}; {where}" if p else where
+
+
 def _card(root: Path, f: dict, lang: str) -> str:
     nb, found = f["findings"]
     t = TEXT[lang]
-    n, v = found["numbers"], found.get("validity")
+    n, v = found["numbers"], validity_of(found)
     first, second = ("zh", "en") if lang == "zh" else ("en", "zh")
     figures = []
     for notebook, figure in CARD_FIGURES:
@@ -234,9 +259,9 @@ def _card(root: Path, f: dict, lang: str) -> str:
              f"<a href='{_rel(root, md)}'>{t['md']}</a>" if md.exists() else ""]
     validity = ""
     if v:
+        word = VERDICT_ZH.get(v["verdict"], v["verdict"]) if lang == "zh" else v["verdict"]
         validity = (f"<span>{t['validity']}: <b class='verdict-{_h(v['verdict'])}'>{v['median']:+.3f}</b> "
-                    f"[{v['q05']:+.3f}, {v['q95']:+.3f}], {_h(v['verdict'])} "
-                    f"({v['worlds']} {'个合成世界' if lang == 'zh' else 'synthetic worlds'})</span>")
+                    f"[{v['q05']:+.3f}, {v['q95']:+.3f}], {_h(word)} ({_h(_validity_words(v, lang))})</span>")
     return f"""<div class="card"><h3>{_h(found['scenario'])} <span class='en'>vs {_h(found['base'])}</span></h3>
 <div class="headline">{_h(found['headline'][first])}</div><div class="en">{_h(found['headline'][second])}</div>
 <div class="numbers"><span>{t['moved']}: <b>{n['moved']}</b> / {n['units']}</span>
@@ -359,6 +384,9 @@ COMPARISON_XLSX = {
     "validity_q05": ("效度变化5%分位", "validity change, 5th percentile", "+0.000;-0.000;0.000"),
     "validity_q95": ("效度变化95%分位", "validity change, 95th percentile", "+0.000;-0.000;0.000"),
     "verdict": ("效度判断", "verdict (helps, hurts, undetermined)", None),
+    "validity_p_helps": ("效度提高的概率", "P(validity change > 0)", "0.00"),
+    "validity_p_hurts": ("效度降低的概率", "P(validity change < 0)", "0.00"),
+    "validity_source": ("效度判断所依据的世界", "worlds the verdict is judged over", None),
 }
 
 
@@ -442,14 +470,19 @@ def comparison_rows(comparison: pd.DataFrame, facts: list[dict[str, Any]]
         frame["min_total"] = [float(scores[n]["total"].min()) if n in scores else np.nan for n in frame["scenario"]]
         frame["max_total"] = [float(scores[n]["total"].max()) if n in scores else np.nan for n in frame["scenario"]]
     if "validity" in frame:
-        found = {f["name"]: (f["findings"][1].get("validity") if f["findings"] else None) for f in facts}
+        found = {f["name"]: validity_of(f["findings"][1] if f["findings"] else None) for f in facts}
         for key, column in (("median", "validity_median"), ("q05", "validity_q05"), ("q95", "validity_q95")):
             frame[column] = [float((found.get(n) or {}).get(key, np.nan)) for n in frame["scenario"]]
         frame["verdict"] = [VERDICT_ZH.get((found.get(n) or {}).get("verdict"), "") for n in frame["scenario"]]
+        for key in ("p_helps", "p_hurts"):
+            frame[f"validity_{key}"] = [float((found.get(n) or {}).get(key, np.nan)) for n in frame["scenario"]]
+        frame["validity_source"] = [{"posterior": "数据所允许的世界（后验）", "plausible": "假设固定的合成世界"}.get(
+            (found.get(n) or {}).get("source"), "") for n in frame["scenario"]]
     grades = [c for c in comparison.columns if c not in COMPARISON_XLSX and c not in ("range", "validity")]
     order = [c for c in ("scenario", "base", "units", "mean_total", "min_total", "max_total") if c in frame]
     order += grades + [c for c in ("vetoes", "tau_vs_base", "mean_abs_shift", "grade_changes", "validity_median",
-                                   "validity_q05", "validity_q95", "verdict") if c in frame]
+                                   "validity_q05", "validity_q95", "verdict", "validity_p_helps",
+                                   "validity_p_hurts", "validity_source") if c in frame]
     names = [COMPARISON_XLSX.get(c, (f"{c}（单位数）", f"units graded {c}", "0"))[:2] for c in order]
     formats = [COMPARISON_XLSX.get(c, (None, None, "0"))[2] for c in order]
     rows = []
