@@ -1,4 +1,4 @@
-"""Command line: ``perfsim synth | validate | score | import | audit | weights | influence | reduce | methods | raters | efficiency | consequences | diagnose | moments | compare | batch | uncertainty | track | reference | calibrate | ensemble``.
+"""Command line: ``perfsim synth | validate | score | import | audit | weights | influence | reduce | methods | raters | efficiency | consequences | diagnose | moments | compare | batch | uncertainty | track | reference | calibrate | ensemble | memo``.
 
 Every bad input ends in one line ``perfsim: error: <where>: <what>`` on stderr and exit
 code 2, with no traceback; Ctrl-C ends in ``perfsim: interrupted`` and exit code 130.
@@ -869,6 +869,58 @@ def _calibrate_posterior(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_memo(args: argparse.Namespace) -> int:
+    import tempfile
+
+    import pandas as pd
+
+    from ..analyses.inference import load_reference, scheme_hash
+    from ..analyses.reserve import check_numbers, policy_reserve
+    from ..core.files import check_file_target
+    from ..report.plotting import verdict_figure
+    from ..report.word import write_memo
+
+    out = check_file_target(args.out)
+    if out.suffix.lower() != ".docx":
+        raise PerfsimError(f"--out {args.out}: a Word file ends in .docx")
+    base = _load(args.base)
+    scenarios = [_load(s) for s in args.scenarios]
+    dataset = _dataset(args)
+    reference = load_reference(args.reference)
+    if reference is None:
+        warnings.warn(f"no reference table in {args.reference}: the memo gives no verdict on validity (build one with "
+                      f"perfsim reference --out {args.reference})", PerfsimWarning, stacklevel=1)
+    memo = policy_reserve(base, scenarios, dataset, args.year, reference, seed=args.seed)
+    if not args.data:                    # the reader sees what the data are, not a machine's path
+        memo["data"] = "内置合成数据（SYNTHETIC，非真实城市）" if args.lang == "zh" else "the bundled SYNTHETIC world"
+    else:
+        memo["data"] = Path(args.data).name
+    for o in memo["options"]:
+        if o["why_no_verdict"] and reference is not None:
+            warnings.warn(f"{o['scenario']}: no verdict on validity ({o['why_no_verdict']})", PerfsimWarning,
+                          stacklevel=1)
+    problems = check_numbers(memo)
+    if problems:
+        raise PerfsimError("the memo's numbers do not add up: " + "; ".join(problems))
+    provenance = {"perfsim": __version__, "data": _origin(args.data), "data hash (sha256)": dataset.content_hash()[:16],
+                  "seed": args.seed,
+                  "schemes": ", ".join(f"{r.name} {scheme_hash(r)}" for r in [base, *scenarios]),
+                  "reference table": (f"{args.reference} (key {reference[1].get('key')}, {len(reference[0])} worlds)"
+                                      if reference is not None else "none")}
+    with tempfile.TemporaryDirectory() as tmp:
+        figure = None
+        if memo["verdicts"]:
+            ledger = pd.DataFrame([r for o in memo["options"] for r in o.get("ledger", [])])
+            fig = verdict_figure(pd.DataFrame(memo["verdicts"]), ledger, f"{_origin(args.data)}")
+            figure = Path(tmp) / "verdicts.png"
+            fig.savefig(figure, dpi=130)
+        write_memo(memo, out, args.lang, figure, provenance, base.scheme.category_labels or {})
+    kind = memo["recommendation"]["kind"]
+    print(f"wrote the policy-reserve memo ({args.lang}) for {len(scenarios)} option(s) against '{base.name}' to {out}; "
+          f"recommendation: {kind}")
+    return 0
+
+
 def _scenario_names(resolved: list) -> list[str]:
     names: list[str] = []
     for r in resolved:
@@ -1250,6 +1302,21 @@ def build_parser() -> argparse.ArgumentParser:
     _reference_options(p, worlds=10_000)
     p.add_argument("--out", default="outputs/reference", help="folder for reference.parquet and reference.json")
 
+    p = _sub(sub, "memo", "the policy-reserve memo (政策储备报告) in Word: the options, their effect on validity as "
+             "probabilities with the deciding assumptions, who gains and who loses, grade changes, what data would "
+             "settle it, method and provenance",
+             "perfsim memo params/baseline.yaml params/scenarios/leader5_*.yaml --out outputs/memo.docx", cmd_memo)
+    p.add_argument("base", help="base scheme")
+    p.add_argument("scenarios", nargs="+", help="the options compared with the base")
+    p.add_argument("--data", default=None, help="dataset folder or .xlsx (default: the bundled SYNTHETIC world)")
+    _encoding(p)
+    p.add_argument("--year", type=options.year, default=None, help="year to score (default: the latest)")
+    p.add_argument("--reference", default="outputs/reference",
+                   help="reference table of perfsim reference (the verdicts on validity)")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of the memo")
+    p.add_argument("--seed", type=options.seed, default=DEFAULT_SEED, help="random seed")
+    p.add_argument("--out", required=True, help="the Word file to write (.docx)")
+
     p = _sub(sub, "ensemble", "effects of scenarios against a base over many plausible synthetic worlds",
              "perfsim ensemble params/baseline.yaml params/scenarios/*.yaml --worlds 50 --out outputs/ensemble",
              cmd_ensemble)
@@ -1335,7 +1402,7 @@ OUT_KINDS = {"score": "file", "weights": "file", "reduce": "file", "import": "fo
              "influence": "folder", "methods": "folder", "raters": "folder", "efficiency": "folder",
              "consequences": "folder", "diagnose": "folder", "compare": "folder", "batch": "folder", "moments": "folder",
              "uncertainty": "folder", "track": "folder", "calibrate": "folder", "ensemble": "folder",
-             "reference": "folder"}
+             "reference": "folder", "memo": "file"}
 
 
 def _check_out(args: argparse.Namespace) -> None:
