@@ -212,7 +212,7 @@ def test_every_generator_setting_is_a_knob_a_prior_or_fixed_with_its_reason():
     ("fixed:\n  leader.noise_sd: a reason long enough to count\n", "'priors' and 'fixed' both name leader.noise_sd"),
     ("fixed:\n  leader.floor: why\n", "say why the setting stays fixed"),
     ("fixed:\n  leader.nonsense: a reason long enough to count\n", "not a setting of the generator"),
-    ("labels:\n  leader.floor: 评价的最低分\n", "'labels.leader.floor': not a knob or prior of this file"),
+    ("labels:\n  leader.flor: 评价的最低分\n", "key 'labels.leader.flor': not a setting of the generator"),
 ])
 def test_bad_priors_and_fixed_settings_are_refused(tmp_path, extra, message):
     from perfsim.analyses.calibration import load_setup

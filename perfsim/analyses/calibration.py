@@ -78,7 +78,7 @@ class Targets(_Strict):
     priors: dict[str, Prior] = {}
     #: every other setting of the generator, with the reason it stays as it is
     fixed: dict[str, str] = {}
-    #: what a knob or prior means, in Chinese (the name verdict sentences use)
+    #: what a setting of the generator means, in Chinese (the name verdict sentences use)
     labels: dict[str, str] = {}
 
     @model_validator(mode="after")
@@ -87,9 +87,6 @@ class Targets(_Strict):
             both = sorted(set(getattr(self, a)) & set(getattr(self, b)))
             if both:
                 raise ValueError(f"'{a}' and '{b}' both name {', '.join(both)}: a setting is one of them")
-        stray = sorted(set(self.labels) - set(self.knobs) - set(self.priors))
-        if stray:
-            raise ValueError(f"'labels.{stray[0]}': not a knob or prior of this file")
         short = sorted(k for k, why in self.fixed.items() if len(why.strip()) < 20)
         if short:
             raise ValueError(f"'fixed.{short[0]}': say why the setting stays fixed (at least a sentence)")
@@ -218,12 +215,13 @@ def load_setup(path: str | Path, params: Mapping[str, Any]) -> Setup:
             if not low <= float(value) <= high and section == "priors":
                 raise PerfsimError(f"key 'priors.{name}': the generator's value {value:g} lies outside the range "
                                    f"[{low:g}, {high:g}]", where=path)
-    for name in targets.fixed:
-        try:
-            get_knob(params, name)
-        except (KeyError, TypeError):
-            raise PerfsimError(f"key 'fixed.{name}': not a setting of the generator (params/synth.yaml)",
-                               where=path) from None
+    for section, names in (("fixed", targets.fixed), ("labels", targets.labels)):
+        for name in names:
+            try:
+                get_knob(params, name)
+            except (KeyError, TypeError):
+                raise PerfsimError(f"key '{section}.{name}': not a setting of the generator (params/synth.yaml)",
+                                   where=path) from None
     scheme_path = (path.parent / targets.scheme)
     if not scheme_path.is_file():
         raise PerfsimError(f"key 'scheme': {targets.scheme!r} is not a file (looked in {path.parent})", where=path)
