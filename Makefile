@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.perfsim-installed
 
-.PHONY: run test test-slow bench screenshots mutation clean-venv
+.PHONY: run test test-slow docs bench screenshots mutation clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow tests
+
+# the documentation site (MkDocs Material, strict) into site/; open site/index.html from disk
+docs: $(STAMP)
+	$(BIN)/python tools/build_docs.py --out site
 
 # PNG renderings of outputs/default (after `make run`) for review; needs Debian's chromium and
 # fonts-noto-cjk (apt-get install chromium fonts-noto-cjk)
