@@ -96,15 +96,21 @@ SECTIONS = {
 
 
 def readme_sections() -> dict[str, str]:
+    """The guide's sections by title: each file of docs/guide (its first line ``# title``) and
+    each ``## `` section of README.md."""
+    out = {}
+    for path in sorted((ROOT / "docs" / "guide").glob("*.md")):
+        head, _, body = path.read_text(encoding="utf-8").partition("\n")
+        out[head.removeprefix("# ").strip()] = body
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    out, title, body = {}, None, []
+    title, body = None, []
     for line in text.splitlines():
         if line.startswith("## "):
             if title:
                 out[title] = "\n".join(body)
             title, body = line[3:].strip(), []
         elif title:
-            body.append(line.replace("\n## ", "\n### "))
+            body.append(line)
     if title:
         out[title] = "\n".join(body)
     return out
@@ -116,7 +122,7 @@ def section_pages() -> dict[str, str]:
     for slug, (title, intro, headings) in SECTIONS.items():
         missing = [h for h in headings if h not in sections]
         if missing:
-            raise SystemExit(f"README.md has no section {missing[0]!r} (tools/build_docs.py SECTIONS)")
+            raise SystemExit(f"no guide page or README section {missing[0]!r} (tools/build_docs.py SECTIONS)")
         parts = [f"# {title}", "", intro, ""]
         for h in headings:
             parts += [f"## {h}", "", sections[h].strip(), ""]
