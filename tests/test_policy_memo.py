@@ -118,3 +118,9 @@ def test_memo_converts_to_pdf_with_libreoffice(tmp_path, reference):
     subprocess.run(["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(out)],
                    check=True, capture_output=True, timeout=240)
     assert (tmp_path / "memo.pdf").stat().st_size > 20_000
+    if shutil.which("pdffonts") and shutil.which("pdftotext"):
+        fonts = subprocess.run(["pdffonts", str(tmp_path / "memo.pdf")], capture_output=True, text=True).stdout
+        assert "CJK" in fonts                                  # the Chinese text is set in a CJK font
+        text = subprocess.run(["pdftotext", str(tmp_path / "memo.pdf"), "-"], capture_output=True, text=True).stdout
+        flat = "".join(text.split())                          # lines wrap inside Chinese words
+        assert "政策储备报告" in flat and "谁得谁失" in flat and "\ufffd" not in text    # no missing glyphs
