@@ -171,6 +171,7 @@ def test_reference_command_builds_caches_and_extends_deterministically(tmp_path,
     assert world_data_moments(world, base)["total_p50"] == pytest.approx(row["moment:total_p50"])
 
 
+@pytest.mark.slow
 def test_calibrate_with_data_writes_the_posterior_and_its_verdicts(tmp_path, capsys):
     ref = tmp_path / "ref"
     assert main(["reference", "--worlds", "60", "--jobs", "2", "--no-progress", "--out", str(ref), "--scenarios",

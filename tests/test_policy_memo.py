@@ -56,6 +56,7 @@ def test_recommendation_is_only_as_strong_as_the_evidence():
     assert recommendation([])["kind"] == "no_evidence"
 
 
+@pytest.mark.slow
 def test_memo_command_writes_a_word_file_whose_numbers_are_the_computed_ones(tmp_path, reference, capsys):
     import docx
 
