@@ -54,7 +54,7 @@ _EXPORTS = {
     "truth_tau": "analyses.validity", "variance_shares": "analyses.validity",
     "rater_sweep": "analyses.validity", "sweep_effects": "analyses.validity",
     "points_sweep": "analyses.validity", "ensemble": "analyses.ensemble", "ensemble_effects": "analyses.ensemble",
-    "dataset_verdict": "analyses.inference", "posterior_verdict": "analyses.inference",
+    "verdict_figure": "report.plotting", "dataset_verdict": "analyses.inference", "posterior_verdict": "analyses.inference",
     "load_reference": "analyses.inference", "data_moments": "analyses.moments",
     "knob_draws": "analyses.calibration", "world_moments": "analyses.calibration",
     "with_knobs": "analyses.calibration", "rater_model": "analyses.raters", "raters_text": "analyses.raters",

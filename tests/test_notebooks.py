@@ -204,3 +204,4 @@ def test_reform_notebook_states_the_verdict_over_the_worlds_the_data_allow(tmp_p
     text = "".join("".join(o.get("data", {}).get("text/markdown", "")) for c in nb["cells"]
                    for o in c.get("outputs", []))
     assert headline in text and found["headline"]["zh"] in text
+    assert (tmp_path / "res" / "figures" / "posterior_verdict.png").stat().st_size > 10_000

@@ -31,8 +31,12 @@ SUMMARY = ("comparison", "tables", "summary.csv")
 #: notebooks whose findings.json a card shows, in order of preference
 FINDINGS_FROM = ("leader_rating_reform", "comparison")
 #: figures a card shows, in order of preference (notebook, figure)
-CARD_FIGURES = (("comparison", "rank_shifts"), ("leader_rating_reform", "validity_over_worlds"),
-                ("leader_rating_reform", "shapley_movers"), ("leader_rating_reform", "sweep_rater_behaviour"))
+CARD_FIGURES = (("comparison", "rank_shifts"), ("leader_rating_reform", "posterior_verdict"),
+                ("leader_rating_reform", "validity_over_worlds"), ("leader_rating_reform", "shapley_movers"),
+                ("leader_rating_reform", "sweep_rater_behaviour"))
+#: a card shows at most one figure of each group (the verdict over the worlds the data allow
+#: replaces the one over plausible worlds where both exist)
+CARD_ALTERNATIVES = {"validity_over_worlds": "posterior_verdict"}
 DEFAULT_GRADES = list(Grading.model_fields["grades"].default)
 
 CSS = """
@@ -246,6 +250,9 @@ def _card(root: Path, f: dict, lang: str) -> str:
     figures = []
     for notebook, figure in CARD_FIGURES:
         path = f["folder"] / notebook / "figures" / f"{figure}.png"
+        better = CARD_ALTERNATIVES.get(figure)
+        if better and (f["folder"] / notebook / "figures" / f"{better}.png").exists():
+            continue
         if path.exists() and len(figures) < 3:
             figures.append(f"<a href='{_rel(root, path)}'><img src='{_rel(root, path)}' alt='{_h(figure)}'></a>")
     links = []
