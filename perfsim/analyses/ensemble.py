@@ -40,23 +40,15 @@ import pandas as pd
 from ..core.engine import score_arrays
 from ..core.scheme import Resolved, Scheme
 from ..sources.synth import check_world, generate_arrays, world_dataset
-from .moments import tau_b
+from .moments import within_tau
 
 EFFECT_COLUMNS = ["scenario", "metric", "median", "q05", "q95", "p_helps", "p_hurts", "verdict"]
 
 
 def tau_truth(total: np.ndarray, theta: np.ndarray, groups: np.ndarray) -> float:
     """Kendall's tau-b between totals and the truth within each group, n-weighted (tau-b from
-    pairwise signs, :func:`perfsim.analyses.moments.tau_b`: scipy.stats.kendalltau's number)."""
-    taus, sizes = [], []
-    for g in np.unique(groups):
-        cols = groups == g
-        if cols.sum() > 1:
-            tau = tau_b(total[cols], theta[cols])
-            if np.isfinite(tau):
-                taus.append(tau)
-                sizes.append(cols.sum())
-    return float(np.average(taus, weights=sizes)) if taus else float("nan")
+    pairwise signs, :func:`perfsim.analyses.moments.within_tau`: scipy.stats.kendalltau's number)."""
+    return within_tau(np.asarray(total, dtype=float), np.asarray(theta, dtype=float), groups, min_size=2)
 
 
 def world_metrics(world, base: Scheme, scenarios: Mapping[str, Scheme]) -> list[dict[str, Any]]:

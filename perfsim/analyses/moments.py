@@ -150,18 +150,23 @@ def tau_b(x: np.ndarray, y: np.ndarray) -> float:
     return concordance / denominator if denominator > 0 else float("nan")
 
 
-def persistence(a: np.ndarray, b: np.ndarray, groups: np.ndarray) -> float:
-    """Kendall's tau-b between two years' values within each group, n-weighted (as the
-    truth tau of the ensemble)."""
+def within_tau(a: np.ndarray, b: np.ndarray, groups: np.ndarray, min_size: int = 3) -> float:
+    """Kendall's tau-b between a and b within each group of at least ``min_size`` units with
+    both values, n-weighted over the groups."""
     taus, sizes = [], []
     for g in np.unique(groups):
         cols = (groups == g) & ~np.isnan(a) & ~np.isnan(b)
-        if cols.sum() > 2:
+        if cols.sum() >= min_size:
             tau = tau_b(a[cols], b[cols])
             if np.isfinite(tau):
                 taus.append(tau)
                 sizes.append(cols.sum())
     return float(np.average(taus, weights=sizes)) if taus else float("nan")
+
+
+def persistence(a: np.ndarray, b: np.ndarray, groups: np.ndarray) -> float:
+    """Kendall's tau-b between two years' values within each group (of at least 3), n-weighted."""
+    return within_tau(a, b, groups, min_size=3)
 
 
 def icc(matrix: np.ndarray) -> float:

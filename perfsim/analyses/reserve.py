@@ -37,8 +37,6 @@ def _grade_moves(base: Resolved, base_table: pd.DataFrame, scen_table: pd.DataFr
                         "grade_base": b["grade"], "grade_scenario": s["grade"]})
     gb, gs = out["grade_base"].map(order), out["grade_scenario"].map(order)
     out["up"], out["down"] = gs < gb, gs > gb                 # index 0 is the best grade
-    out["best"] = grades[0] if grades else None
-    out["lowest"] = grades[-1] if grades else None
     return out
 
 
@@ -59,10 +57,10 @@ def who_gains(base: Resolved, scenario: Resolved, dataset: Dataset, year: int | 
 
 def consequences(base: Resolved, scenario: Resolved, dataset: Dataset, year: int | None = None) -> dict[str, int]:
     """Units that enter or leave the best grade (awards) and the lowest (accountability)."""
-    moves = _grade_moves(base, score(base, dataset, year), score(scenario, dataset, year), dataset.units)
-    if moves["best"].isna().all():
+    if not base.scheme.grading:
         return {}
-    best, lowest = moves["best"].iloc[0], moves["lowest"].iloc[0]
+    moves = _grade_moves(base, score(base, dataset, year), score(scenario, dataset, year), dataset.units)
+    best, lowest = base.scheme.grading.grades[0], base.scheme.grading.grades[-1]
     return {"enter_best": int(((moves["grade_scenario"] == best) & (moves["grade_base"] != best)).sum()),
             "leave_best": int(((moves["grade_base"] == best) & (moves["grade_scenario"] != best)).sum()),
             "enter_lowest": int(((moves["grade_scenario"] == lowest) & (moves["grade_base"] != lowest)).sum()),
@@ -145,16 +143,14 @@ def policy_reserve(base: Resolved, scenarios: Sequence[Resolved], dataset: Datas
 def check_numbers(memo: Mapping[str, Any]) -> list[str]:
     """Internal consistency of a memo's numbers (what a reader could recompute): each option's
     group counts add up to the units, and grades up and down per kind add up to the grade
-    changes. Returns the problems (empty when consistent)."""
+    changes (counted over the categories). Returns the problems (empty when consistent)."""
     problems = []
     for o in memo["options"]:
-        for kind in ("district_type", "category"):
-            g = [r for r in o["groups"] if r["kind"] == kind]
-            if kind == "category" and g and sum(r["units"] for r in g) != o["numbers"]["units"]:
-                problems.append(f"{o['scenario']}: category units do not add up")
-            if kind == "category" and g and \
-                    sum(r["grade_up"] + r["grade_down"] for r in g) != o["numbers"]["grade_changes"]:
-                problems.append(f"{o['scenario']}: grade moves do not add up to the grade changes")
+        g = [r for r in o["groups"] if r["kind"] == "category"]
+        if g and sum(r["units"] for r in g) != o["numbers"]["units"]:
+            problems.append(f"{o['scenario']}: category units do not add up")
+        if g and sum(r["grade_up"] + r["grade_down"] for r in g) != o["numbers"]["grade_changes"]:
+            problems.append(f"{o['scenario']}: grade moves do not add up to the grade changes")
         v = o.get("verdict")
         if v and not (v["q05"] <= v["median"] <= v["q95"]):
             problems.append(f"{o['scenario']}: median outside its interval")

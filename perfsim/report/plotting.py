@@ -471,6 +471,20 @@ def raters_figure(fit):
 VERDICT_COLOURS = {"helps": "#2ca02c", "hurts": "#d62728", "undetermined": "#7f7f7f"}
 
 
+def verdict_intervals(ax, rows, lw: float = 2, size: float = 40):
+    """One row per scenario: its 90 % interval and median, coloured by verdict, a line at 0,
+    the scenarios as labels. Returns the rows' y positions."""
+    import numpy as np
+
+    y = np.arange(len(rows))
+    colours = [VERDICT_COLOURS[v] for v in rows["verdict"]]
+    ax.hlines(y, rows["q05"], rows["q95"], colors=colours, lw=lw)
+    ax.scatter(rows["median"], y, c=colours, zorder=3, s=size)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, rows["scenario"], fontsize=8)
+    return y
+
+
 def lever_forest(effects, base_name: str, worlds: int):
     """Left: each scenario's change of Kendall tau to the truth against the base, median
     and 90 % interval over the worlds, coloured by verdict. Right: the share of units whose
@@ -483,12 +497,7 @@ def lever_forest(effects, base_name: str, worlds: int):
     moved = effects[effects["metric"] == "share_moved"].set_index("scenario").reindex(tau["scenario"])
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 0.55 * len(tau) + 2.2), sharey=True,
                                       gridspec_kw={"width_ratios": [1.6, 1]})
-    y = np.arange(len(tau))
-    colours = [VERDICT_COLOURS[v] for v in tau["verdict"]]
-    left.hlines(y, tau["q05"], tau["q95"], colors=colours, lw=2)
-    left.scatter(tau["median"], y, c=colours, zorder=3, s=40)
-    left.axvline(0, color="black", lw=0.8)
-    left.set_yticks(y, tau["scenario"], fontsize=8)
+    y = verdict_intervals(left, tau, lw=2, size=40)
     left.set_xlabel(label("与真实绩效的 Kendall τ 变化 change of tau to the truth (median, 90 % interval)"))
     left.set_title(label(f"效度 (validity against '{base_name}'; green helps, red hurts, grey undetermined)"),
                    fontsize=10)
@@ -550,12 +559,7 @@ def verdict_figure(verdicts, ledger_table, source: str):
     v = verdicts.sort_values("median").reset_index(drop=True)
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 0.6 * len(v) + 2.4),
                                       gridspec_kw={"width_ratios": [1.4, 1]})
-    y = np.arange(len(v))
-    colours = [VERDICT_COLOURS[x] for x in v["verdict"]]
-    left.hlines(y, v["q05"], v["q95"], colors=colours, lw=2.5)
-    left.scatter(v["median"], y, c=colours, zorder=3, s=45)
-    left.axvline(0, color="black", lw=0.8)
-    left.set_yticks(y, v["scenario"], fontsize=8)
+    y = verdict_intervals(left, v, lw=2.5, size=45)
     for k, row in v.iterrows():
         left.annotate(f"P(<0) {row['p_hurts']:.2f}", (row["q95"], k), xytext=(4, -3),
                       textcoords="offset points", fontsize=7)
