@@ -83,7 +83,7 @@ _EXPORTS = {
     "knob_label": "report.text", "levers_sentence": "report.text", "lever_forest": "report.plotting",
     "raters_figure": "report.plotting",
     # runners
-    "memo_call": "runners.memo", "setup_notebook": "runners.notebook",
+    "memo_call": "runners.memo", "explore": "runners.explorer", "setup_notebook": "runners.notebook",
     "skipped_analyses": "runners.notebook",
 }
 

@@ -665,6 +665,21 @@ def load_reference(folder) -> tuple[pd.DataFrame, dict] | None:
     return pd.read_parquet(folder / "reference.parquet"), json.loads((folder / "reference.json").read_text("utf-8"))
 
 
+def reference_for(folder, base: Resolved | Scheme) -> tuple[tuple[pd.DataFrame, dict] | None, str]:
+    """The reference table of ``folder`` if it was built for ``base``: ((table, facts), "") or
+    (None, why not: no table, or one built for another base or another version of it)."""
+    loaded = load_reference(folder)
+    if loaded is None:
+        return None, f"no reference table in {folder} (build one: perfsim reference --out {folder})"
+    table, facts = loaded
+    hashes = facts.get("scheme_hashes", {})
+    name = _plain(base).name
+    if facts.get("base") != name or hashes.get("base") not in (None, scheme_hash(base)):
+        return None, (f"the reference table in {folder} was built for the base '{facts.get('base')}' "
+                      f"(hash {hashes.get('base')}), not this '{name}' ({scheme_hash(base)})")
+    return (table, facts), ""
+
+
 def posterior_verdict(table: pd.DataFrame, observed: Mapping[str, float], scenario: str, seed: int = 0,
                       emulator: Emulator | None = None) -> dict[str, Any]:
     """One scenario's verdict over the posterior given ``observed`` moments, with the ledger of
@@ -690,14 +705,11 @@ def dataset_verdict(folder, base: Resolved, scenario: Resolved, dataset, year: i
     them)."""
     from .moments import data_moments
 
-    loaded = load_reference(folder)
-    if loaded is None:
-        return None, f"no reference table in {folder} (build one: perfsim reference --out {folder})"
-    table, facts = loaded
+    found, why = reference_for(folder, base)
+    if found is None:
+        return None, why
+    table, facts = found
     hashes = facts.get("scheme_hashes", {})
-    if facts.get("base") != base.name or hashes.get("base") not in (None, scheme_hash(base)):
-        return None, (f"the reference table in {folder} was built for the base '{facts.get('base')}' "
-                      f"(hash {hashes.get('base')}), not this '{base.name}' ({scheme_hash(base)})")
     if scenario.name not in facts.get("scenarios", []):
         return None, (f"the reference table in {folder} holds no scenario '{scenario.name}' "
                       f"(it holds: {', '.join(facts.get('scenarios', []))})")

@@ -1,4 +1,4 @@
-"""Command line: ``perfsim synth | validate | score | import | audit | weights | influence | reduce | methods | raters | efficiency | consequences | diagnose | moments | compare | batch | uncertainty | track | reference | calibrate | ensemble | memo``.
+"""Command line: ``perfsim synth | validate | score | import | audit | weights | influence | reduce | methods | raters | efficiency | consequences | diagnose | moments | compare | batch | uncertainty | track | reference | calibrate | ensemble | memo | explore``.
 
 Every bad input ends in one line ``perfsim: error: <where>: <what>`` on stderr and exit
 code 2, with no traceback; Ctrl-C ends in ``perfsim: interrupted`` and exit code 130.
@@ -1005,7 +1005,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+    """Adds "(default: ...)" to an option's help unless the help names its default already or
+    the default is None (nothing to say)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default is None or action.nargs == 0:
+            return text
+        return super()._get_help_string(action)
 
 
 bounded_zero = options.bounded_int(0, 100_000)
@@ -1301,6 +1308,11 @@ def build_parser() -> argparse.ArgumentParser:
              "perfsim reference --worlds 10000 --jobs 2 --out outputs/reference", cmd_reference)
     _reference_options(p, worlds=10_000)
     p.add_argument("--out", default="outputs/reference", help="folder for reference.parquet and reference.json")
+
+    from . import explore as explore_command         # a command in its own module: configure + run
+
+    p = _sub(sub, "explore", explore_command.HELP, explore_command.EXAMPLE, explore_command.run)
+    explore_command.configure(p)
 
     p = _sub(sub, "memo", "the policy-reserve memo (政策储备报告) in Word: the options, their effect on validity as "
              "probabilities with the deciding assumptions, who gains and who loses, grade changes, what data would "

@@ -54,6 +54,7 @@ budget = bounded_int(1, 100_000)
 rank = bounded_int(1, 1_000_000)
 year = bounded_int(1900, 2200)
 timeout = bounded_int(1, 7 * 24 * 3600, " seconds")
+port = bounded_int(1, 65535)
 
 
 def sobol_n(text: str) -> int:

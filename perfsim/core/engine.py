@@ -365,8 +365,11 @@ def check_fit(scheme: Scheme | Resolved, dataset: Dataset, year: int | None = No
     tree = Tree.of(scheme)
     recut_categories(scheme, dataset.units, where)
     _check_units_fit(scheme, dataset, where)
-    _check_responsibilities(dataset, year)
-    gaps = cascade_gaps(dataset, year)
+    key = ("data_checks", year)                 # what depends on the data alone: once per dataset and year
+    if key not in dataset.cache:
+        _check_responsibilities(dataset, year)
+        dataset.cache[key] = cascade_gaps(dataset, year)
+    gaps = dataset.cache[key]
     if len(gaps):
         first = gaps.iloc[0]
         warnings.warn(f"{len(gaps)} indicator(s) whose unit targets do not add up to the city goal in {year} "

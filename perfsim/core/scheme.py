@@ -746,6 +746,10 @@ def load_scenario(path: str | Path, _seen: tuple[Path, ...] = ()) -> Resolved:
         raise PerfsimError(f"key 'base': {scenario.base!r} is not a regular file (a folder, FIFO or "
                            "device); name the base scheme's YAML file", where=where)
     base = load_scenario(base_path, _seen + (path,))
+    return _resolve(base, scenario, path, where)
+
+
+def _resolve(base: Resolved, scenario: ScenarioFile, path: Path, where: str) -> Resolved:
     start = base.raw
     for op in scenario.reallocate:
         start = reallocate(start, op.component, op.points, op.to, where)
@@ -759,6 +763,18 @@ def load_scenario(path: str | Path, _seen: tuple[Path, ...] = ()) -> Resolved:
     if scenario.reallocate:
         diff["reallocate"] = [op.model_dump() for op in scenario.reallocate]
     return Resolved(scheme=scheme, path=path, diffs=(diff,) + base.diffs, raw=resolved_raw)
+
+
+def resolve_diff(base: Resolved, diff: Mapping[str, Any], where: str = "<scenario>") -> Resolved:
+    """A scenario diff given as data (``name``, ``base``, ``reallocate``, ``set``, ``remove``, as
+    in a scenario file) applied to a loaded ``base``: validated and resolved exactly as
+    :func:`load_scenario` does for a file, with the same messages. The path of the result is
+    the base's folder joined with the diff's ``base``."""
+    try:
+        scenario = ScenarioFile.model_validate(dict(diff))
+    except ValidationError as exc:
+        raise pydantic_error(exc, where) from None
+    return _resolve(base, scenario, base.path.parent / f"{scenario.name}.yaml", where)
 
 
 def iter_nodes(node: Node, path: str = "tree"):
