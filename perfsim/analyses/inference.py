@@ -449,6 +449,8 @@ def _first_order(x: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
     if np.var(y) == 0:
         return 0.0
     edges = np.unique(np.quantile(x, np.linspace(0, 1, bins + 1)))
+    if len(edges) < 2:                       # x does not vary: it explains nothing
+        return 0.0
     which = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
     means = np.bincount(which, weights=y) / np.maximum(np.bincount(which), 1)
     counts = np.bincount(which)

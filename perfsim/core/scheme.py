@@ -768,13 +768,13 @@ def _resolve(base: Resolved, scenario: ScenarioFile, path: Path, where: str) -> 
 def resolve_diff(base: Resolved, diff: Mapping[str, Any], where: str = "<scenario>") -> Resolved:
     """A scenario diff given as data (``name``, ``base``, ``reallocate``, ``set``, ``remove``, as
     in a scenario file) applied to a loaded ``base``: validated and resolved exactly as
-    :func:`load_scenario` does for a file, with the same messages. The path of the result is
-    the base's folder joined with the diff's ``base``."""
+    :func:`load_scenario` does for a file, with the same messages. The result's path is
+    ``where`` (what messages about it name: no file holds it)."""
     try:
         scenario = ScenarioFile.model_validate(dict(diff))
     except ValidationError as exc:
         raise pydantic_error(exc, where) from None
-    return _resolve(base, scenario, base.path.parent / f"{scenario.name}.yaml", where)
+    return _resolve(base, scenario, Path(where), where)
 
 
 def iter_nodes(node: Node, path: str = "tree"):

@@ -17,6 +17,7 @@ import io
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -61,20 +62,25 @@ tr.failed td { background: #fde2e2; } td.err { color: #a00; font-family: monospa
 pre { background: #f6f6f6; padding: 0.5em; font-size: 0.85em; white-space: pre-wrap; margin: 0; }
 """
 
+#: where ``perfsim explore`` listens by default (each scenario card links to it)
+EXPLORER_URL = "http://127.0.0.1:5006/"
+
 TEXT = {
     "zh": {"title": "绩效方案比较报告", "findings": "结论", "compare": "方案比较", "changes": "各方案声明的改动",
            "jobs": "运行记录", "report": "报告", "notebook": "笔记本（含代码）", "md": "结论文本",
            "moved": "排名变化", "grades": "等次变化", "largest": "最大变动（位）", "validity": "效度变化（τ）",
            "no_findings": "没有可比较的方案：每个方案都与其基准方案比较，基准方案自身不单独成卡。",
            "synthetic": "数据为合成数据（SYNTHETIC），不代表任何真实城市。",
-           "files": "文件", "xlsx": "结果表（Excel）"},
+           "files": "文件", "xlsx": "结果表（Excel）",
+           "explore": "在探索器中打开此方案（先在本机运行 perfsim explore）"},
     "en": {"title": "Performance scheme comparison", "findings": "Findings", "compare": "Scenarios compared",
            "changes": "Declared changes", "jobs": "Run log", "report": "report", "notebook": "notebook (with code)",
            "md": "findings text", "moved": "units that change rank", "grades": "grade changes",
            "largest": "largest move (ranks)", "validity": "validity change (tau)",
            "no_findings": "No scenario has a base in this batch to compare with.",
            "synthetic": "The data are SYNTHETIC: no real city is described.",
-           "files": "Files", "xlsx": "results workbook (Excel)"},
+           "files": "Files", "xlsx": "results workbook (Excel)",
+           "explore": "open this scenario in the explorer (start perfsim explore on this machine first)"},
 }
 COLUMNS = {  # column: (zh, en)
     "scenario": ("方案", "scenario"), "units": ("单位数", "units"), "mean_total": ("平均总分", "mean total"),
@@ -264,6 +270,8 @@ def _card(root: Path, f: dict, lang: str) -> str:
     md = f["folder"] / nb / "tables" / "findings.md"
     extra = [f"<a href='{_rel(root, full)}'>{t['notebook']}</a>" if full.exists() else "",
              f"<a href='{_rel(root, md)}'>{t['md']}</a>" if md.exists() else ""]
+    extra.append(f"<a class='explore' href='{EXPLORER_URL}?scenario={quote(str(found['scenario']))}'>"
+                 f"{t['explore']}</a>")
     validity = ""
     if v:
         word = VERDICT_ZH.get(v["verdict"], v["verdict"]) if lang == "zh" else v["verdict"]

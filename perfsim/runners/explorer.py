@@ -65,6 +65,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "adjust_none": ("不调整", "none"),
     "standardise": ("每位领导的评分标准化", "standardise each rater"),
     "experts": ("专家评议所占比重", "Share of an expert panel"),
+    "no_experts": ("（本数据没有专家评分）", " (the data hold no expert ratings)"),
     "quotas": ("等级配额", "Grade quotas"),
     "quota_of": ("「{grade}」占比", "share {grade}"),
     "undo": ("撤销", "Undo"),
@@ -207,7 +208,7 @@ class Context:
             observed = dict(zip(moments["moment"], moments["value"].astype(float)))
             post = posterior(table, observed)
             self._draws = post.draws(VERDICT_WORLDS, self.seed)
-            self._names = post.prior.names
+            self._knob_names = post.prior.names
             self._labels = _knob_labels()
             self._params = synth_params(DEFAULT_PARAMS)
         spec = self.base.scheme.uncertainty
@@ -218,7 +219,7 @@ class Context:
         import multiprocessing
 
         ctx = {"base": self.base, "dataset": self.dataset, "year": self.year, "seed": self.seed, "spec": spec,
-               "draws": self._draws, "names": getattr(self, "_names", ()),
+               "draws": self._draws, "names": getattr(self, "_knob_names", ()),
                "params": getattr(self, "_params", None)}
         self.worker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                           initializer=_worker_init, initargs=(ctx,))
@@ -262,7 +263,7 @@ class Context:
             result = {"error": str(errors[0])}
         elif kind == "verdict":
             effects = [e for f in futures for e in f.result()]
-            result = ex.verdict_summary(self._draws, self._names, effects, VERDICT_WORLDS, self._labels)
+            result = ex.verdict_summary(self._draws, self._knob_names, effects, VERDICT_WORLDS, self._labels)
         else:
             result = futures[0].result()
         self.cache[key] = result
@@ -353,6 +354,10 @@ _WORKER: dict[str, Any] = {}
 
 def _worker_init(ctx: dict) -> None:
     warnings.simplefilter("ignore")
+    try:
+        os.nice(10)                  # background work yields the CPU to the page's changes
+    except OSError:
+        pass
     _WORKER.update(ctx)
 
 
@@ -395,13 +400,13 @@ class Session:
             str(ctx.base_table["unit_id"].iloc[0])
         self.last_ms = 0.0
         self._syncing = False
+        self._message: tuple = (None, "danger", {})
+        self._reach: tuple | None = None            # (band, frame) of the last rank reach, or (error,)
         self._build()
         if scenario:
             try:
                 self.apply(ctx.open_scenario(scenario), record=False)
-                self.message.object = t("opened", self.lang, name=scenario)
-                self.message.alert_type = "success"
-                self.message.visible = True
+                self._say("opened", "success", name=scenario)
             except PerfsimError as exc:
                 self._refuse(exc)
 
@@ -411,7 +416,7 @@ class Session:
         base = self.ctx.base.scheme
         self.comps = [k for k, c in (base.tree.children or {}).items() if not c.extra and c.points is not None]
         self.lang_switch = pn.widgets.RadioButtonGroup(options={"中文": "zh", "English": "en"}, value=self.lang,
-                                                       css_classes=["ps-lang"], button_type="default")
+                                                       css_classes=["ps-lang"])
         self.lang_switch.param.watch(self._on_lang, "value")
         self.points = {c: pn.widgets.FloatInput(value=float(base.tree.children[c].points), step=1.0, format="0[.]00",
                                                 css_classes=[f"ps-points-{c}"], width=250)
@@ -430,8 +435,10 @@ class Session:
         self.convert.param.watch(self._on_convert, "value")
         self.adjust = pn.widgets.Select(css_classes=["ps-adjust"], width=250, disabled=leader is None)
         self.adjust.param.watch(self._on_adjust, "value")
+        ratings = self.ctx.dataset.tables.get("leader_ratings")
+        has_experts = ratings is not None and "panel" in ratings and (ratings["panel"] == "experts").any()
         self.experts = pn.widgets.FloatSlider(start=0.0, end=1.0, step=0.1, value=0.0, css_classes=["ps-experts"],
-                                              width=250, disabled=leader is None)
+                                              width=250, disabled=leader is None or not has_experts)
         self.experts.param.watch(self._on_experts, "value")
         grading = base.grading
         self.quota_grades = list((grading.quota or {}).keys()) if grading and grading.method == "quota" else []
@@ -444,7 +451,7 @@ class Session:
         self.reset_button = pn.widgets.Button(css_classes=["ps-reset"], width=120)
         self.reset_button.on_click(lambda e: self.reset())
         self.save_name = pn.widgets.TextInput(value="explored_1", css_classes=["ps-save-name"], width=250)
-        self.save_button = pn.widgets.Button(css_classes=["ps-save"], button_type="primary", width=250)
+        self.save_button = pn.widgets.Button(css_classes=["ps-save"], width=250)
         self.save_button.on_click(lambda e: self.save())
         self.message = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["ps-message"], width=260)
         # results
@@ -456,13 +463,13 @@ class Session:
                                           header_filters={"name": {"type": "input", "func": "like"},
                                                           "unit_id": {"type": "input", "func": "like"}})
         self.table.param.watch(self._on_select, "selection")
-        self.groups_table = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False,
-                                                 sizing_mode="stretch_width", css_classes=["ps-groups"])
+        self.groups_table = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, layout="fit_data",
+                                                 css_classes=["ps-groups"])
         self.groups_fig, self.groups_src = _bar_figure()
         self.transitions = pn.pane.HTML(css_classes=["ps-transitions"])
         self.slope_fig, self.slope_src = _slope_figure()
         self.unit_select = pn.widgets.AutocompleteInput(case_sensitive=False, search_strategy="includes",
-                                                        min_characters=1, css_classes=["ps-unit"], width=300)
+                                                        min_characters=1, restrict=False, css_classes=["ps-unit"], width=300)
         self.unit_select.param.watch(self._on_unit, "value")
         self.split_fig, self.split_src = _bar_figure(height=220)
         self.unit_move = pn.pane.Markdown(css_classes=["ps-unit-move"])
@@ -484,7 +491,7 @@ class Session:
                          self.save_button, width=290, css_classes=["ps-side"])
         main = pn.Column(self.title, self.status, self.h["verdict"], self.verdict_progress, self.verdict,
                          self.h["ranking"], self.table,
-                         self.h["winners"], pn.Row(self.groups_fig, self.groups_table, sizing_mode="stretch_width"),
+                         self.h["winners"], pn.FlexBox(self.groups_fig, self.groups_table),
                          self.h["transitions"], self.transitions, self.h["movers"], self.slope_fig,
                          self.h["unit"], self.unit_select, self.unit_move, self.h["split"], self.split_fig,
                          self.h["bands"], self.bands, self.h["reach"], pn.Row(self.band, self.reach_button),
@@ -525,7 +532,7 @@ class Session:
         self.convert.options = {t("mean", lang): "mean", t("rank", lang): "rank", t("tiers", lang): "tiers"}
         self.adjust.name = t("adjust", lang)
         self.adjust.options = {t("adjust_none", lang): "none", t("standardise", lang): "standardise"}
-        self.experts.name = t("experts", lang)
+        self.experts.name = t("experts", lang) + ("" if not self.experts.disabled else t("no_experts", lang))
         for g, w in self.quotas.items():
             w.name = t("quota_of", lang, grade=ctx.grade(g, lang))
         self.undo_button.name, self.reset_button.name = t("undo", lang), t("reset", lang)
@@ -564,7 +571,7 @@ class Session:
         if record:
             self.history.append(self.setting)
         self.setting, self.scheme, self.view = setting, scheme, new_view
-        self.message.visible = False
+        self._say(None)
         self._sync_controls()
         self._show()
         self.ctx.submit(setting)
@@ -573,8 +580,16 @@ class Session:
         return True
 
     def _refuse(self, exc: PerfsimError) -> None:
-        self.message.object = t("refused", self.lang, message=" ".join(str(exc).split()))
-        self.message.alert_type = "danger"
+        self._say("refused", "danger", message=" ".join(str(exc).split()))
+
+    def _say(self, key: str | None, kind: str = "danger", **values: Any) -> None:
+        """Show a message above the controls (None hides it); it follows the language switch."""
+        self._message = (key, kind, values)
+        if key is None:
+            self.message.visible = False
+            return
+        self.message.object = t(key, self.lang, **values)
+        self.message.alert_type = kind
         self.message.visible = True
 
     def undo(self) -> None:
@@ -592,9 +607,7 @@ class Session:
             self._refuse(exc)
             return None
         shown = os.path.relpath(path, Path.cwd()) if path.is_absolute() else str(path)
-        self.message.object = t("saved", self.lang, path=shown)
-        self.message.alert_type = "success"
-        self.message.visible = True
+        self._say("saved", "success", path=shown)
         return path
 
     # control events --------------------------------------------------------
@@ -665,9 +678,21 @@ class Session:
     def _on_unit(self, event) -> None:
         if self._syncing or not event.new:
             return
-        match = re.search(r"\(([^()]+)\)\s*$", event.new)
-        if match and match.group(1) in set(self.ctx.base_table["unit_id"]):
-            self.select(match.group(1))
+        unit = self.find_unit(event.new)
+        if unit is not None:
+            self.select(unit)
+
+    def find_unit(self, text: str) -> str | None:
+        """The unit a search names: its label, its id, or its name in either language."""
+        text = text.strip()
+        match = re.search(r"\(([^()]+)\)\s*$", text)
+        ids = list(self.ctx.base_table["unit_id"])
+        if match and match.group(1) in ids:
+            return match.group(1)
+        for unit in ids:
+            if text in (unit, self.ctx.unit_name(unit, "zh"), self.ctx.unit_name(unit, "en")):
+                return unit
+        return None
 
     def select(self, unit: str) -> None:
         self.unit = unit
@@ -677,7 +702,8 @@ class Session:
         finally:
             self._syncing = False
         self._show_unit()
-        self.reach_text.object = ""
+        self._reach = None
+        self._show_reach()
 
     def _on_lang(self, event) -> None:
         self.lang = event.new
@@ -686,6 +712,9 @@ class Session:
             self._labels()
         finally:
             self._syncing = False
+        key, kind, values = self._message
+        self._say(key, kind, **values)
+        self._show_reach()
         self._show()
         self._status()
         self.poll()
@@ -818,13 +847,24 @@ class Session:
                  p_helps=r["p_helps"], p_hurts=r["p_hurts"], mc_se=r["mc_se"], word=f"**{t(r['verdict'], lang)}**", decided=decided)
 
     def reach(self) -> None:
-        lang = self.lang
+        """The best and worst rank of the selected unit within the band (computed on demand)."""
         try:
             band = float(self.band.value)
             frame = ex.rank_reach(self.scheme, self.ctx.dataset, self.unit, band, self.ctx.year).set_index("end")
+            self._reach = (band, frame)
         except (PerfsimError, TypeError, ValueError) as exc:
-            self.reach_text.object = t("refused", lang, message=str(exc))
+            self._reach = (str(exc),)
+        self._show_reach()
+
+    def _show_reach(self) -> None:
+        lang = self.lang
+        if self._reach is None:
+            self.reach_text.object = ""
             return
+        if len(self._reach) == 1:
+            self.reach_text.object = t("refused", lang, message=self._reach[0])
+            return
+        band, frame = self._reach
 
         def pts(end: str) -> str:
             return ", ".join(f"{self.ctx.node_label(f'tree.{c}', lang)} {frame.loc[end, f'points:{c}']:.1f}"
@@ -862,7 +902,7 @@ def _slope_figure():
     from bokeh.plotting import figure
 
     src = ColumnDataSource({"x0": [], "x1": [], "y0": [], "y1": [], "name": [], "color": [], "dy": []})
-    fig = figure(height=420, width=620, x_range=(-0.15, 1.9), toolbar_location=None, tools="")
+    fig = figure(height=440, width=860, x_range=(-0.1, 2.4), toolbar_location=None, tools="")
     fig.segment(x0="x0", y0="y0", x1="x1", y1="y1", color="color", line_width=2, source=src)
     fig.scatter(x="x1", y="y1", color="color", size=6, source=src)
     fig.add_layout(LabelSet(x="x1", y="y1", text="name", x_offset=8, y_offset="dy", text_font_size="11px", source=src))
