@@ -86,6 +86,8 @@ SECTIONS = {
                            "E-performance: tracking, peers, cost, target regimes, awards"]),
     "howto/memo": ("政策储备报告 The policy-reserve memo", "把比较结果写成 Word 格式的政策储备报告。",
                    ["The policy-reserve memo in Word (`perfsim memo`)"]),
+    "howto/explorer": ("在浏览器中探索方案 The live explorer", "在浏览器中调整分值、权重和市领导评价的调节手段，即时看到谁升谁降、结论有多确定，并保存为方案。",
+                       ["The live scenario explorer (`perfsim explore`)"]),
     "concepts/schemes": ("方案与方案差异 Schemes and scenario diffs", "考评方案和方案调整都是经过完整校验的 YAML 数据。",
                          ["Schemes and scenarios"]),
     "concepts/contract": ("数据约定 The data contract", "perfsim 读取的每张表、每一列及其含义。", ["Data contract"]),

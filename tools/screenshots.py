@@ -3,7 +3,9 @@
     python tools/screenshots.py [BATCH_FOLDER] [--out DIR] [--width 1280]
 
 Renders BATCH_FOLDER/index.html, jobs.html and one code-free report per notebook
-(the first scenario that ran it). Needs Debian's ``chromium`` (and ``fonts-noto-cjk`` so
+(the first scenario that ran it), and the first screen of the live explorer
+(``perfsim explore``, driven by Playwright in the same chromium) in Chinese and in English
+unless ``--no-explorer``. Needs Debian's ``chromium`` (and ``fonts-noto-cjk`` so
 that Chinese shows in the browser): ``apt-get install chromium fonts-noto-cjk``.
 """
 
@@ -27,6 +29,7 @@ def main() -> int:
     parser.add_argument("--out", default="outputs/screenshots", help="folder for the PNG files")
     parser.add_argument("--width", type=int, default=1280, help="window width in pixels")
     parser.add_argument("--height", type=int, default=3000, help="window height in pixels")
+    parser.add_argument("--no-explorer", action="store_true", help="leave out the explorer's first screen")
     args = parser.parse_args()
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if browser is None:
@@ -53,7 +56,44 @@ def main() -> int:
                             f"--window-size={args.width},{args.height}", f"--screenshot={target.resolve()}",
                             page.as_uri()], check=False, capture_output=True, timeout=120)
             print(f"{'wrote' if target.exists() else 'FAILED'} {target}")
+    if not args.no_explorer:
+        explorer_screens(browser, out, args.width)
     return 0
+
+
+def explorer_screens(browser: str, out: Path, width: int) -> None:
+    """The explorer's first screen (after moving the leader rating from 10 to 5), zh and en."""
+    import socket
+    import time
+
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "perfsim.cli", "explore", "--port", str(port),
+                             "--out", str(out / "explore")], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        for line in proc.stdout:
+            if "open http" in line:
+                break
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=browser, args=FLAGS[1:])
+            for lang in ("zh", "en"):
+                page = b.new_page(viewport={"width": width, "height": 1000})
+                page.goto(f"http://127.0.0.1:{port}/?scenario=leader5_proportional&lang={lang}")
+                page.wait_for_selector(".ps-table .tabulator-row", timeout=60_000)
+                time.sleep(3)
+                target = out / f"explorer_{lang}.png"
+                page.screenshot(path=str(target))
+                print(f"wrote {target}")
+                page.close()
+            b.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 if __name__ == "__main__":
