@@ -28,7 +28,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.2.0"
+from .core import VERSION as __version__
 
 _EXPORTS = {
     # core
@@ -41,7 +41,7 @@ _EXPORTS = {
     "cascade_gaps": "core.engine", "credit_table": "core.engine",
     "resolve_path": "core.paths", "DEFAULT_SEED": "core.paths",
     # sources
-    "open_dataset": "sources.readers", "load_dataset": "sources.readers",
+    "open_dataset": "sources.world", "load_dataset": "sources.readers",
     "write_dataset": "sources.readers", "bundled_dataset": "sources.world",
     "synth_params": "sources.synth", "generate_world": "sources.synth",
     # uncertainty

@@ -21,7 +21,7 @@ ROOT = TESTS.parent
 MINI = TESTS / "data" / "mini"
 MINI_SCHEME = TESTS / "data" / "mini_scheme.yaml"
 BASELINE = ROOT / "params" / "baseline.yaml"
-# the disk memo (perfsim.memo) of this test session, notebooks' kernels included, stays out
+# the disk memo (perfsim.runners.memo) of this test session, notebooks' kernels included, stays out
 # of the project's outputs/ folder
 os.environ["PERFSIM_CACHE"] = tempfile.mkdtemp(prefix="perfsim-test-cache-")
 atexit.register(shutil.rmtree, os.environ["PERFSIM_CACHE"], ignore_errors=True)

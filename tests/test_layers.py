@@ -29,12 +29,8 @@ def _graph():
     return grimp.build_graph("perfsim", cache_dir=None)
 
 
-def test_no_import_cycle_between_modules():
-    graph = _graph()
-    modules = sorted(m for m in graph.modules if m != "perfsim")
-    edges = {m: {n for n in graph.find_modules_directly_imported_by(m) if n in graph.modules and n != "perfsim"}
-             for m in modules}
-    # Tarjan's strongly connected components; any component of two or more is a cycle
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of two or more modules (Tarjan), each sorted."""
     index, low, on, stack, out, counter = {}, {}, set(), [], [], [0]
 
     def visit(v):
@@ -60,12 +56,31 @@ def test_no_import_cycle_between_modules():
                 out.append(sorted(comp))
 
     sys.setrecursionlimit(10_000)
-    for m in modules:
+    for m in sorted(edges):
         if m not in index:
             visit(m)
-    # a package's __init__ importing its own modules is not a cycle of behaviour
-    cycles = [c for c in out if not all(x.rsplit(".", 1)[0] == c[0].rsplit(".", 1)[0] for x in c)]
+    return out
+
+
+def _edges(graph) -> dict[str, set[str]]:
+    """Module -> the modules it imports; a package's __init__ importing its own modules is left
+    out (re-exporting is not a cycle of behaviour), every other edge counts."""
+    modules = sorted(m for m in graph.modules if m != "perfsim")
+    return {m: {n for n in graph.find_modules_directly_imported_by(m)
+                if n in graph.modules and n != "perfsim" and not n.startswith(m + ".")}
+            for m in modules}
+
+
+def test_no_import_cycle_between_modules():
+    cycles = _cycles(_edges(_graph()))
     assert not cycles, f"import cycles: {cycles}"
+
+
+def test_a_cycle_inside_one_package_counts():
+    edges = {"p.sources.readers": {"p.sources.world"}, "p.sources.world": {"p.sources.readers"},
+             "p.sources": {"p.sources.readers"}, "p.core": set()}
+    assert _cycles(edges) == [["p.sources.readers", "p.sources.world"]]
+    assert _cycles({"p.a": {"p.a.b"}, "p.a.b": set()}) == []
 
 
 def test_every_module_lives_on_a_floor():
@@ -117,3 +132,39 @@ def test_cli_docstring_and_help_name_every_command():
     assert all(c in first for c in commands), (first, commands)
     helptext = parser.format_help()
     assert all(c in helptext for c in commands)
+
+
+def test_no_module_imports_the_root_package():
+    """``from .. import x`` (or ``import perfsim``) inside the package would go around the floors:
+    the root package re-exports every floor."""
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.parent == PACKAGE:
+            continue
+        text = path.read_text(encoding="utf-8")
+        depth = len(path.relative_to(PACKAGE).parts) - 1
+        root = "." * (depth + 1)
+        for line in text.splitlines():
+            stripped = line.strip()
+            if re.match(rf"^from {re.escape(root)} import ", stripped) or re.match(r"^(import perfsim|from perfsim import )", stripped):
+                offenders.append(f"{path.relative_to(ROOT)}: {stripped}")
+    assert not offenders, offenders
+
+
+def test_the_version_is_one_number():
+    import tomllib
+
+    import perfsim
+    from perfsim.core import VERSION
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert perfsim.__version__ == VERSION == project["version"]
+
+
+def test_the_layers_contract_lists_every_floor():
+    """The contract lists every floor in order (a floor left out would be free to import any)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    layers = config["contracts"][0]["layers"]
+    assert [x.removeprefix("perfsim.") for x in layers] == list(reversed(FLOORS))

@@ -125,7 +125,7 @@ def scheme_hash(scheme: Resolved | Scheme) -> str:
 def reference_key(params: Mapping[str, Any], prior: Prior, base: Resolved | Scheme,
                   scenarios: Mapping[str, Resolved | Scheme], seed: int) -> str:
     """What a reference table depends on: the generator's knobs, the prior, the schemes, the seed."""
-    from .. import __version__
+    from ..core import VERSION as __version__
 
     payload = {"params": params, "prior": [prior.names, prior.bounds.tolist()], "seed": seed,
                "base": _plain(base).model_dump(mode="json"),

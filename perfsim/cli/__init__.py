@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
-from .. import __version__
+from ..core import VERSION as __version__
 from ..core.errors import PerfsimError, PerfsimErrors, PerfsimWarning
 from ..core.paths import DEFAULT_SEED
 from . import options
@@ -59,7 +59,7 @@ def format_ranked(table, components: Sequence[str]) -> str:
 
 def _dataset(args: argparse.Namespace):
     """The dataset named by ``--data`` (and read with ``--encoding``)."""
-    from ..sources.readers import open_dataset
+    from ..sources.world import open_dataset
 
     return open_dataset(args.data, getattr(args, "encoding", None))
 
@@ -70,7 +70,7 @@ def _origin(data: str | None) -> str:
 
 def _run_facts(command: str, scenarios: dict, data: str | None, **facts) -> dict:
     from ..report.provenance import run_facts
-    from ..sources.readers import data_path, is_bundled
+    from ..sources.world import data_path, is_bundled
 
     return run_facts(command, scenarios, data_path(data), is_bundled(data), warnings=list(SEEN), **facts)
 

@@ -4,11 +4,12 @@ Three steps, each a pure function:
 
 1. :func:`leaf_inputs` turns the data of one year into arrays ``x`` (actual or mean
    rating), ``t`` (target) and ``present`` of shape ``(units, leaves)``;
-2. :func:`leaf_scores` applies each leaf's scoring rule (:mod:`perfsim.rules`);
+2. :func:`leaf_scores` applies each leaf's scoring rule (:mod:`perfsim.core.rules`);
 3. :func:`aggregate_tree` walks the tree bottom-up (weights re-normalised over the
-   children present for each unit), allocates points top-down, then
-   :func:`finish` adds capped bonus and deduction, applies the veto, ranks within
-   category (ties share the best rank) and grades.
+   children present for each unit) and allocates points top-down; then
+   :func:`score_arrays` adds the capped bonus and deduction of :func:`adjustments`, ranks
+   within category (ties share the best rank) and grades with :func:`grade_index`, which
+   applies the veto.
 
 :func:`score` runs them all and returns the result table; :func:`check_fit` is the part
 that checks a scheme against a dataset and is also what ``perfsim validate --data`` runs.
@@ -260,6 +261,14 @@ def year_view(dataset: Dataset, year: int) -> YearView:
     view = YearView(ids, units, tables, matrices, panels=panels)
     dataset.cache[key] = view
     return view
+
+
+def install_year_view(dataset: Dataset, year: int, view: YearView) -> None:
+    """Hand the engine a year's arrays built elsewhere (the synthetic generator builds them
+    straight from its own arrays): the view :func:`year_view` would otherwise build, and the
+    dataset's one year."""
+    dataset.cache[("year_view", year)] = view
+    dataset.cache["years"] = [year]
 
 
 def share_credit(dataset: Dataset, year: int, ids: pd.Index, matrices: dict) -> None:

@@ -21,7 +21,7 @@ REAL_DIR = DATA_DIR / "real"
 
 
 def cache_dir() -> Path:
-    """Where :mod:`perfsim.memo` keeps results (``PERFSIM_CACHE``, read at call time)."""
+    """Where :mod:`perfsim.runners.memo` keeps results (``PERFSIM_CACHE``, read at call time)."""
     return Path(os.environ.get("PERFSIM_CACHE", PROJECT_DIR / "outputs" / ".cache"))
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 def source_hash() -> str:
     """Hash of the package's own code, so that a code change invalidates cached jobs."""
-    from .. import __version__
+    from ..core import VERSION as __version__
     from ..core.paths import PACKAGE_DIR
 
     digest = hashlib.sha256(__version__.encode())
@@ -65,7 +65,7 @@ def run_facts(command: str, scenarios: dict, data: Path, synthetic: bool, **fact
     declarative diffs and resolved schemes, the data and its hash, the command's settings,
     the code version and the environment, so that the folder can be handed on as evidence.
     ``data`` is the folder or file actually read (see :func:`perfsim.open_dataset`)."""
-    from .. import __version__
+    from ..core import VERSION as __version__
 
     return {
         "command": command, "argv": sys.argv,

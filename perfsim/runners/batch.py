@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from .. import __version__
+from ..core import VERSION as __version__
 from ..core.errors import PerfsimError, PerfsimWarning
 from ..core.files import check_dir_target, write_json
 from ..core.paths import DEFAULT_SEED, PROJECT_DIR, cache_dir, shown_path

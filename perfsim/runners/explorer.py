@@ -935,7 +935,7 @@ def context(scheme: str | Path | None = None, data: str | Path | None = None, *,
             background: bool = True) -> Context:
     """The shared context of an explorer over ``scheme`` (default: params/baseline.yaml) and ``data``
     (default: the bundled SYNTHETIC world)."""
-    from ..sources.readers import open_dataset
+    from ..sources.world import open_dataset
 
     base = load_scenario(scheme or PARAMS_DIR / "baseline.yaml")
     dataset = open_dataset(data)

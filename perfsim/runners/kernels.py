@@ -35,14 +35,10 @@ from typing import Any
 from ..core.files import write_json
 from ..core.paths import PROJECT_DIR
 from .notebook import skipped_analyses
+from .zygote import WARM_IMPORTS      # what every job's notebooks import (beside the zygote, which uses it)
 
 KERNEL = "python3"
 NOTEBOOK_DIR = PROJECT_DIR / "notebooks"
-#: what every job's notebooks import, imported by a kernel before its first job (or by the
-#: zygote that forks the kernels, :mod:`perfsim.runners.zygote`)
-WARM_IMPORTS = ("import numpy, pandas, scipy.stats, matplotlib, matplotlib.pyplot, seaborn, perfsim\n"
-                "import perfsim.core.engine, perfsim.analyses.compare, perfsim.report.outputs, perfsim.report.plotting\n"
-                "import perfsim.runners.notebook, perfsim.runners.executors, perfsim.runners.kernels\n")
 WARM_UP = (WARM_IMPORTS +
            "import os as _os, matplotlib as _m, gc as _gc, perfsim.runners.executors as _x, perfsim.runners.kernels as _k\n"
            "_k.KERNEL_RC = dict(_m.rcParams)\n"
@@ -353,8 +349,29 @@ def _execute(job: Job, output: Path, cwd: Path, warm: bool, timings: dict,
 
 _EXPORTER: list = []
 #: the report page is the full page with the code, prompts and their toolbars hidden
-REPORT_CSS = ("<style>.jp-Cell-inputWrapper, .jp-InputArea, .jp-InputPrompt, .jp-OutputPrompt,"
-              " .jp-Collapser {display: none !important;}</style>")
+#: the code-free page: code cells' input hidden, the text cells (title, question, method,
+#: conclusion) shown; tables scroll inside their box
+REPORT_CSS = ("<style>.jp-CodeCell .jp-Cell-inputWrapper, .jp-InputPrompt, .jp-OutputPrompt,"
+              " .jp-Collapser {display: none !important;}"
+              " .jp-OutputArea-output {overflow-x: auto;}"
+              " .jp-RenderedHTMLCommon table.perfsim-table td, .jp-RenderedHTMLCommon table.perfsim-table th"
+              " {white-space: nowrap;}</style>")
+#: what a page must not load from the internet (an office intranet has none): the template's
+#: require.js, MathJax and its mermaid loader (the notebooks use neither widgets, nor maths, nor diagrams)
+_EXTERNAL = (re.compile(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>\s*', re.S),
+             re.compile(r'<script type="text/x-mathjax-config">.*?</script>\s*', re.S),
+             re.compile(r'<script type="module">(?:(?!</script>).)*?https?://(?:(?!</script>).)*</script>\s*', re.S),
+             re.compile(r'<link[^>]*\bhref="https?://[^"]*"[^>]*>\s*', re.S))
+
+
+def offline_page(html: str, folder: Path | None = None) -> str:
+    """A page that works offline and shows no machine paths: scripts and styles from the internet
+    removed, the notebook's own folder and the project folder written relatively."""
+    for pattern in _EXTERNAL:
+        html = pattern.sub("", html)
+    if folder is not None:
+        html = html.replace(str(folder) + "/", "").replace(str(folder), ".")
+    return html.replace(str(PROJECT_DIR) + "/", "")
 
 
 def _same(text):
@@ -434,6 +451,7 @@ def export_html(notebook: Path, back: str | None = "../../index.html") -> tuple[
         import nbformat
 
         body, _ = html_exporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+        body = offline_page(body, notebook.parent.resolve())
         full = notebook.with_suffix(".html")
         report = notebook.with_suffix(".report.html")
         if back is not None:          # every page links back to the batch's index

@@ -100,7 +100,8 @@ def setup_notebook(name: str, scenario: str, data: str = "", year: int = 0, seed
     ``out_dir`` empty means :func:`default_out`.
     """
     from ..core.scheme import load_scenario
-    from ..sources.readers import data_path, is_bundled, load_dataset
+    from ..sources.readers import load_dataset
+    from ..sources.world import data_path, is_bundled
 
     resolved = load_scenario(resolve_path(scenario))
     base = load_scenario(resolved.base_path) if resolved.base_path else resolved
@@ -117,13 +118,92 @@ def setup_notebook(name: str, scenario: str, data: str = "", year: int = 0, seed
     stale = nb.out / "skipped.json"
     if stale.exists():          # from an earlier run into the same folder
         stale.unlink()
+    readable_outputs()
     if not quiet:
-        origin = ("the bundled SYNTHETIC world" if is_bundled(data)
-                  else f"{data} (SYNTHETIC)" if nb.synthetic else str(data))
-        against = f" against '{base.name}'" if nb.compares else ""
-        print(f"scenario '{resolved.name}'{against} on {origin} ({len(dataset.units)} units); "
-              f"outputs in {out}")
+        origin = ("内置合成数据（SYNTHETIC，非真实城市）" if is_bundled(data)
+                  else f"{shown_path(data)}（合成数据 SYNTHETIC）" if nb.synthetic else shown_path(data))
+        against = f"，与基准方案「{base.name}」比较" if nb.compares else ""
+        print(f"方案「{resolved.name}」{against}；数据：{origin}，{len(dataset.units)} 个单位。")
     return nb
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as a page may show it: relative to the working folder or the project, never the
+    machine's absolute path (the file name alone when it lies elsewhere)."""
+    import os
+
+    text = str(path)
+    p = Path(text)
+    if not p.is_absolute():
+        return text
+    for root in (Path.cwd(), PROJECT_DIR):
+        if p.is_relative_to(root):
+            return os.path.relpath(p, root)
+    return p.name
+
+
+#: digits a page shows (the CSV files keep full precision)
+SHOWN_DIGITS = 3
+
+
+def readable_table(frame) -> str:
+    """A DataFrame as a page shows it: no row numbers (a RangeIndex is left out), numbers
+    rounded for reading, wide tables scrolling inside their own box."""
+    import numpy as np
+    import pandas as pd
+
+    shown = frame.copy()
+    for c in shown.columns:
+        if pd.api.types.is_float_dtype(shown[c]):
+            values = shown[c].to_numpy(dtype=float)
+            whole = np.isfinite(values) & (np.round(values) == values)
+            if whole.all() or not np.isfinite(values).any():
+                shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
+            else:
+                big = np.nanmax(np.abs(values[np.isfinite(values)])) >= 100
+                digits = 1 if big else SHOWN_DIGITS
+                shown[c] = shown[c].map(lambda v, d=digits: "" if pd.isna(v) else f"{v:,.{d}f}")
+    index = not isinstance(shown.index, pd.RangeIndex)
+    table = shown.to_html(index=index, border=0, classes="dataframe perfsim-table", escape=True, na_rep="")
+    return f'<div style="overflow-x:auto;max-width:100%">{table}</div>'
+
+
+def _caveat(message, category, filename, lineno, file=None, line=None) -> None:
+    """A perfsim warning in a notebook: one sentence a reader sees (注意 / note), without the
+    source file and line; other libraries' warnings are left out of the page (they concern the
+    code, not the reader) and counted."""
+    import sys
+
+    from ..core.errors import PerfsimWarning
+
+    if issubclass(category, PerfsimWarning):
+        text = " ".join(str(message).split())
+        for root in (str(Path.cwd()), str(PROJECT_DIR)):
+            text = text.replace(root + "/", "")
+        print(f"注意 Note: {text}", file=sys.stdout)
+    else:
+        _OTHER_WARNINGS.append(f"{category.__name__}: {message}")
+
+
+_OTHER_WARNINGS: list[str] = []
+
+
+def readable_outputs() -> None:
+    """In a running notebook (IPython), show DataFrames with :func:`readable_table` and warnings as
+    sentences (:func:`_caveat`); elsewhere nothing changes."""
+    import warnings
+
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    import pandas as pd
+
+    shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, readable_table)
+    warnings.showwarning = _caveat
 
 
 def skipped_analyses(out: str | Path) -> list[dict]:

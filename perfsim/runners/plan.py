@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .. import __version__
+from ..core import VERSION as __version__
 from ..core.errors import PerfsimError
 from ..core.paths import shown_path
 from .kernels import Job

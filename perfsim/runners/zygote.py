@@ -34,6 +34,12 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
+#: what every job's notebooks import, imported by a kernel before its first job or by the
+#: zygote that forks the kernels (here, not in :mod:`perfsim.runners.kernels`, which imports
+#: this module: one direction only)
+WARM_IMPORTS = ("import numpy, pandas, scipy.stats, matplotlib, matplotlib.pyplot, seaborn, perfsim\n"
+                "import perfsim.core.engine, perfsim.analyses.compare, perfsim.report.outputs, perfsim.report.plotting\n"
+                "import perfsim.runners.notebook, perfsim.runners.executors, perfsim.runners.kernels\n")
 #: the largest order a zygote reads (the kernel's environment is most of it)
 MAX_REQUEST = 1 << 20
 #: how long a worker waits for its kernel (the zygote imports before it forks)
@@ -197,8 +203,6 @@ def main() -> None:
         import ipykernel.ipkernel  # noqa: F401 - what every kernel imports
         import ipykernel.kernelapp  # noqa: F401
         import runpy  # noqa: F401 - (ipykernel_launcher runs through it)
-
-        from .kernels import WARM_IMPORTS
 
         exec(WARM_IMPORTS, {"__name__": "perfsim_zygote"})      # noqa: S102 - our own constant
     # what the imports put in the environment (pandas' dependencies set some), kept for the kernels

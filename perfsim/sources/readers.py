@@ -24,7 +24,6 @@ from ..core.contract import (SHEET_ALIASES, TABLE_COLUMNS, Dataset, header_name,
                              warn_unknown_columns)
 from ..core.errors import PerfsimError
 from ..core.files import check_dir_target, check_file_target, write_with
-from .world import data_path, is_bundled
 
 #: the largest data file read (bytes); larger files are refused rather than exhausting memory
 MAX_FILE_BYTES = 2_000_000_000
@@ -248,11 +247,6 @@ def _marked_synthetic(path: Path) -> bool:
         return bool(first) and first[0] == "SYNTHETIC"
     finally:
         book.close()
-
-
-def open_dataset(path: str | Path | None = None, encoding: str | None = None) -> Dataset:
-    """The dataset a data argument names (see :func:`data_path`), loaded and validated."""
-    return load_dataset(data_path(path), encoding)
 
 
 # --------------------------------------------------------------------------- writing

@@ -511,7 +511,7 @@ def world_dataset(world: World, year: int | None = None) -> "Dataset":
     pandera (use :func:`check_world` to validate the arrays). For
     :func:`perfsim.core.engine.score_arrays`; the full tables are :func:`world_tables`."""
     from ..core.contract import Dataset, empty_table
-    from ..core.engine import YearView
+    from ..core.engine import YearView, install_year_view
 
     st = world.structure
     y = world.last if year is None else next((v for v in world.years if v.year == year), None)
@@ -546,8 +546,7 @@ def world_dataset(world: World, year: int | None = None) -> "Dataset":
                                  ("targets", "leader_ratings", "satisfaction", "special", "adjustments")},
                     matrices, panels=dict(zip(world.raters, world.rater_panel)))
     dataset = Dataset(tables=tables, origin=f"<synthetic world, seed {world.seed}>", synthetic=True)
-    dataset.cache[("year_view", y.year)] = view
-    dataset.cache["years"] = [y.year]
+    install_year_view(dataset, y.year, view)
     return dataset
 
 

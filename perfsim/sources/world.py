@@ -73,3 +73,10 @@ def bundled_dataset() -> Dataset:
     from .readers import load_dataset
 
     return load_dataset(ensure_synthetic())
+
+
+def open_dataset(path: str | Path | None = None, encoding: str | None = None) -> Dataset:
+    """The dataset a data argument names (see :func:`data_path`), loaded and validated."""
+    from .readers import load_dataset
+
+    return load_dataset(data_path(path), encoding)
