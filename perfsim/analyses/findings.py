@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..core.contract import Dataset
 from ..core.engine import component_columns, resolve_year, score
+from ..core.paths import shown_path
 from ..core.scheme import Resolved
 from .attribution import attribute
 from .compare import biggest_movers, rank_shifts
@@ -127,7 +128,9 @@ def findings(base: Resolved, scenario: Resolved, dataset: Dataset, year: int | N
             validity = {"median": float(r["median"]), "q05": float(r["q05"]), "q95": float(r["q95"]),
                         "p_helps": float(r["p_helps"]), "p_hurts": float(r["p_hurts"]), "verdict": str(r["verdict"]), "worlds": worlds}
     change = declared_change(base, scenario)
-    out = {"scenario": scenario.name, "base": base.name, "data": dataset.origin,
+    origin = str(dataset.origin)
+    out = {"scenario": scenario.name, "base": base.name,
+           "data": shown_path(origin) if origin.startswith("/") else origin,
            "year": resolve_year(dataset, year), "change": change, "numbers": numbers,
            "groups": groups, "movers": movers, "validity": validity,
            "posterior": _posterior_facts(posterior) if posterior else None,

@@ -361,7 +361,8 @@ REPORT_CSS = ("<style>.jp-CodeCell .jp-Cell-inputWrapper, .jp-InputPrompt, .jp-O
 _EXTERNAL = (re.compile(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>\s*', re.S),
              re.compile(r'<script type="text/x-mathjax-config">.*?</script>\s*', re.S),
              re.compile(r'<script type="module">(?:(?!</script>).)*?https?://(?:(?!</script>).)*</script>\s*', re.S),
-             re.compile(r'<link[^>]*\bhref="https?://[^"]*"[^>]*>\s*', re.S))
+             re.compile(r'<link[^>]*\bhref="https?://[^"]*"[^>]*>\s*', re.S),
+             re.compile(r'/\*(?:(?!\*/).)*?https?://(?:(?!\*/).)*?\*/', re.S))      # addresses in CSS comments
 
 
 def offline_page(html: str, folder: Path | None = None) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.paths import PROJECT_DIR, resolve_path
+from ..core.paths import PROJECT_DIR, resolve_path, shown_path
 
 if TYPE_CHECKING:      # the data contract and the scheme import pandas and pydantic: only
     from ..core.contract import Dataset       # a notebook's set-up needs them (a batch's
@@ -127,21 +127,6 @@ def setup_notebook(name: str, scenario: str, data: str = "", year: int = 0, seed
     return nb
 
 
-def shown_path(path: str | Path) -> str:
-    """A path as a page may show it: relative to the working folder or the project, never the
-    machine's absolute path (the file name alone when it lies elsewhere)."""
-    import os
-
-    text = str(path)
-    p = Path(text)
-    if not p.is_absolute():
-        return text
-    for root in (Path.cwd(), PROJECT_DIR):
-        if p.is_relative_to(root):
-            return os.path.relpath(p, root)
-    return p.name
-
-
 #: digits a page shows (the CSV files keep full precision)
 SHOWN_DIGITS = 3
 
@@ -163,7 +148,9 @@ def readable_table(frame) -> str:
                 big = np.nanmax(np.abs(values[np.isfinite(values)])) >= 100
                 digits = 1 if big else SHOWN_DIGITS
                 shown[c] = shown[c].map(lambda v, d=digits: "" if pd.isna(v) else f"{v:,.{d}f}")
-    index = not isinstance(shown.index, pd.RangeIndex)
+    idx = shown.index                      # row numbers (a RangeIndex, or what is left of one) are not shown
+    index = not (isinstance(idx, pd.RangeIndex) or (idx.name is None and idx.nlevels == 1
+                                                    and pd.api.types.is_integer_dtype(idx)))
     table = shown.to_html(index=index, border=0, classes="dataframe perfsim-table", escape=True, na_rep="")
     return f'<div style="overflow-x:auto;max-width:100%">{table}</div>'
 
