@@ -125,7 +125,7 @@ def _head(key: str, lang: str) -> str:
     from .plotting import GLOSSARY
 
     zh, en = COLUMNS.get(key, (key, GLOSSARY.get(key, key)))
-    return f"{zh}<br><span class='en'>({en})</span>" if lang == "zh" else f"{en}<br><span class='en'>({zh})</span>"
+    return f"<span class='l-zh'>{_h(zh)}</span><span class='l-en'>{_h(en)}</span>"   # the page's switch shows one
 
 
 def _scenario_facts(root: Path, manifest: dict) -> list[dict[str, Any]]:
@@ -307,24 +307,39 @@ def write_index(root: Path, manifest: dict, lang: str = "zh") -> Path:
     synthetic = manifest.get("data") == "bundled synthetic world"
     xlsx = write_results_workbook(root, manifest, facts, comparison)
     readable = write_readable_tables(root, manifest, facts, comparison)
+    from . import index_report as ir
+
+    validity = {f["name"]: validity_of(f["findings"][1] if f["findings"] else None) for f in facts}
+    report, numbers = ir.report_sections(root, manifest, facts, validity)
+    atomic_write_text(root / "figures" / "index_numbers.json", json.dumps(numbers, ensure_ascii=False, indent=1,
+                                                                          default=str))
+    zh, en = TEXT["zh"], TEXT["en"]
+
+    def both(key: str) -> str:
+        return ir.both(_h(zh[key]), _h(en[key]))
+
     page = f"""<!doctype html>
 <html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{t['title']} · {_h(manifest['batch'])}</title><style>{CSS}</style></head><body>
-<h1>{t['title']}: <code>{_h(manifest['batch'])}</code></h1>
+<title>{t['title']} · {_h(manifest['batch'])}</title><style>{CSS}{ir.CSS}</style></head>
+<body class="{'lang-en' if lang == 'en' else ''}">
+{ir.SWITCH}
+<h1>{both('title')}: <code>{_h(manifest['batch'])}</code></h1>
 <p class="meta">{len(manifest['scenarios'])} scenarios, {len(manifest['jobs'])} jobs ({n_failed} failed) ·
 data: {_h(manifest['data'])} (sha256 {_h(manifest['data_hash'][:12])}) · seed {manifest['seed']} ·
 perfsim {_h(manifest['perfsim_version'])}, commit {_h(str(manifest.get('git_commit'))[:10])} · {_h(manifest['created'])}
-{('<br><b>' + t['synthetic'] + '</b>') if synthetic else ''}</p>
-<p>{t['files']}: <a href="jobs.html">{t['jobs']}</a> · <a href="{_h(xlsx.name)}">{t['xlsx']}</a> ·
+{('<br><b>' + both('synthetic') + '</b>') if synthetic else ''}</p>
+<p>{both('files')}: <a href="jobs.html">{both('jobs')}</a> · <a href="{_h(xlsx.name)}">{both('xlsx')}</a> ·
 {' · '.join(f'<a href="readable/{_h(p.name)}">{_h(p.name)}</a>' for p in readable)} ·
 <a href="manifest.json">manifest.json</a></p>
-<h2>{t['findings']}</h2>
-{''.join(cards) or '<p>' + t['no_findings'] + '</p>'}
-<h2>{t['compare']}</h2>
+{report}
+<h2>{both('findings')}</h2>
+{''.join(cards) or '<p>' + both('no_findings') + '</p>'}
+<h2>{both('compare')}</h2>
 {_table_html(comparison, lang)}
-<h2>{t['changes']}</h2>
+<h2>{both('changes')}</h2>
 <div class='wrap'><table><tr><th>{_head('scenario', lang)}</th><th>file</th><th>diff</th><th>error</th></tr>
 {''.join(changes)}</table></div>
+{ir.SEARCH}
 </body></html>
 """
     write_jobs(root, manifest, lang)

@@ -121,7 +121,7 @@ def setup_notebook(name: str, scenario: str, data: str = "", year: int = 0, seed
     readable_outputs()
     if not quiet:
         origin = ("内置合成数据（SYNTHETIC，非真实城市）" if is_bundled(data)
-                  else f"{shown_path(data)}（合成数据 SYNTHETIC）" if nb.synthetic else shown_path(data))
+                  else f"{shown_path(path)}（合成数据 SYNTHETIC）" if nb.synthetic else shown_path(path))
         against = f"，与基准方案「{base.name}」比较" if nb.compares else ""
         print(f"方案「{resolved.name}」{against}；数据：{origin}，{len(dataset.units)} 个单位。")
     return nb
