@@ -4,6 +4,7 @@ writes the tables it promises (the nbval-lax run in `make test` covers the defau
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -37,10 +38,11 @@ SMALL = {"e_performance": {"period": "2025-06"},
 
 
 def _conclusion(nb: dict) -> str:
-    """The text the conclusion cells displayed (every markdown output after '## Conclusion')."""
+    """The text the conclusion cells displayed (every markdown output after '## 结论', the
+    conclusion's heading, Chinese first with '## Conclusion' in its English part)."""
     seen, parts = False, []
     for cell in nb["cells"]:
-        if cell["cell_type"] == "markdown" and "".join(cell["source"]).startswith("## Conclusion"):
+        if cell["cell_type"] == "markdown" and "".join(cell["source"]).startswith(("## 结论", "## Conclusion")):
             seen = True
         elif seen and cell["cell_type"] == "code":
             parts += ["".join(o.get("data", {}).get("text/markdown", "")) for o in cell.get("outputs", [])]
@@ -114,6 +116,13 @@ def test_notebook_is_stored_clean_with_parameters_cell(notebook: Path):
     assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
     first = nb["cells"][0]
     assert first["cell_type"] == "markdown" and "".join(first["source"]).startswith("# ")
+    # every text cell: Chinese first, its English in a <div class="l-en"> the page's switch shows
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            text = "".join(cell["source"])
+            zh, _, en = text.partition('<div class="l-en">')
+            assert en.strip().endswith("</div>") and re.search(r"[\u4e00-\u9fff]", zh), text[:80]
+            assert re.search(r"[A-Za-z]{4}", en), text[:80]
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

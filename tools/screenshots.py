@@ -2,7 +2,8 @@
 
     python tools/screenshots.py [BATCH_FOLDER] [--out DIR] [--width 1280]
 
-Renders BATCH_FOLDER/index.html, jobs.html and one code-free report per notebook
+Renders whole pages (however long) of BATCH_FOLDER/index.html (in Chinese and in English),
+jobs.html and one code-free report per notebook
 (the first scenario that ran it), and the first screen of the live explorer
 (``perfsim explore``, driven by Playwright in the same chromium) in Chinese and in English
 unless ``--no-explorer``. Needs Debian's ``chromium`` (and ``fonts-noto-cjk`` so
@@ -15,7 +16,6 @@ import argparse
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -28,7 +28,6 @@ def main() -> int:
     parser.add_argument("batch", nargs="?", default="outputs/default", help="a batch folder (default outputs/default)")
     parser.add_argument("--out", default="outputs/screenshots", help="folder for the PNG files")
     parser.add_argument("--width", type=int, default=1280, help="window width in pixels")
-    parser.add_argument("--height", type=int, default=3000, help="window height in pixels")
     parser.add_argument("--no-explorer", action="store_true", help="leave out the explorer's first screen")
     args = parser.parse_args()
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -48,14 +47,21 @@ def main() -> int:
         if notebook not in seen:
             seen.add(notebook)
             pages.append(report)
-    with tempfile.TemporaryDirectory() as profile:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:              # whole pages, however long (Playwright's full_page)
+        b = p.chromium.launch(executable_path=browser, args=FLAGS[1:])
         for page in pages:
-            name = "index" if page.name == "index.html" else page.stem.replace(".report", "")
-            target = out / f"{name}.png"
-            subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}",
-                            f"--window-size={args.width},{args.height}", f"--screenshot={target.resolve()}",
-                            page.as_uri()], check=False, capture_output=True, timeout=120)
-            print(f"{'wrote' if target.exists() else 'FAILED'} {target}")
+            for lang in ("zh", "en") if page.name == "index.html" else ("zh",):
+                name = "index" if page.name == "index.html" else page.stem.replace(".report", "")
+                target = out / (f"{name}_{lang}.png" if page.name == "index.html" else f"{name}.png")
+                view = b.new_page(viewport={"width": args.width, "height": 1000})
+                view.goto(page.as_uri() + (f"#lang={lang}" if page.name == "index.html" else ""))
+                view.wait_for_load_state("load")
+                view.screenshot(path=str(target), full_page=True)
+                view.close()
+                print(f"{'wrote' if target.exists() else 'FAILED'} {target}")
+        b.close()
     if not args.no_explorer:
         explorer_screens(browser, out, args.width)
     return 0

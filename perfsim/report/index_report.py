@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..analyses.explore import grade_transitions, winners_losers
-from .plotting import GLOSSARY, VERDICT_COLOURS, label, setup_fonts
+from .plotting import GLOSSARY, label, setup_fonts
 
 GROUP_NAMES = {"central district": ("中心城区", "Central districts"), "outer district": ("远城区", "Outer districts")}
 VERDICT_WORDS = {"helps": ("提高效度", "helps"), "hurts": ("降低效度", "hurts"), "undetermined": ("尚不能确定", "undetermined")}
@@ -70,8 +70,6 @@ body.lang-en div.l-en, body.lang-en p.l-en { display: block; }
 .langs button.on { background: #335; color: #fff; }
 .fig img { max-width: 100%; border: 1px solid #ddd; }
 .matrices { display: flex; flex-wrap: wrap; gap: 1em 2em; }
-.matrices table td.diag { background: #eee; } .matrices table td.up { background: #d4efdf; }
-.matrices table td.down { background: #f5d5d1; }
 td.links { white-space: nowrap; }
 #unit-search { font: inherit; padding: 0.3em 0.5em; width: 22em; max-width: 90%; }
 .tablebox { overflow: auto; max-height: 32em; }
@@ -105,6 +103,18 @@ def _grades_of(resolved: Mapping[str, Any] | None) -> list[str]:
     return list(grades) if grades else ["优秀", "良好", "达标", "不达标"]
 
 
+def _save(fig, path: Path, dpi: int) -> Path:
+    """Write a figure as PNG (all or nothing) and close it."""
+    import matplotlib.pyplot as plt
+
+    from ..core.files import write_with
+
+    written = write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight",
+                                                       metadata={"Software": None}))
+    plt.close(fig)
+    return written
+
+
 def baseline_figure(scores: pd.DataFrame, grades: Sequence[str], category_labels: Mapping[str, str], path: Path
                     ) -> Path:
     """Totals by category (one panel each, units by rank), bars coloured by grade."""
@@ -113,8 +123,6 @@ def baseline_figure(scores: pd.DataFrame, grades: Sequence[str], category_labels
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
-
-    from ..core.files import write_with
 
     setup_fonts()
     cats = list(dict.fromkeys(scores.sort_values("category")["category"]))
@@ -140,10 +148,7 @@ def baseline_figure(scores: pd.DataFrame, grades: Sequence[str], category_labels
                ncol=len(grades), frameon=False, bbox_to_anchor=(0.5, 1.0))
     fig.suptitle(label("基准方案：各类别总分与等次 Base scheme: totals and grades by category"), y=1.03)
     fig.tight_layout()
-    written = write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=90, bbox_inches="tight",
-                                                       metadata={"Software": None}))
-    plt.close(fig)
-    return written
+    return _save(fig, path, 90)
 
 
 def winners_figure(table: pd.DataFrame, path: Path) -> Path:
@@ -152,8 +157,6 @@ def winners_figure(table: pd.DataFrame, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from ..core.files import write_with
 
     setup_fonts()
     pivot = table.pivot(index="scenario", columns="group_zh", values="mean_total_change")
@@ -171,10 +174,7 @@ def winners_figure(table: pd.DataFrame, path: Path) -> Path:
     fig.colorbar(image, ax=ax, label=label("平均总分变化（分） mean change of total (points)"))
     ax.set_title(label("谁得谁失：各类单位平均总分变化 Who gains: mean change of total by unit type"), fontsize=10)
     fig.tight_layout()
-    written = write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight",
-                                                       metadata={"Software": None}))
-    plt.close(fig)
-    return written
+    return _save(fig, path, 100)
 
 
 def validity_figure(rows: pd.DataFrame, path: Path) -> Path:
@@ -183,8 +183,6 @@ def validity_figure(rows: pd.DataFrame, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from ..core.files import write_with
     from .plotting import verdict_intervals
 
     setup_fonts()
@@ -195,10 +193,7 @@ def validity_figure(rows: pd.DataFrame, path: Path) -> Path:
     ax.set_title(label("各方案对排名效度的影响（绿：提高，红：降低，灰：尚不能确定） validity of every scenario"),
                  fontsize=10)
     fig.tight_layout()
-    written = write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight",
-                                                       metadata={"Software": None}))
-    plt.close(fig)
-    return written
+    return _save(fig, path, 100)
 
 
 def _units(manifest: Mapping[str, Any]) -> tuple[pd.DataFrame | None, str]:
@@ -207,12 +202,20 @@ def _units(manifest: Mapping[str, Any]) -> tuple[pd.DataFrame | None, str]:
     from ..core.paths import resolve_path
     from ..sources.world import open_dataset
 
+    from ..sources.readers import read_text_table
+    from ..sources.world import data_path
+
     data = manifest.get("data")
     try:
-        dataset = open_dataset(None if data in (None, "", "bundled synthetic world") else resolve_path(data))
+        folder = data_path(None if data in (None, "", "bundled synthetic world") else resolve_path(data))
+        units = folder / "units.csv"
+        if folder.is_dir() and units.is_file():        # the units table alone: the batch checked the data
+            table = read_text_table(units)
+            if {"unit_id", "category", "district_type"} <= set(table.columns):
+                return table.replace({"": None}), ""
+        return open_dataset(folder).units, ""
     except (PerfsimError, OSError) as exc:
         return None, str(exc)
-    return dataset.units, ""
 
 
 def changes_table(facts: Sequence[Mapping[str, Any]], units: pd.DataFrame,
@@ -240,20 +243,30 @@ def changes_table(facts: Sequence[Mapping[str, Any]], units: pd.DataFrame,
     return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()), matrices
 
 
-def _matrix_html(name: str, matrix: pd.DataFrame) -> str:
+def transition_html(matrix: pd.DataFrame, name=lambda g: g) -> str:
+    """A grade transition matrix as an HTML table (rows: base grade; columns: the scenario's,
+    best first): the diagonal grey, moves up green, down red. Styles are inline, so the table
+    looks the same on the index and inside the explorer's panes. ``name`` labels a grade."""
     grades = list(matrix.index)
-    head = "".join(f"<th>{_h(g)}<br><span class='l-en'>{_h(GLOSSARY.get(g, g))}</span></th>" for g in grades)
-    body = []
+    pad = "padding:3px 8px;border:1px solid #ccc"
+    head = "".join(f"<th style='{pad}'>{name(g)}</th>" for g in grades)
+    rows = []
     for i, g in enumerate(grades):
         cells = []
         for j, h in enumerate(grades):
             n = int(matrix.loc[g, h])
-            kind = "diag" if i == j else ("up" if j < i else "down") if n else ""
-            cells.append(f"<td class='num {kind}'>{n}</td>")
-        body.append(f"<tr><th>{_h(g)}</th>{''.join(cells)}</tr>")
+            colour = "#eeeeee" if i == j else ("#d4efdf" if j < i else "#f5d5d1") if n else "#ffffff"
+            cells.append(f"<td style='background:{colour};text-align:right;{pad}'>{n}</td>")
+        rows.append(f"<tr><th style='text-align:left;{pad}'>{name(g)}</th>{''.join(cells)}</tr>")
+    return (f"<table class='ps-matrix' style='border-collapse:collapse'><tr><th style='{pad}'></th>{head}</tr>"
+            f"{''.join(rows)}</table>")
+
+
+def _matrix_html(name: str, matrix: pd.DataFrame) -> str:
     moved = int(matrix.to_numpy().sum() - np.trace(matrix.to_numpy()))
+    table = transition_html(matrix, lambda g: f"{_h(g)}<span class='l-en'> {_h(GLOSSARY.get(g, g))}</span>")
     return (f"<div><h3>{_h(name)}</h3><p>{both(f'{moved} 个单位等次变化', f'{moved} units change grade')}</p>"
-            f"<table><tr><th>{both('基准＼本方案', 'base / scenario')}</th>{head}</tr>{''.join(body)}</table></div>")
+            f"{table}</div>")
 
 
 def _unit_rows(root: Path, facts: Sequence[Mapping[str, Any]], names: Mapping[str, tuple[str, str]]
@@ -426,4 +439,4 @@ def report_sections(root: Path, manifest: Mapping[str, Any], facts: Sequence[Map
     return "\n".join(parts), numbers
 
 
-__all__ = ["report_sections", "changes_table", "group_names", "every_page", "both", "SWITCH", "SEARCH", "CSS"]
+__all__ = ["report_sections", "transition_html", "changes_table", "group_names", "every_page", "both", "SWITCH", "SEARCH", "CSS"]

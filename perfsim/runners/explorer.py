@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
 
 from ..analyses import explore as ex
 from ..core.errors import PerfsimError, PerfsimWarning
 from ..core.paths import DEFAULT_SEED, PARAMS_DIR
 from ..core.scheme import Resolved, iter_nodes, load_scenario
+from ..report.index_report import transition_html
 from ..report.plotting import GLOSSARY
 
 #: a scenario name the explorer writes or opens: no path, no dots
@@ -770,7 +770,7 @@ class Session:
         self.groups_src.data = {"y": list(groups["group"]), "x": change,
                                 "color": ["#2a9d4b" if c > 0 else "#c0392b" if c < 0 else "#999999" for c in change]}
         _relabel_bar(self.groups_fig, list(groups["group"]), t("axis_change", lang))
-        self.transitions.object = _transition_html(v.transitions, lambda g: ctx.grade(g, lang))
+        self.transitions.object = transition_html(v.transitions, lambda g: ctx.grade(g, lang))
         m = v.movers
         names = [f"{ctx.unit_name(u, lang)}（{ctx.category(c, lang)}）" if lang == "zh" else
                  f"{ctx.unit_name(u, lang)} ({ctx.category(c, lang)})" for u, c in zip(m["unit_id"], m["category"])]
@@ -910,22 +910,6 @@ def _slope_figure():
     fig.xaxis.ticker = [0, 1]
     fig.xgrid.grid_line_color = None
     return fig, src
-
-
-def _transition_html(table: pd.DataFrame, name) -> str:
-    """The transition matrix as an HTML table: diagonal grey, moves up green, down red."""
-    grades = list(table.index)
-    head = "".join(f"<th>{name(g)}</th>" for g in grades)
-    rows = []
-    for i, g in enumerate(grades):
-        cells = []
-        for j, h in enumerate(grades):
-            n = int(table.loc[g, h])
-            colour = "#eeeeee" if i == j else ("#d4efdf" if j < i else "#f5d5d1") if n else "#ffffff"
-            cells.append(f'<td style="background:{colour};text-align:right;padding:4px 10px">{n}</td>')
-        rows.append(f'<tr><th style="text-align:left;padding:4px 10px">{name(g)}</th>{"".join(cells)}</tr>')
-    return (f'<table class="ps-matrix" style="border-collapse:collapse"><tr><th></th>{head}</tr>'
-            f'{"".join(rows)}</table>')
 
 
 # --------------------------------------------------------------------------- entry points

@@ -356,6 +356,13 @@ REPORT_CSS = ("<style>.jp-CodeCell .jp-Cell-inputWrapper, .jp-InputPrompt, .jp-O
               " .jp-OutputArea-output {overflow-x: auto;}"
               " .jp-RenderedHTMLCommon table.perfsim-table td, .jp-RenderedHTMLCommon table.perfsim-table th"
               " {white-space: nowrap;}</style>")
+#: the text cells are written Chinese first with the English in ``<div class="l-en">``; the
+#: page's switch (the index's) shows one language
+LANG_CSS = ("<style>.jp-MarkdownCell .l-en {display: none;} body.lang-en .jp-MarkdownCell .l-en {display: block;}"
+            " body.lang-en .jp-MarkdownCell .jp-RenderedMarkdown > :not(.l-en) {display: none;}"
+            " .langs {position: fixed; top: 0.5em; right: 1em; z-index: 10; background: #fff;"
+            " border: 1px solid #ccd; border-radius: 4px;} .langs button {border: 0; background: #fff;"
+            " padding: 0.3em 0.8em; cursor: pointer;} .langs button.on {background: #335; color: #fff;}</style>")
 #: what a page must not load from the internet (an office intranet has none): the template's
 #: require.js, MathJax and its mermaid loader (the notebooks use neither widgets, nor maths, nor diagrams)
 _EXTERNAL = (re.compile(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>\s*', re.S),
@@ -455,10 +462,14 @@ def export_html(notebook: Path, back: str | None = "../../index.html") -> tuple[
         body = offline_page(body, notebook.parent.resolve())
         full = notebook.with_suffix(".html")
         report = notebook.with_suffix(".report.html")
+        from ..report.index_report import SWITCH
+
+        bar = SWITCH
         if back is not None:          # every page links back to the batch's index
-            bar = (f'<p style="margin:0.5em 1em;font-family:sans-serif"><a href="{back}">&larr; index</a> · '
-                   f'<a href="{full.name}">with code</a> · <a href="{report.name}">report</a></p>')
-            body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + bar, body, count=1)
+            bar += (f'<p style="margin:0.5em 1em;font-family:sans-serif"><a href="{back}">&larr; 索引 index</a> · '
+                    f'<a href="{full.name}">含代码 with code</a> · <a href="{report.name}">报告 report</a></p>')
+        body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + bar, body, count=1)
+        body = body.replace("</head>", LANG_CSS + "\n</head>", 1)
         full.write_text(body, encoding="utf-8")
         report.write_text(body.replace("</head>", REPORT_CSS + "\n</head>", 1), encoding="utf-8")
         return full, report
