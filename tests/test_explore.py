@@ -255,3 +255,12 @@ def test_find_a_unit_by_name_or_id(session):
     session.band.value = 0.3
     session.reach()
     assert "ECO02" not in session.reach_text.object and "经济管理类部门02" in session.reach_text.object
+
+
+def test_perfsim_explore_gives_the_app_for_a_notebook_cell(tmp_path):
+    import panel as pn
+
+    app = perfsim.explore(out=tmp_path, reference=None, background=False)
+    assert isinstance(app, pn.Row) and app.session.points["leader"].value == 10
+    app.session.points["leader"].value = 5
+    assert app.session.view.facts["moved"] > 0

@@ -270,8 +270,15 @@ class Context:
         return result, 1.0
 
     def close(self) -> None:
+        """Stop the background worker now: queued work is cancelled and the running chunk ended
+        (its result would only fill a cache that ends with this process)."""
         if self.worker is not None:
+            processes = list((getattr(self.worker, "_processes", None) or {}).values())
             self.worker.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.join(timeout=5)
             self.worker = None
 
     # scenarios ------------------------------------------------------------
@@ -353,6 +360,9 @@ _WORKER: dict[str, Any] = {}
 
 
 def _worker_init(ctx: dict) -> None:
+    from .executors import watch_parent
+
+    watch_parent(os.getppid())       # the explorer killed outright: its worker ends too
     warnings.simplefilter("ignore")
     try:
         os.nice(10)                  # background work yields the CPU to the page's changes
