@@ -103,6 +103,17 @@ def _grades_of(resolved: Mapping[str, Any] | None) -> list[str]:
     return list(grades) if grades else ["优秀", "良好", "达标", "不达标"]
 
 
+def _pyplot():
+    """pyplot without a screen (the batch draws the index's figures), with a CJK font first."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    setup_fonts()
+    return plt
+
+
 def _save(fig, path: Path, dpi: int) -> Path:
     """Write a figure as PNG (all or nothing) and close it."""
     import matplotlib.pyplot as plt
@@ -118,13 +129,9 @@ def _save(fig, path: Path, dpi: int) -> Path:
 def baseline_figure(scores: pd.DataFrame, grades: Sequence[str], category_labels: Mapping[str, str], path: Path
                     ) -> Path:
     """Totals by category (one panel each, units by rank), bars coloured by grade."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    setup_fonts()
+    plt = _pyplot()
     cats = list(dict.fromkeys(scores.sort_values("category")["category"]))
     ncol = 3
     nrow = -(-len(cats) // ncol)
@@ -153,12 +160,7 @@ def baseline_figure(scores: pd.DataFrame, grades: Sequence[str], category_labels
 
 def winners_figure(table: pd.DataFrame, path: Path) -> Path:
     """Rows: scenarios; columns: unit types; cells: mean change of total (points), annotated."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    setup_fonts()
+    plt = _pyplot()
     pivot = table.pivot(index="scenario", columns="group_zh", values="mean_total_change")
     pivot = pivot[list(dict.fromkeys(table["group_zh"]))]
     values = pivot.to_numpy(dtype=float)
@@ -179,13 +181,9 @@ def winners_figure(table: pd.DataFrame, path: Path) -> Path:
 
 def validity_figure(rows: pd.DataFrame, path: Path) -> Path:
     """All scenarios' validity effects: median and 90 % interval, coloured by verdict."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from .plotting import verdict_intervals
 
-    setup_fonts()
+    plt = _pyplot()
     rows = rows.sort_values("median").reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(9, 0.5 * len(rows) + 1.8))
     verdict_intervals(ax, rows, lw=3, size=50)

@@ -1,9 +1,13 @@
 """A batch's report: ``index.html`` (findings first), ``jobs.html`` (the run log) and
 ``results.xlsx`` (the results in the form a city office publishes).
 
-``index.html`` opens with one card per scenario that has a base to compare with: the
+``index.html`` is the report (Chinese first, a language switch on the page): it opens with
+the sections of :mod:`perfsim.report.index_report` (the base ranking, who gains and who
+loses, grade transitions, every scenario's validity, a unit search, every page), then one
+card per scenario that has a base to compare with: the
 headline in Chinese and English, the key numbers, two or three figures at a readable
-size and links to the code-free report, the full notebook and ``findings.md``. Then one
+size and links to the code-free report, the full notebook, ``findings.md`` and the live
+explorer at that scenario. Then one
 table compares all scenarios (the scheme's labels, integers as integers, grades in their
 order, the validity change with its interval where an ensemble was run), then each
 scenario's declared change as YAML. Every link is relative, so the folder can be moved or
