@@ -224,6 +224,8 @@ def test_a_scenario_opens_on_the_controls(ctx):
 
     s = Session(ctx, scenario="leader_tiers")
     assert s.setting.changes["tree.leader.convert"] == "tiers" and s.convert.value == "tiers"
+    s = Session(ctx, scenario="baseline")
+    assert s.setting.is_base() and "已打开情景「baseline」" in s.message.object
     s = Session(ctx, scenario="no_such_scenario")
     assert s.message.visible and "no scenario 'no_such_scenario'" in s.message.object and s.setting.is_base()
 

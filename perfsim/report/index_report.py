@@ -91,10 +91,13 @@ def _rel(root: Path, path: Path) -> str:
 
 def group_names(units: pd.DataFrame, category_labels: Mapping[str, str]) -> dict[str, tuple[str, str]]:
     """The (zh, en) name of every group winners and losers are counted in."""
+    from ..sources.synth import category_names_en
+
+    english = category_names_en()
     out = dict(GROUP_NAMES)
     for code in units["category"].unique():
         zh = category_labels.get(code, code)
-        out[str(code)] = (zh, GLOSSARY.get(zh, str(code).replace("_", " ")))
+        out[str(code)] = (zh, english.get(code) or GLOSSARY.get(zh, str(code).replace("_", " ")))
     return out
 
 

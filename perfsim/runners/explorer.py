@@ -32,6 +32,7 @@ from ..core.errors import PerfsimError, PerfsimWarning
 from ..core.paths import DEFAULT_SEED, PARAMS_DIR
 from ..core.scheme import Resolved, iter_nodes, load_scenario
 from ..report.index_report import transition_html
+from ..sources.synth import category_names_en
 from ..report.plotting import GLOSSARY
 
 #: a scenario name the explorer writes or opens: no path, no dots
@@ -164,7 +165,7 @@ class Context:
         en = dict(zip(units["unit_id"], units["name_en"])) if "name_en" in units else {}
         self._names = {"zh": zh, "en": {u: (en.get(u) if isinstance(en.get(u), str) and en.get(u) else n)
                                         for u, n in zh.items()}}
-        self.category_en = _category_en(self.dataset)
+        self.category_en = category_names_en()
         self.labels_zh = self.base.scheme.category_labels or {}
         if self.background:
             self._start_posterior()
@@ -297,6 +298,8 @@ class Context:
         return candidates[0]
 
     def open_scenario(self, name: str) -> ex.Setting:
+        if name == self.base.name:                    # the base itself (its report pages link here too)
+            return ex.Setting()
         path = self.scenario_path(name)
         scenario = load_scenario(path)
         base_path = scenario.base_path
@@ -333,19 +336,6 @@ def _score(scheme: Resolved, dataset, year):
     from ..core.engine import score
 
     return score(scheme, dataset, year)
-
-
-def _category_en(dataset) -> dict[str, str]:
-    """English names of the categories: the synthetic generator's labels where they apply."""
-    try:
-        from ..sources.synth import DEFAULT_PARAMS, synth_params
-
-        cats = synth_params(DEFAULT_PARAMS)["units"]["department_categories"]
-        out = {k: v["label_en"] for k, v in cats.items() if isinstance(v, Mapping) and "label_en" in v}
-    except (PerfsimError, KeyError, TypeError):
-        out = {}
-    out.setdefault("district", "Districts")
-    return out
 
 
 def _knob_labels() -> dict[str, str]:

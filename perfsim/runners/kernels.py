@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ..core.files import write_json
 from ..core.paths import PROJECT_DIR
@@ -464,10 +465,15 @@ def export_html(notebook: Path, back: str | None = "../../index.html") -> tuple[
         report = notebook.with_suffix(".report.html")
         from ..report.index_report import SWITCH
 
+        from ..report.pages import EXPLORER_URL
+
         bar = SWITCH
-        if back is not None:          # every page links back to the batch's index
+        if back is not None:          # every page links back to the batch's index, and to the explorer
+            scenario = quote(notebook.resolve().parent.parent.name)
             bar += (f'<p style="margin:0.5em 1em;font-family:sans-serif"><a href="{back}">&larr; 索引 index</a> · '
-                    f'<a href="{full.name}">含代码 with code</a> · <a href="{report.name}">报告 report</a></p>')
+                    f'<a href="{full.name}">含代码 with code</a> · <a href="{report.name}">报告 report</a> · '
+                    f'<a href="{EXPLORER_URL}?scenario={scenario}">在探索器中打开 open in the explorer '
+                    f'(perfsim explore)</a></p>')
         body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + bar, body, count=1)
         body = body.replace("</head>", LANG_CSS + "\n</head>", 1)
         full.write_text(body, encoding="utf-8")

@@ -39,6 +39,18 @@ QUARTER_ENDS = (3, 6, 9, 12)
 COUNTS = ("项", "个", "场", "套")
 
 
+def category_names_en() -> dict[str, str]:
+    """English names of the unit categories: the synthetic generator's labels (``label_en`` of
+    params/synth.yaml) and ``district``; empty where the knob file cannot be read."""
+    try:
+        cats = synth_params(DEFAULT_PARAMS)["units"]["department_categories"]
+        out = {k: v["label_en"] for k, v in cats.items() if isinstance(v, Mapping) and "label_en" in v}
+    except (PerfsimError, KeyError, TypeError):
+        out = {}
+    out.setdefault("district", "Districts")
+    return out
+
+
 def synth_params(path: str | Path | None = None) -> dict[str, Any]:
     """The generator's knobs (default ``params/synth.yaml``), validated by :func:`load_knobs`."""
     return load_knobs(Path(path) if path is not None else DEFAULT_PARAMS)
