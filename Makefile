@@ -22,7 +22,7 @@ run: $(STAMP)
 	$(BIN)/perfsim calibrate --data data/synthetic --reference outputs/reference --out outputs/verdicts
 	$(BIN)/perfsim batch --out outputs --name default
 
-# the suite without the tests marked slow (about 7 minutes on 2 cores); test-slow runs those
+# the suite without the tests marked slow (about 10 minutes on 2 cores); test-slow runs those (about 7)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" tests --nbval-lax notebooks
 

@@ -87,6 +87,7 @@ def test_outputs_and_manifest(batch_root):
     assert shifts.loc["U1", "total_scenario"] == pytest.approx(103.5 - 8 + 19.5 - 13)
 
 
+@pytest.mark.slow          # (12 s: with the Dask test, what keeps make test within 10 minutes)
 def test_rerun_is_cached_and_identical(batch_root, tmp_path):
     root, _ = batch_root
     before = table_hashes(root)
@@ -127,6 +128,7 @@ def test_warm_kernel_jobs_are_isolated(tmp_path):
     assert len({j["worker_pid"] for j in manifest["jobs"]}) == 1      # one warm kernel served all
 
 
+@pytest.mark.slow          # (18 s: a local Dask cluster starting its workers)
 def test_dask_local_cluster(tmp_path):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
