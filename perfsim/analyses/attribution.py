@@ -38,9 +38,10 @@ from ..core.rules import competition_rank
 
 def parts_of(table: pd.DataFrame, components: Sequence[str]) -> pd.DataFrame:
     """The additive parts of each unit's total: component points, bonus, minus deduction."""
-    parts = table.set_index("unit_id")[list(components)].astype(float).copy()
-    parts["bonus"] = table.set_index("unit_id")["bonus"].astype(float)
-    parts["deduction"] = -table.set_index("unit_id")["deduction"].astype(float)
+    indexed = table.set_index("unit_id")                       # once: indexing by unit is most of the cost
+    parts = indexed[list(components)].astype(float)           # (astype copies)
+    parts["bonus"] = indexed["bonus"].astype(float)
+    parts["deduction"] = -indexed["deduction"].astype(float)
     return parts
 
 
