@@ -15,8 +15,9 @@ unit's move by component (Shapley values, :func:`perfsim.analyses.attribution.at
 :func:`rank_reach` finds the best and the worst rank one unit can reach when the points of the
 top-level components may each move within a band around the setting's (the total kept), as a
 mixed-integer programme (:func:`scipy.optimize.milp`), and checks both ends with the engine.
-:func:`setting_verdict` gives the validity verdict of a setting over the worlds a city's data
-allow (posterior draws of the reference table's worlds, each simulated afresh).
+:func:`verdict_worlds` simulates a setting on posterior draws of the reference table's worlds
+and :func:`verdict_summary` turns the effects into the verdict over the worlds a city's data
+allow (the explorer runs the first in chunks in its background worker).
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ from ..core.scheme import Resolved, resolve_diff
 from .attribution import attribute
 from .compare import rank_shifts
 
-#: where freed points go (the ``to:`` of a reallocation) besides the id of one component
-RULES = ("proportional", "none")
 #: how many movers the slope chart shows
 MOVERS = 12
 
@@ -153,15 +152,10 @@ class View:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def group_label(units: pd.DataFrame) -> pd.Series:
-    """Per unit id, the group winners and losers are counted in: ``central district``, ``outer
-    district`` or the category (:func:`perfsim.core.engine.unit_type`)."""
-    return unit_type(units)
-
-
 def winners_losers(shifts: pd.DataFrame, groups: pd.Series, grades: Sequence[str]) -> pd.DataFrame:
-    """Per group: units, mean change of total, units up and down in rank, units up and down a
-    grade (``grades`` best first). Rows: districts first, then the categories, each by name."""
+    """Per group (``groups``: unit id -> group, as :func:`perfsim.core.engine.unit_type` gives:
+    central district, outer district or the category): units, mean change of total, units up
+    and down in rank, units up and down a grade (``grades`` best first). Rows: districts first, then the categories, each by name."""
     order = {g: i for i, g in enumerate(grades)}
     group = groups.reindex(shifts["unit_id"]).to_numpy()
     names = sorted(set(group), key=lambda g: (0 if str(g).endswith("district") else 1, str(g)))
@@ -205,7 +199,7 @@ def view(base_table: pd.DataFrame, scheme: Resolved, dataset, year: int | None =
     order = {g: i for i, g in enumerate(grades)}
     table = shifts.assign(total_change=shifts["total_scenario"] - shifts["total_base"],
                           grade_change=shifts["grade_base"].map(order) - shifts["grade_scenario"].map(order))
-    groups = winners_losers(shifts, group_label(dataset.units), grades)
+    groups = winners_losers(shifts, unit_type(dataset.units), grades)
     moved = table[table["shift"] != 0]
     top = moved.reindex(moved["shift"].abs().sort_values(ascending=False, kind="stable").index).head(movers)
     facts = {"units": int(len(table)), "moved": int(len(moved)),
@@ -345,15 +339,5 @@ def verdict_summary(draws: np.ndarray, names: Sequence[str], effects: Sequence[t
             "decided_by": [{"knob": n, "label": (labels or {}).get(n, ""), "share": float(v)} for v, n in shares]}
 
 
-def setting_verdict(base: Resolved, scheme: Resolved, post, params: Mapping[str, Any], worlds: int = 120,
-                    seed: int = 0, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The validity verdict of ``scheme`` against ``base`` over the worlds a city's data allow:
-    ``worlds`` settings drawn from the posterior ``post`` (:func:`perfsim.analyses.inference.posterior`),
-    simulated by :func:`verdict_worlds` and summarised by :func:`verdict_summary`."""
-    draws = post.draws(worlds, seed)
-    effects = verdict_worlds(base, scheme, params, post.prior.names, draws, range(worlds), seed)
-    return verdict_summary(draws, post.prior.names, effects, worlds, labels)
-
-
 __all__ = ["Setting", "View", "resolve", "setting_of", "scenario_yaml", "view", "winners_losers",
-           "grade_transitions", "unit_split", "rank_reach", "setting_verdict", "verdict_worlds", "verdict_summary", "group_label", "RULES"]
+           "grade_transitions", "unit_split", "rank_reach", "verdict_worlds", "verdict_summary"]

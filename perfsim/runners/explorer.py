@@ -28,6 +28,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from ..analyses import explore as ex
+from ..core.engine import score
 from ..core.errors import PerfsimError, PerfsimWarning
 from ..core.paths import DEFAULT_SEED, PARAMS_DIR
 from ..core.scheme import Resolved, iter_nodes, load_scenario
@@ -158,8 +159,7 @@ class Context:
     def __post_init__(self) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PerfsimWarning)
-            self.base_table = ex.view(_score(self.base, self.dataset, self.year), self.base, self.dataset,
-                                      self.year).scored
+            self.base_table = score(self.base, self.dataset, self.year)
         units = self.dataset.units
         zh = dict(zip(units["unit_id"], units["name"].astype(str)))
         en = dict(zip(units["unit_id"], units["name_en"])) if "name_en" in units else {}
@@ -332,12 +332,6 @@ class Context:
         return path
 
 
-def _score(scheme: Resolved, dataset, year):
-    from ..core.engine import score
-
-    return score(scheme, dataset, year)
-
-
 def _knob_labels() -> dict[str, str]:
     from ..analyses.inference import _default_labels
 
@@ -500,6 +494,7 @@ class Session:
         self._labels()
         self._sync_controls()
         self._show()
+        self._status()                # the page opens saying it shows the base
 
     def _leader_path(self) -> str | None:
         for path, node in iter_nodes(self.ctx.base.scheme.tree):
@@ -510,11 +505,8 @@ class Session:
     # labels ---------------------------------------------------------------
     def _labels(self) -> None:
         lang, ctx = self.lang, self.ctx
-        heads = {"points": "points", "weights": "weights", "levers": "levers", "quotas": "quotas", "save": "save",
-                 "ranking": "ranking", "winners": "winners", "transitions": "transitions", "movers": "movers",
-                 "unit": "unit", "split": "split", "bands": "bands", "reach": "reach", "verdict": "verdict"}
-        for k, key in heads.items():
-            self.h[k].object = f"### {t(key, lang)}"
+        for key, heading in self.h.items():          # each heading's key is its text's
+            heading.object = f"### {t(key, lang)}"
         for c, w in self.points.items():
             w.name = t("points_of", lang, label=ctx.node_label(f"tree.{c}", lang))
         options = {t("proportional", lang): "proportional"}

@@ -118,7 +118,7 @@ def setup_notebook(name: str, scenario: str, data: str = "", year: int = 0, seed
     stale = nb.out / "skipped.json"
     if stale.exists():          # from an earlier run into the same folder
         stale.unlink()
-    readable_outputs()
+    readable_outputs(nb.out)
     if not quiet:
         origin = ("内置合成数据（SYNTHETIC，非真实城市）" if is_bundled(data)
                   else f"{shown_path(path)}（合成数据 SYNTHETIC）" if nb.synthetic else shown_path(path))
@@ -155,29 +155,31 @@ def readable_table(frame) -> str:
     return f'<div style="overflow-x:auto;max-width:100%">{table}</div>'
 
 
-def _caveat(message, category, filename, lineno, file=None, line=None) -> None:
-    """A perfsim warning in a notebook: one sentence a reader sees (注意 / note), without the
-    source file and line; other libraries' warnings are left out of the page (they concern the
-    code, not the reader) and counted."""
-    import sys
+def _caveats(out: Path):
+    """How a notebook shows warnings: a perfsim warning as one sentence a reader sees (注意 /
+    note), without the source file and line; another library's warning (it concerns the code,
+    not the reader) as a line of ``library_warnings.txt`` in the output folder."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        import sys
 
-    from ..core.errors import PerfsimWarning
+        from ..core.errors import PerfsimWarning
 
-    if issubclass(category, PerfsimWarning):
-        text = " ".join(str(message).split())
-        for root in (str(Path.cwd()), str(PROJECT_DIR)):
-            text = text.replace(root + "/", "")
-        print(f"注意 Note: {text}", file=sys.stdout)
-    else:
-        _OTHER_WARNINGS.append(f"{category.__name__}: {message}")
+        if issubclass(category, PerfsimWarning):
+            text = " ".join(str(message).split())
+            for root in (str(Path.cwd()), str(PROJECT_DIR)):
+                text = text.replace(root + "/", "")
+            print(f"注意 Note: {text}", file=sys.stdout)
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+            with open(out / "library_warnings.txt", "a", encoding="utf-8") as log:
+                log.write(f"{category.__name__}: {' '.join(str(message).split())} ({Path(filename).name}:{lineno})\n")
+
+    return show
 
 
-_OTHER_WARNINGS: list[str] = []
-
-
-def readable_outputs() -> None:
+def readable_outputs(out: Path) -> None:
     """In a running notebook (IPython), show DataFrames with :func:`readable_table` and warnings as
-    sentences (:func:`_caveat`); elsewhere nothing changes."""
+    :func:`_caveats` says; elsewhere nothing changes."""
     import warnings
 
     try:
@@ -190,7 +192,7 @@ def readable_outputs() -> None:
     import pandas as pd
 
     shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, readable_table)
-    warnings.showwarning = _caveat
+    warnings.showwarning = _caveats(out)
 
 
 def skipped_analyses(out: str | Path) -> list[dict]:
