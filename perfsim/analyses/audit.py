@@ -27,6 +27,7 @@ from ..core.engine import Tree, resolve_year, score_detail, year_end_actuals
 from ..core.errors import PerfsimWarning
 from ..core.scheme import Resolved, Scheme
 from ..core.treat import fails, skew_kurtosis, treat
+from ..core.scheme import plain
 
 #: COINr's default thresholds (check_SkewKurt)
 SKEW, KURTOSIS = 2.0, 3.5
@@ -158,7 +159,7 @@ def level_correlations(scheme: Scheme | Resolved, dataset: Dataset, year: int, m
                        ) -> pd.DataFrame:
     """Every leaf's score against its parent's score (the dimension), its component's
     and the total, over the units the leaf applies to."""
-    scheme_obj = scheme.scheme if isinstance(scheme, Resolved) else scheme
+    scheme_obj = plain(scheme)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PerfsimWarning)
         detail = score_detail(scheme, dataset, year)
@@ -189,10 +190,11 @@ def level_correlations(scheme: Scheme | Resolved, dataset: Dataset, year: int, m
     return out
 
 
-def audit(dataset: Dataset, scheme: Scheme | Resolved | None = None, year: int | None = None,
+def audit(scheme: Scheme | Resolved | None, dataset: Dataset, year: int | None = None,
           threshold: float = 0.9, method: str = "pearson", min_units: int = 10,
           max_share: float = 0.25) -> Audit:
-    """The audit of one year of ``dataset`` (see the module docstring)."""
+    """The audit of one year of ``dataset`` (see the module docstring); ``scheme`` (or
+    None) adds the per-level correlations and the concentration of points."""
     year = resolve_year(dataset, year)
     per_unit, per_ind, tables, presence = availability(dataset, year)
     values, basis = scored_values(dataset, year)
@@ -216,3 +218,98 @@ def audit(dataset: Dataset, scheme: Scheme | Resolved | None = None, year: int |
     return Audit(year=year, units=per_unit, indicators=per_ind, tables=tables, presence=presence, matrix=matrix,
                  pairs=pairs, levels=levels, threshold=threshold, method=method, concentration=shares,
                  max_share=max_share)
+
+
+def audit_facts(result: Audit) -> dict:
+    """The audit's key numbers (the facts its sentences use)."""
+    presence = result.presence
+    expected = int(presence.notna().sum().sum())
+    have = int(presence.eq(1).sum().sum())
+    flagged = result.indicators[result.indicators["flagged"].astype(bool)]["indicator_id"].tolist()
+    negative = [] if result.levels is None else result.levels[result.levels["negative"]]["path"].tolist()
+    return {"year": result.year, "expected_cells": expected, "cells_with_actual": have,
+            "missing_cells": expected - have, "availability": round(have / expected, 4) if expected else None,
+            "units_with_missing": int((result.units["missing"] > 0).sum()), "outlier_indicators": flagged,
+            "correlated_pairs": len(result.pairs), "threshold": result.threshold, "method": result.method,
+            "negative_leaves": negative, "max_share": result.max_share,
+            "concentrated": [] if result.concentration is None else [
+                {"unit_type": r.unit_type, "path": r.path, "max_share": round(float(r.max_share), 4)}
+                for r in result.concentration[result.concentration["flagged"]].itertuples()]}
+
+
+def _audit_text(result: Audit, facts: dict) -> tuple[str, str]:
+    share = facts["availability"]
+    if share is None:
+        return f"{result.year} 年没有应有的实绩。", f"{result.year}: no actual is expected."
+    zh = (f"{result.year} 年：应有 {facts['expected_cells']} 个实绩，缺 {facts['missing_cells']} 个（可得率 {share:.1%}），"
+          f"涉及 {facts['units_with_missing']} 个单位；{len(facts['outlier_indicators'])} 个指标分布偏斜需处理"
+          f"（|偏度| > {SKEW:g} 且峰度 > {KURTOSIS:g}，COINr 规则）；{facts['correlated_pairs']} 对指标 "
+          f"|r| ≥ {result.threshold:g}，是精简（少而精）的候选。")
+    en = (f"{result.year}: {facts['cells_with_actual']} of {facts['expected_cells']} expected actuals are present "
+          f"({facts['missing_cells']} missing, in {facts['units_with_missing']} units); "
+          f"{len(facts['outlier_indicators'])} indicator(s) fail COINr's skewness/kurtosis rule (|skew| > {SKEW:g} and "
+          f"kurtosis > {KURTOSIS:g}); {facts['correlated_pairs']} pair(s) correlate at |r| ≥ {result.threshold:g} "
+          "(candidates for 少而精 reduction).")
+    if result.levels is not None:
+        n = len(facts["negative_leaves"])
+        zh += f"\n\n{n} 个末级指标与上级、组成部分或总分负相关：它们与总指数方向相反。"
+        en += f"\n\n{n} leaf indicator(s) correlate negatively with a level above: they pull against the index."
+    if result.concentration is not None:
+        heavy = facts["concentrated"]
+        said_zh = "；".join(f"{c['path'].split('.')[-1]} 占 {c['unit_type']} 单位总分的 {c['max_share']:.1%}"
+                           for c in heavy[:8])
+        said_en = "; ".join(f"{c['path'].split('.')[-1]} carries {c['max_share']:.1%} for {c['unit_type']} units"
+                            for c in heavy[:8])
+        zh += (f"\n\n{len(heavy)} 个指标在权重重新归一后占某类单位总分的 {result.max_share:.0%} 以上"
+               + (f"：{said_zh}。" if heavy else "。"))
+        en += (f"\n\n{len(heavy)} indicator(s) carry more than {result.max_share:.0%} of a unit's points once weights "
+               "are re-normalised over the indicators that apply" + (f": {said_en}." if heavy else "."))
+    return zh, en
+
+
+def analysis(scheme: Scheme | Resolved | None, dataset: Dataset, *, year: int | None = None, seed: int = 0,
+             threshold: float = 0.9, method: str = "pearson", max_share: float = 0.25, min_units: int = 10):
+    """The protocol's audit (see :mod:`perfsim.analyses.result`): availability, outliers
+    and correlations of one year of data (with a scheme, per level and concentration)."""
+    from ..core.scheme import as_resolved
+    from .result import Chart, Result, both
+
+    resolved = as_resolved(scheme) if scheme is not None else None
+    result = audit(resolved, dataset, year, threshold=threshold, method=method, min_units=min_units,
+                   max_share=max_share)
+    facts = audit_facts(result)
+    zh, en = _audit_text(result, facts)
+    category = dataset.units.set_index("unit_id")["category"]
+    presence = result.presence.copy()
+    presence.insert(0, "category", category.reindex(presence.index).fillna("").to_numpy())
+    flagged = result.indicators[result.indicators["flagged"].astype(bool)]
+    tables = {"availability_units": result.units, "availability_indicators": result.indicators,
+              "availability_tables": result.tables,
+              "outliers": result.indicators[["indicator_id", "name", "basis", "n", "skew", "kurtosis", "flagged",
+                                             "treatment", "skew_treated", "kurtosis_treated"]],
+              "correlations": result.matrix.rename_axis("indicator_id").reset_index(),
+              "collinear": result.pairs, "presence": presence.rename_axis("unit_id").reset_index(),
+              "most_missing": result.units.sort_values("missing", ascending=False).head(20),
+              "flagged_outliers": flagged[["indicator_id", "name", "basis", "n", "skew", "kurtosis", "treatment",
+                                           "skew_treated", "kurtosis_treated"]]}
+    shown = [("availability_tables", "按表的数据可得性", "Availability per table"),
+             ("most_missing", "缺失最多的单位", "Units with most missing"),
+             ("flagged_outliers", f"需处理的偏斜指标（|偏度| > {SKEW:g} 且峰度 > {KURTOSIS:g}）",
+              f"Indicators to treat (|skewness| > {SKEW:g} and kurtosis > {KURTOSIS:g})"),
+             ("collinear", f"|r| ≥ {threshold:g} 的指标对（精简候选）", f"Pairs with |r| ≥ {threshold:g} (candidates for reduction)")]
+    if result.levels is not None:
+        tables["levels"] = result.levels
+        shown.append(("levels", "层级相关：末级指标与上级、组成部分、总分", "Each leaf against its dimension, component and total"))
+    if result.concentration is not None:
+        tables["concentration"] = result.concentration
+        shown.append(("concentration", "指标权重集中度（每类单位）", "Effective weight of each indicator, per unit type"))
+    return Result(
+        "audit", both("数据审计", "Data audit"), tables=tables,
+        figures={"availability": Chart("availability", ("presence",), both("数据可得性：单位 × 指标", "Data availability: units x indicators"),
+                                       {"year": result.year}),
+                 "outliers": Chart("outliers", ("availability_indicators",), both("各指标的偏度与峰度", "Skewness and kurtosis of each indicator"),
+                                   {"year": result.year}),
+                 "correlations": Chart("correlations", ("correlations", "collinear"), both("指标相关", "Correlation of indicators"),
+                                       {"year": result.year, "method": method, "threshold": threshold})},
+        facts={**facts, "scheme": resolved.name if resolved else None}, texts=both(zh, en),
+        scenarios={"scheme": resolved} if resolved else {}, shown=tuple(shown))

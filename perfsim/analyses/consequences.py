@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import TYPE_CHECKING, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,9 @@ from ..core.errors import PerfsimError, PerfsimWarning
 from ..core.paths import PARAMS_DIR
 from ..core.scheme import Resolved, pydantic_error
 from ..core.yamlio import load_yaml
+
+if TYPE_CHECKING:
+    from .result import Result
 
 RULES = PARAMS_DIR / "consequences.yaml"
 CONDITIONS = ("grades", "deduction_items", "veto", "rank_from_bottom", "deductions_at_least")
@@ -167,3 +170,50 @@ def compare_consequences(tables: Mapping[str, pd.DataFrame], steps: list[str]) -
                          "step": other.loc[unit, "step"], "triggers": other.loc[unit, "triggers"]})
     columns = ["scheme", "unit_id", "name", "category", f"step_{names[0]}", "step", "triggers"]
     return counts.rename_axis("scheme").reset_index(), pd.DataFrame(rows, columns=columns)
+
+
+def analysis(scheme: Resolved, dataset: Dataset, *, year: int | None = None, seed: int = 0,
+             scenarios: Sequence[Resolved] = (), rules: str | Path | None = None) -> "Result":
+    """The protocol's consequences analysis (see :mod:`perfsim.analyses.result`): the
+    ladder of consequences (the rules file, default ``params/consequences.yaml``) each unit
+    reaches under ``scheme`` and every scheme of ``scenarios``, with the awards."""
+    from ..core.scheme import as_resolved
+    from .result import Chart, Result, both
+    from .tracking import award_quota, load_tracking
+
+    path = rules or RULES
+    ladder = load_rules(path)
+    knobs = load_tracking()
+    quota = award_quota(dataset, knobs)
+    schemes = [as_resolved(scheme), *(as_resolved(s) for s in scenarios)]
+    tables: dict[str, pd.DataFrame] = {}
+    for s in schemes:
+        if s.name in tables:
+            raise PerfsimError(f"two schemes are named '{s.name}'", where=str(s.path))
+        tables[s.name] = consequences(s, dataset, ladder, year, knobs["awards"], quota, str(path))
+    counts, changes = compare_consequences(tables, ladder.steps)
+    long = pd.concat([t.assign(scheme=name) for name, t in tables.items()], ignore_index=True)
+    first = schemes[0].name
+    reached = {name: int((t["step_level"] > 0).sum()) for name, t in tables.items()}
+    facts = {"schemes": list(tables), "steps": list(ladder.steps), "quota": quota, "reached": reached,
+             "changes": int(len(changes)), "rules": Path(path).name}
+    zh = (f"按后果阶梯（{Path(path).name}），方案「{first}」下有 {reached[first]} 个单位至少触及一级后果。"
+          + "".join(f"方案「{n}」下 {reached[n]} 个；" for n in list(tables)[1:])
+          + (f"与「{first}」相比，共有 {len(changes)} 个单位-方案组合的后果等级改变。" if len(tables) > 1 else "")
+          + (f"优秀公务员奖励名额 {quota} 个，按等次和编制分配。" if quota is not None else "单位表无编制数，未分配奖励名额。"))
+    en = (f"On the ladder of consequences ({Path(path).name}), {reached[first]} units reach at least one step "
+          f"under '{first}'"
+          + "".join(f"; {reached[n]} under '{n}'" for n in list(tables)[1:]) + ". "
+          + (f"{len(changes)} unit-scheme pair(s) change step against '{first}'. " if len(tables) > 1 else "")
+          + (f"The {quota} excellent-civil-servant awards are shared by grade and staff."
+             if quota is not None else "The units table has no staff: no awards are shared."))
+    return Result(
+        "consequences", both("考核结果运用：后果阶梯", "Results use: the ladder of consequences"),
+        tables={"consequences": long, "steps": counts, "changes": changes},
+        figures={"steps": Chart("steps", ("steps",), both("各方案下触及每级后果的单位数",
+                                                          "Units reaching each step, per scheme"),
+                                {"scheme_names": list(tables)})},
+        facts=facts, texts=both(zh, en), scenarios={("scheme" if k == 0 else f"scenario_{k}"): s
+                                                    for k, s in enumerate(schemes)},
+        shown=(("steps", "触及每级后果的单位数", "Units reaching each step"),
+               ("changes", "后果等级改变的单位", "Units whose step changes")))

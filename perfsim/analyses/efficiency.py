@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,9 @@ from ..core.contract import Dataset
 from ..core.engine import component_columns, score
 from ..core.errors import PerfsimError, PerfsimWarning
 from ..core.scheme import Resolved
+
+if TYPE_CHECKING:
+    from .result import Result
 
 INPUTS = ("staff", "budget", "consumption")
 RETURNS = ("constant", "variable")
@@ -259,3 +262,49 @@ def disclosure(eff: pd.DataFrame | None, cost: pd.DataFrame | None = None,
         table["每分成本（万元）"] = c["cost_per_point"].round(1).to_numpy()
         table["每分成本 90% 区间"] = [f"{a:.1f}-{b:.1f}" for a, b in zip(c["cost_q05"], c["cost_q95"])]
     return table.reset_index(drop=True)
+
+
+def analysis(scheme: Resolved, dataset: Dataset, *, year: int | None = None, seed: int = 0,
+             outputs: Sequence[str] = (), draws: int = 0, inputs: Sequence[str] = INPUTS) -> "Result":
+    """The protocol's efficiency analysis (see :mod:`perfsim.analyses.result`): DEA on the
+    volume ``outputs`` and/or the budget per point over ``draws`` uncertainty draws, with the
+    disclosure table (行政效率和行政成本公示)."""
+    from ..core.scheme import as_resolved
+    from .result import Chart, Result, both
+
+    scheme = as_resolved(scheme)
+    outputs = [o for o in outputs if o]
+    if not outputs and not draws:
+        raise PerfsimError("nothing to compute: give volume outputs for DEA (--outputs indicator:ID,...) or draws "
+                           "for the cost per point (--draws N)")
+    eff = efficiency(scheme, dataset, year, inputs=inputs, outputs=outputs) if outputs else None
+    cost = cost_per_point(scheme, dataset, draws, seed, year) if draws else None
+    tables = {**({"efficiency": eff} if eff is not None else {}), **({"cost": cost} if cost is not None else {}),
+              "disclosure": disclosure(eff, cost, dataset.units)}
+    facts: dict = {"scheme": scheme.name, "inputs": list(inputs), "outputs": outputs, "draws": draws}
+    zh, en = [], []
+    if eff is not None:
+        facts.update(units=int(len(eff)), efficient=int(eff["efficient"].sum()),
+                     ccr_median=float(eff["ccr"].median()))
+        zh.append(f"数据包络分析（投入导向；投入：{'、'.join(inputs)}；产出：{'、'.join(outputs)}）："
+                  f"{facts['efficient']} / {facts['units']} 个单位处在本类别的效率前沿上，综合效率中位数 "
+                  f"{facts['ccr_median']:.3f}。")
+        en.append(f"DEA (input-oriented; inputs {', '.join(inputs)}; outputs {', '.join(outputs)}): "
+                  f"{facts['efficient']} of {facts['units']} units are on their category's frontier; median CCR "
+                  f"efficiency {facts['ccr_median']:.3f}.")
+    else:
+        zh.append("未做数据包络分析：效率前沿需要随工作量增长的产出（--outputs indicator:ID）。")
+        en.append("No DEA: a frontier needs volume outputs that grow with the work done (--outputs indicator:ID).")
+    if cost is not None:
+        per = cost["cost_per_point"]
+        facts.update(cost_median=float(per.median()), cost_min=float(per.min()), cost_max=float(per.max()))
+        zh.append(f"总分每分预算中位数 {facts['cost_median']:.0f} 万元（{facts['cost_min']:.0f} 至 "
+                  f"{facts['cost_max']:.0f}），区间来自 {draws} 次不确定性抽样。")
+        en.append(f"Budget per point of the total: median {facts['cost_median']:.0f} ten-thousand yuan (range "
+                  f"{facts['cost_min']:.0f} to {facts['cost_max']:.0f}); intervals over {draws} uncertainty draws.")
+    drawn = tuple(t for t in ("efficiency", "cost") if t in tables)
+    return Result(
+        "efficiency", both("行政效率与行政成本", "Administrative efficiency and cost"), tables=tables,
+        figures={"efficiency": Chart("efficiency", drawn, both("效率前沿与每分成本", "Frontier and cost per point"))},
+        facts=facts, texts=both("".join(zh), " ".join(en)), scenarios={"scheme": scheme},
+        shown=(("disclosure", "行政效率和行政成本公示表", "Efficiency and cost disclosure table"),))

@@ -40,6 +40,7 @@ import pandas as pd
 from ..core.engine import score_arrays
 from ..core.scheme import Resolved, Scheme
 from ..sources.synth import check_world, generate_arrays, world_dataset
+from ..core.scheme import plain
 from .moments import within_tau
 
 EFFECT_COLUMNS = ["scenario", "metric", "median", "q05", "q95", "p_helps", "p_hurts", "verdict"]
@@ -103,7 +104,6 @@ def ensemble(base: Resolved | Scheme, scenarios: Mapping[str, Resolved | Scheme]
              progress: Callable[[int], None] | None = None) -> pd.DataFrame:
     """Per world, scenario and metric: the value (``per_world``; see the module docstring).
     World k is generated with ``knob_sets[k]`` and its own seed spawned from ``seed``."""
-    plain = lambda s: s.scheme if isinstance(s, Resolved) else s          # noqa: E731
     base_s = plain(base)
     scen = {name: plain(s) for name, s in scenarios.items()}
     seeds = world_seeds(seed, len(knob_sets))

@@ -58,6 +58,7 @@ from ..core.engine import score_arrays
 from ..core.errors import PerfsimError, PerfsimWarning
 from ..core.scheme import Resolved, Scheme
 from ..sources.synth import check_world, generate_arrays, world_dataset
+from ..core.scheme import plain
 from .calibration import Setup, with_knobs
 from .ensemble import tau_truth
 from .moments import MOMENT_SPECS, world_data_moments
@@ -76,10 +77,6 @@ VERDICT_COLUMNS = ["scenario", "metric", "median", "q05", "q95", "p_helps", "p_h
 LEDGER_COLUMNS = ["scenario", "rank", "knob", "share", "flip_at", "flip_q05", "flip_q95", "holds_if",
                   "post_q05", "post_q95", "sentence"]
 VOI_COLUMNS = ["moment", "measured", "scenario", "width_now", "width_without", "width_if_known", "narrowing"]
-
-
-def _plain(s: Resolved | Scheme) -> Scheme:
-    return s.scheme if isinstance(s, Resolved) else s
 
 
 # --------------------------------------------------------------------------- the prior
@@ -118,7 +115,7 @@ def world_seed(seed: int, index: int) -> int:
 
 def scheme_hash(scheme: Resolved | Scheme) -> str:
     """A short hash of a scheme's content (what a reference table's facts record per scheme)."""
-    return hashlib.sha256(json.dumps(_plain(scheme).model_dump(mode="json"), sort_keys=True,
+    return hashlib.sha256(json.dumps(plain(scheme).model_dump(mode="json"), sort_keys=True,
                                      default=str).encode()).hexdigest()[:16]
 
 
@@ -128,8 +125,8 @@ def reference_key(params: Mapping[str, Any], prior: Prior, base: Resolved | Sche
     from ..core import VERSION as __version__
 
     payload = {"params": params, "prior": [prior.names, prior.bounds.tolist()], "seed": seed,
-               "base": _plain(base).model_dump(mode="json"),
-               "scenarios": {k: _plain(v).model_dump(mode="json") for k, v in scenarios.items()},
+               "base": plain(base).model_dump(mode="json"),
+               "scenarios": {k: plain(v).model_dump(mode="json") for k, v in scenarios.items()},
                "version": __version__}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -147,8 +144,8 @@ def world_row(base: Resolved | Scheme, scenarios: Mapping[str, Resolved | Scheme
               vector: np.ndarray, seed: int, moments: bool = True) -> dict[str, Any]:
     """The world of ``seed`` with settings ``vector``: its settings, moments (unless not
     ``moments``) and each scenario's ``delta_tau_truth``; ``error`` says why there is no world."""
-    base = _plain(base)
-    scenarios = {k: _plain(v) for k, v in scenarios.items()}
+    base = plain(base)
+    scenarios = {k: plain(v) for k, v in scenarios.items()}
     row: dict[str, Any] = {"world_seed": int(seed), "error": ""}
     row.update({KNOB + n: float(v) for n, v in zip(names, vector)})
     try:
@@ -183,8 +180,8 @@ def build_reference(base: Resolved | Scheme, scenarios: Mapping[str, Resolved | 
                     executor=None, chunk: int = 25,
                     progress: Callable[[int], None] | None = None) -> pd.DataFrame:
     """Worlds ``start`` .. ``worlds - 1`` of the reference table (see the module docstring)."""
-    base_s = _plain(base)
-    scen = {k: _plain(v) for k, v in scenarios.items()}
+    base_s = plain(base)
+    scen = {k: plain(v) for k, v in scenarios.items()}
     indices = list(range(start, worlds))
     tasks = [(base_s, scen, dict(params), prior, seed, indices[a:a + chunk]) for a in range(0, len(indices), chunk)]
     results = map(_reference_chunk, tasks) if executor is None else \
@@ -602,8 +599,8 @@ def held_out_worlds(base: Resolved | Scheme, scenarios: Mapping[str, Resolved | 
     """``count`` worlds with known settings, drawn from the prior apart from any reference table
     (indices from 10**9): each as a city (one world: its moments) and its true expected effects
     (the mean of ``delta_tau_truth`` over ``truth_seeds`` further worlds with the same settings)."""
-    base_s = _plain(base)
-    scen = {k: _plain(v) for k, v in scenarios.items()}
+    base_s = plain(base)
+    scen = {k: plain(v) for k, v in scenarios.items()}
     tasks = []
     for j in range(count):
         index = 10 ** 9 + j
@@ -675,7 +672,7 @@ def reference_for(folder, base: Resolved | Scheme) -> tuple[tuple[pd.DataFrame, 
         return None, f"no reference table in {folder} (build one: perfsim reference --out {folder})"
     table, facts = loaded
     hashes = facts.get("scheme_hashes", {})
-    name = _plain(base).name
+    name = plain(base).name
     if facts.get("base") != name or hashes.get("base") not in (None, scheme_hash(base)):
         return None, (f"the reference table in {folder} was built for the base '{facts.get('base')}' "
                       f"(hash {hashes.get('base')}), not this '{name}' ({scheme_hash(base)})")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,11 @@ from scipy import stats
 from ..core.contract import Dataset
 from ..core.engine import Tree, check_fit, score_arrays
 from ..core.errors import PerfsimError, PerfsimWarning
-from ..core.scheme import Resolved, Scheme, apply_diff, parse_scheme, raw_of
+from ..core.scheme import Resolved, Scheme, apply_diff, as_resolved, parse_scheme, raw_of
+from ..core.scheme import plain
+
+if TYPE_CHECKING:
+    from .result import Result
 
 
 def drop_diff(scheme: Scheme, leaves: Iterable[str]) -> dict:
@@ -85,7 +89,7 @@ def drop_diff(scheme: Scheme, leaves: Iterable[str]) -> dict:
 
 def without(scheme: Resolved | Scheme, leaves: list[str]) -> Scheme:
     """The scheme with ``leaves`` dropped (see :func:`drop_diff`)."""
-    scheme_obj = scheme.scheme if isinstance(scheme, Resolved) else scheme
+    scheme_obj = plain(scheme)
     diff = drop_diff(scheme_obj, leaves)
     raw = apply_diff(raw_of(scheme), diff["set"], diff["remove"], f"scheme '{scheme_obj.name}'")
     _fix_sums(raw)
@@ -106,7 +110,7 @@ def _fix_sums(node: dict) -> None:
 
 
 def indicator_leaves(scheme: Resolved | Scheme) -> list[str]:
-    scheme_obj = scheme.scheme if isinstance(scheme, Resolved) else scheme
+    scheme_obj = plain(scheme)
     tree = Tree.of(scheme_obj)
     return [tree.paths[i] for i in tree.leaves if tree.leaf_source(i) == "indicator"]
 
@@ -249,3 +253,50 @@ def _get(raw: dict, path: str):
     for part in parts[1:-1]:
         node = node["children"][part]
     return node[parts[-1]]
+
+
+def analysis(scheme: Resolved, dataset: Dataset, *, year: int | None = None, seed: int = 0,
+             progress: Callable[[int], None] | None = None, top: int = 25) -> "Result":
+    """The protocol's influence analysis (see :mod:`perfsim.analyses.result`): the
+    :func:`influence` table, its figure and what it says."""
+    from .result import Chart, Result, both
+
+    scheme = as_resolved(scheme)
+    table = influence(scheme, dataset, year, progress=progress)
+    still = table[table["units_moved"] == 0]
+    most = table.iloc[0] if len(table) else None
+    gap = (table["variance_share"] - table["nominal_weight"]).abs()
+    far = table.loc[gap.idxmax()] if len(table) else None
+    facts = {"scheme": scheme.name, "indicators": int(len(table)), "move_no_unit": int(len(still)),
+             "most_influential": None if most is None else str(most["indicator"]),
+             "most_influential_label": None if most is None else str(most["label"]),
+             "tau_without_most": None if most is None else float(most["tau_min"]),
+             "units_moved_without_most": None if most is None else int(most["units_moved"]),
+             "largest_weight_gap": None if far is None else str(far["indicator"]),
+             "largest_weight_gap_nominal": None if far is None else float(far["nominal_weight"]),
+             "largest_weight_gap_effective": None if far is None else float(far["variance_share"])}
+    if most is None:
+        zh = en = "方案没有可去掉的指标。"
+        en = "The scheme has no indicator to drop."
+    else:
+        name = f"{most['label']}（{most['indicator']}）" if most["label"] else str(most["indicator"])
+        zh = (f"逐一去掉方案「{scheme.name}」的 {len(table)} 个指标（权重重新归一）：影响最大的是{name}，"
+              f"去掉后排名在最受影响的类别与原排名的 Kendall τ 为 {most['tau_min']:.3f}，"
+              f"{int(most['units_moved'])} 个单位名次改变。{len(still)} 个指标去掉后没有任何单位名次改变。"
+              f"名义权重与实际影响相差最大的是 {far['indicator']}：名义 {far['nominal_weight']:.1%}，"
+              f"实际占总分方差的 {far['variance_share']:.1%}。")
+        en = (f"Dropping each of the {len(table)} indicators of '{scheme.name}' in turn (weights re-normalised): "
+              f"the most influential is {most['indicator']}{' (' + str(most['label']) + ')' if most['label'] else ''}; "
+              f"without it Kendall's tau to the full ranking is {most['tau_min']:.3f} in the most affected category "
+              f"and {int(most['units_moved'])} units change rank. {len(still)} indicator(s) move no unit when dropped. "
+              f"Nominal weight and real influence differ most for {far['indicator']}: "
+              f"{far['nominal_weight']:.1%} of the points, {far['variance_share']:.1%} of the variance of totals.")
+    return Result(
+        "influence", both("指标影响力：逐一去掉指标", "Influence: dropping each indicator in turn"),
+        tables={"influence": table},
+        figures={"influence": Chart("influence", ("influence",),
+                                    both("权重与实际影响；最有影响的指标", "Weight and real influence; the most influential"),
+                                    {"scheme_name": scheme.name, "top": top})},
+        facts=facts, texts=both(zh, en), scenarios={"scheme": scheme},
+        shown=(("influence", "逐一去掉指标的影响（按最受影响类别的 τ 排序）",
+                "What dropping each indicator does (lowest tau first)"),))

@@ -23,7 +23,8 @@ from scipy import stats
 from ..core.contract import Dataset
 from ..core.engine import Scored, Tree, check_fit, score_arrays
 from ..core.errors import PerfsimWarning
-from ..core.scheme import Resolved, Scheme
+from ..core.scheme import Resolved, Scheme, as_resolved, plain
+from .result import Chart, Result, both
 
 METHODS = ("TOPSIS", "VIKOR", "PROMETHEE_II")
 
@@ -72,7 +73,7 @@ def method_rankings(scheme: Resolved | Scheme, dataset: Dataset, year: int | Non
     """(ranks: unit_id, name, category, rank_scheme and rank_<METHOD>; summary: per category
     and method, Kendall's tau with the scheme's ranking, the largest move and the units
     that move by more than one place)."""
-    scheme_obj = scheme.scheme if isinstance(scheme, Resolved) else scheme
+    scheme_obj = plain(scheme)
     year = check_fit(scheme, dataset, year)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PerfsimWarning)
@@ -139,3 +140,49 @@ def methods_text(summary: pd.DataFrame) -> str:
     if not_ranked:
         parts.append(not_ranked)
     return " ".join(parts)
+
+
+def methods_text_zh(summary: pd.DataFrame) -> str:
+    """:func:`methods_text` in Chinese (filled from the same summary)."""
+    done = summary.dropna(subset=["tau"])
+    skipped = sorted(set(summary[summary["tau"].isna()]["category"]))
+    tail = f"未排名的类别（单位或有差异的指标太少）：{'、'.join(skipped)}。" if skipped else ""
+    if done.empty:
+        return "没有哪个类别有足够的单位和有差异的指标可用其他方法排名。" + tail
+    worst = done.loc[done["tau"].idxmin()]
+    best = done.loc[done["tau"].idxmax()]
+    by_method = done.groupby("method")["tau"].mean()
+    units = int(done.drop_duplicates("category")["units"].sum())
+    parts = [f"用同一套末级指标得分和权重，按 TOPSIS、VIKOR 和 PROMETHEE II 重新排名，与方案排名的 Kendall τ "
+             f"在 {worst.tau:.2f}（{worst.method}，{worst.category}）到 {best.tau:.2f}（{best.method}，{best.category}）"
+             "之间；平均 τ：" + "，".join(f"{m} {by_method[m]:.2f}" for m in METHODS if m in by_method) + "。",
+             f"各类别、各方法合计，有 {int(done['moved_over_1'].sum())} 个单位名次（每种方法 {units} 个单位）"
+             f"变动超过 1 位，最大变动 {int(done['max_move'].max())} 位。"]
+    if (done["tau"] < 0.8).any():
+        parts.append("τ 低于 0.8 的类别，类别内的先后既取决于数据，也取决于集成方法：总分的小差距不是可靠的证据。")
+    return "".join(parts) + tail
+
+
+def analysis(scheme: Resolved | Scheme, dataset: Dataset, *, year: int | None = None, seed: int = 0,
+             top: int = 10) -> Result:
+    """The protocol's methods analysis (see :mod:`perfsim.analyses.result`): the ranking
+    under TOPSIS, VIKOR and PROMETHEE II against the scheme's own, per category."""
+    scheme = as_resolved(scheme)
+    ranks, summary = method_rankings(scheme, dataset, year)
+    moves = biggest_moves(ranks, top)
+    done = summary.dropna(subset=["tau"])
+    facts = {"scheme": scheme.name, "methods": list(METHODS),
+             "tau_min": None if done.empty else float(done["tau"].min()),
+             "tau_max": None if done.empty else float(done["tau"].max()),
+             "moved_over_1": int(done["moved_over_1"].sum()) if len(done) else 0,
+             "max_move": None if done.empty else int(done["max_move"].max()),
+             "below_0_8": sorted(set(done[done["tau"] < 0.8]["category"]))}
+    return Result(
+        "methods", both("排名对集成方法的依赖", "How much the ranking owes to the aggregation method"),
+        tables={"method_ranks": ranks, "method_summary": summary, "biggest_moves": moves},
+        figures={"methods": Chart("methods", ("method_summary", "method_ranks"),
+                                  both("各方法与方案排名的一致性；每个单位的排名",
+                                       "Agreement per category; every unit's rank"), {"scheme_name": scheme.name})},
+        facts=facts, texts=both(methods_text_zh(summary), methods_text(summary)), scenarios={"scheme": scheme},
+        shown=(("method_summary", "各类别、各方法与方案排名的一致性", "Agreement with the scheme per category and method"),
+               ("biggest_moves", "名次变动最大的单位", "Units that move most")))

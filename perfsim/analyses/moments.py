@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,10 @@ from ..core.contract import Dataset
 from ..core.engine import Tree, score_arrays
 from ..core.errors import PerfsimError, PerfsimWarning
 from ..core.scheme import Resolved, Scheme
+from ..core.scheme import plain
+
+if TYPE_CHECKING:
+    from .result import Result
 
 #: the components whose agreement and persistence are measured: (name, leaf source)
 COMPONENTS = (("leader", "leader_ratings"), ("satisfaction", "satisfaction"), ("targets", "indicator"))
@@ -50,7 +54,7 @@ class UnitYear:
 
 
 def _scheme(scheme: Scheme | Resolved) -> Scheme:
-    return scheme.scheme if isinstance(scheme, Resolved) else scheme
+    return plain(scheme)
 
 
 def _component(tree: Tree, source: str) -> int | None:
@@ -461,3 +465,34 @@ def world_data_moments(world, scheme: Scheme | Resolved, datasets: dict | None =
     without standard errors: {moment: value}, NaN where it cannot be computed."""
     table = _table(*world_sample(world, scheme, datasets), boot=0, seed=0)
     return dict(zip(table["moment"], table["value"].astype(float)))
+
+
+def analysis(scheme: Scheme | Resolved, dataset: Dataset, *, year: int | str | None = None, seed: int = 0,
+             boot: int = 200) -> "Result":
+    """The protocol's moments analysis (see :mod:`perfsim.analyses.result`): the data's
+    moments with bootstrap standard errors; a moment the data cannot give is said, not hidden."""
+    from ..core.scheme import as_resolved
+    from .result import Chart, Result, both
+
+    scheme = as_resolved(scheme)
+    table = data_moments(scheme, dataset, year, boot=boot, seed=seed)
+    absent = table[table["value"].isna()]
+    if len(absent):
+        warnings.warn(f"{len(absent)} moment(s) cannot be computed from these data: "
+                      + "; ".join(f"{r.moment} ({r.definition.rsplit('(absent: ', 1)[-1].rstrip(')')})"
+                                  for r in absent.itertuples()), PerfsimWarning, stacklevel=2)
+    have = table.dropna(subset=["value"])
+    facts = {"scheme": scheme.name, "moments": int(len(table)), "computed": int(len(have)),
+             "absent": absent["moment"].tolist(), "boot": boot,
+             "values": {r.moment: float(r.value) for r in have.itertuples()}}
+    zh = (f"在方案「{scheme.name}」下，从数据算得 {len(have)} / {len(table)} 个矩（标准误来自类别内按单位的 "
+          f"{boot} 次自助抽样）。这些矩是合成世界与城市数据相对照的依据。"
+          + (f"无法从数据算出的矩：{'、'.join(absent['moment'])}。" if len(absent) else ""))
+    en = (f"Under '{scheme.name}', {len(have)} of {len(table)} moments are computed from the data (standard errors "
+          f"from {boot} bootstrap replicates over units within category). They are what the synthetic worlds are "
+          "held against." + (f" Not computable from these data: {', '.join(absent['moment'])}." if len(absent) else ""))
+    return Result(
+        "moments", both("数据的矩", "Moments of the data"), tables={"moments": table},
+        figures={"moments": Chart("moments", ("moments",), both("各矩的值与 ±2 标准误", "Each moment with ±2 SE"))},
+        facts=facts, texts=both(zh, en), scenarios={"scheme": scheme},
+        shown=(("moments", "矩、标准误与定义", "Moments, standard errors and definitions"),))

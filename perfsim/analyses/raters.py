@@ -254,3 +254,60 @@ def raters_text(fit: RaterFit) -> str:
         parts.append(f"Not every rater rated every unit: adjusting for leniency moves unit means by up to "
                      f"{moved.max():.2f} points (mean {moved.mean():.2f}).")
     return " ".join(parts)
+
+
+def raters_text_zh(fit: RaterFit) -> str:
+    """:func:`raters_text` in Chinese, every number from ``fit``."""
+    r, p = fit.raters, fit.pairs
+    lenient = r[r["reason"].str.contains("lenient")]
+    severe = r[r["reason"].str.contains("severe")]
+    compressing = r[r["reason"].str.contains("compressing")]
+    spread = r["leniency"].max() - r["leniency"].min()
+    parts = [f"{len(r)} 位评分人（{fit.source}，{fit.year} 年）：宽严度相差 {spread:.1f} 分，最严的 "
+             f"{r.loc[r['leniency'].idxmin(), 'rater_id']}（{r['leniency'].min():+.1f}）到最宽的 "
+             f"{r.loc[r['leniency'].idxmax(), 'rater_id']}（{r['leniency'].max():+.1f}）；在错误发现率 {fit.alpha:g} 下，"
+             f"{len(lenient)} 位显著偏宽、{len(severe)} 位显著偏严"
+             + (f"，{len(compressing)} 位把各单位的分数压得比共识更近（平衡分；压缩度最高 "
+                f"{np.nanmax(r['compression']):.2f}）。" if r["compression"].notna().any()
+                else "；压缩度无法估计（其他评分人的共识多为噪声）。")]
+    flagged = p[p["flagged"]]
+    parts.append(f"{len(p)} 个评分人-单位评分中有 {len(flagged)} 个显著高于模型预期（可能的人情分、关系分）"
+                 + (f"，最大的高出 {flagged['residual'].max():.1f} 分（"
+                    f"{flagged.loc[flagged['residual'].idxmax(), 'rater_id']} 评 "
+                    f"{flagged.loc[flagged['residual'].idxmax(), 'unit_id']}）" if len(flagged) else "")
+                 + "；标记只是询问的理由，不是证据。")
+    moved = (fit.units["adjusted"] - fit.units["raw_mean"]).abs()
+    if moved.max() < 0.005:
+        parts.append("每位评分人都评了每个单位，宽严度在单位平均分中相互抵消；压缩和人情分则不会。")
+    else:
+        parts.append(f"并非每位评分人都评了每个单位：按宽严度调整后，单位平均分最多变动 {moved.max():.2f} 分"
+                     f"（平均 {moved.mean():.2f}）。")
+    return "".join(parts)
+
+
+def analysis(scheme=None, dataset: Dataset | None = None, *, year: int | None = None, seed: int = 0,
+             source: str = "leader_ratings", alpha: float = ALPHA):
+    """The protocol's rater analysis (see :mod:`perfsim.analyses.result`): leniency,
+    compression and candidate favours of one year's ratings (no scheme needed)."""
+    from .result import Chart, Result, both
+
+    if dataset is None:
+        raise PerfsimError("the rater analysis needs a dataset")
+    fit = rater_model(dataset, year, source, alpha)
+    flagged = fit.raters[fit.raters["flagged"]]
+    favours = fit.pairs[fit.pairs["flagged"]].sort_values("z", ascending=False)
+    facts = {"source": fit.source, "year": fit.year, "alpha": fit.alpha, "raters": int(len(fit.raters)),
+             "flagged_raters": flagged["rater_id"].tolist(),
+             "reasons": dict(zip(flagged["rater_id"], flagged["reason"])),
+             "pairs": int(len(fit.pairs)), "flagged_pairs": int(len(favours))}
+    return Result(
+        "raters", both("评分人行为：宽严、平衡分、人情分", "Rater behaviour: leniency, compression, favours"),
+        tables={"raters": fit.raters[[*RATER_COLUMNS, "reason"]], "pairs": fit.pairs[PAIR_COLUMNS], "units": fit.units,
+                "favours": favours[PAIR_COLUMNS]},
+        figures={"raters": Chart("raters", ("raters", "pairs", "units"),
+                                 both("宽严度、压缩度与评分残差", "Leniency, compression and rating residuals"),
+                                 {"source": fit.source, "year": fit.year, "alpha": fit.alpha})},
+        facts=facts, texts=both(raters_text_zh(fit), raters_text(fit)),
+        shown=(("raters", "评分人", "Raters"), ("favours", "可能的人情分（高于模型预期的评分）",
+                                               "Candidate favours (ratings above what the model expects)"),
+               ("units", "单位：原始平均分与按宽严调整后的评分", "Units: raw mean and the rating adjusted for leniency")))

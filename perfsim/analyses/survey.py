@@ -29,6 +29,7 @@ from ..core.contract import Dataset
 from ..core.engine import Tree, score_detail, year_view
 from ..core.errors import PerfsimError
 from ..core.scheme import Resolved, Scheme, UncertaintySpec
+from ..core.scheme import plain
 
 
 def _satisfaction_leaf(scheme: Scheme):
@@ -47,7 +48,7 @@ def sampling_error(scheme: Resolved | Scheme, dataset: Dataset, year: int | None
     """
     from ..uncertainty.model import leaf_noise_sd
 
-    scheme_obj = scheme.scheme if isinstance(scheme, Resolved) else scheme
+    scheme_obj = plain(scheme)
     detail = score_detail(scheme, dataset, year)
     i, tree = _satisfaction_leaf(scheme_obj)
     view = year_view(dataset, detail.year)

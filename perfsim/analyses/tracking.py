@@ -195,6 +195,16 @@ def efficiency(table: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
     return out.reset_index()
 
 
+def award_quota(dataset: Dataset, params: dict | None = None) -> int | None:
+    """The city's quota of excellent-civil-servant awards: its staff x ``city_quota_share``
+    of the tracking knobs (None where the units table has no staff)."""
+    knobs = params or load_tracking()
+    staff = dataset.units["staff"] if "staff" in dataset.units else None
+    if staff is None or not staff.notna().any():
+        return None
+    return int(round(float(staff.sum()) * float(knobs["city_quota_share"])))
+
+
 def award_allocation(table: pd.DataFrame, dataset: Dataset, grade_shares: dict, quota: int) -> pd.DataFrame:
     """Excellent-civil-servant awards per unit: staff x the grade's share, scaled so the
     awards add up to ``quota`` exactly (largest remainder)."""

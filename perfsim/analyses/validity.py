@@ -18,15 +18,13 @@ Only the synthetic world knows the truth (``truth.csv``: each unit's latent perf
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from .attribution import parts_of
-from ..core.contract import Dataset
-from ..core.engine import score
 from ..core.errors import PerfsimError
 from ..core.scheme import Resolved, Scheme, parse_scheme, raw_of, reallocate
 

@@ -36,6 +36,7 @@ from ..core.contract import Dataset
 from ..core.engine import Tree, check_fit, score_arrays, score_detail
 from ..core.errors import PerfsimError, PerfsimWarning
 from ..core.scheme import Resolved, Scheme, apply_diff, parse_scheme, raw_of
+from ..core.scheme import plain
 
 OBJECTIVE = ("equal", "entropy", "critic", "std", "merec", "pca")
 METHODS = (*OBJECTIVE, "ahp", "optimise")
@@ -84,7 +85,7 @@ def decision_matrix(scheme: Scheme | Resolved, dataset: Dataset, node: str, year
                     ) -> tuple[pd.DataFrame, int]:
     """The children's scores (units x children) over the units the node applies to and
     that have every child; and how many units were left out for a missing child."""
-    scheme_obj = scheme.scheme if isinstance(scheme, Resolved) else scheme
+    scheme_obj = plain(scheme)
     where = str(scheme.path) if isinstance(scheme, Resolved) else f"scheme '{scheme_obj.name}'"
     tree, i, kids = _node(scheme_obj, node, where)
     with warnings.catch_warnings():

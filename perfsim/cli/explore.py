@@ -8,9 +8,12 @@ import argparse
 from ..core.paths import DEFAULT_SEED
 from . import options
 
+NAME = "explore"
 HELP = ("a live scenario explorer in the browser: move the points and levers, see who moves, how sure "
         "the verdict is, and save the setting as a scenario")
 EXAMPLE = "perfsim explore params/baseline.yaml --port 5006"
+#: what --out names
+OUT = "folder"
 
 
 def configure(p: argparse.ArgumentParser) -> None:

@@ -685,6 +685,20 @@ def apply_diff(base: Mapping[str, Any], changes: Mapping[str, Any], removals: li
 
 # --------------------------------------------------------------------------- loading
 
+def plain(scheme: "Resolved | Scheme") -> Scheme:
+    """The :class:`Scheme` of a resolved scenario or of a bare scheme (the one unwrapping)."""
+    return scheme.scheme if isinstance(scheme, Resolved) else scheme
+
+
+def as_resolved(scheme: "Resolved | Scheme") -> "Resolved":
+    """A resolved scenario: itself, or a bare scheme wrapped (no file, no diffs)."""
+    if isinstance(scheme, Resolved):
+        return scheme
+    if not isinstance(scheme, Scheme):
+        raise TypeError(f"a scheme or resolved scenario, not {type(scheme).__name__}")
+    return Resolved(scheme, Path(f"<{scheme.name}>"), (), raw_of(scheme))
+
+
 def raw_of(scheme: "Resolved | Scheme") -> dict[str, Any]:
     """A scheme as plain data (the resolved YAML of a loaded file), ready for a diff."""
     if isinstance(scheme, Resolved):

@@ -217,9 +217,9 @@ def node_labels(scheme) -> "dict[str, str]":
     """Every node path (``tree.targets.economic``) and component id (``targets``) of a scheme
     mapped to its label for figures: the scheme's ``label`` with ``label_en`` in
     parentheses, or the id where a node has no label."""
-    from ..core.scheme import Resolved, iter_nodes
+    from ..core.scheme import iter_nodes, plain
 
-    scheme = scheme.scheme if isinstance(scheme, Resolved) else scheme
+    scheme = plain(scheme)
     out = {}
     for path, node in iter_nodes(scheme.tree):
         key = path.rsplit(".", 1)[-1]
@@ -490,7 +490,6 @@ def lever_forest(effects, base_name: str, worlds: int):
     and 90 % interval over the worlds, coloured by verdict. Right: the share of units whose
     rank changes (median and 90 % interval)."""
     import matplotlib.pyplot as plt
-    import numpy as np
 
     setup_fonts()
     tau = effects[effects["metric"] == "delta_tau_truth"].sort_values("median")
@@ -578,4 +577,51 @@ def verdict_figure(verdicts, ledger_table, source: str):
     right.set_title(label("决定结论的假设 deciding assumptions (share of the effect's spread)"), fontsize=10)
     fig.colorbar(image, ax=right, fraction=0.04)
     _finish(fig, label(f"后验世界上的效度结论 validity verdicts over the posterior worlds ({source})"))
+    return fig
+
+
+def consequences_figure(steps, scheme_names):
+    """Units reaching each step of the ladder as their highest, one group of bars per
+    step and one bar per scheme (the counts written on the bars)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    setup_fonts()
+    counts = steps.set_index("scheme").reindex(list(scheme_names))
+    ladder = [c for c in counts.columns if c != "any step"]
+    fig, ax = plt.subplots(figsize=(max(6.5, 1.3 * len(ladder) * max(len(scheme_names), 1) ** 0.5 + 3), 4.6))
+    width = 0.8 / max(len(counts), 1)
+    x = np.arange(len(ladder))
+    for k, (name, row) in enumerate(counts.iterrows()):
+        bars = ax.bar(x + (k - (len(counts) - 1) / 2) * width, row[ladder].to_numpy(dtype=float), width,
+                      label=str(name), color=many_colours(len(counts))[k])
+        ax.bar_label(bars, fmt="%d", fontsize=7)
+    ax.set_xticks(x, [label(str(s)) for s in ladder], rotation=20, ha="right", fontsize=8)
+    ax.set_xlabel(label("后果等级（单位触及的最高一级） step of the ladder (the highest a unit reaches)"))
+    ax.set_ylabel(label("单位数 units"))
+    integer_ticks(ax, "y")
+    ax.set_title(label("各方案下触及每级后果的单位数 (units reaching each step, per scheme)"), fontsize=10)
+    ax.legend(fontsize=8, title=label("方案 scheme"))
+    fig.tight_layout()
+    return fig
+
+
+def moments_figure(moments):
+    """Each moment the data give, with ±2 bootstrap standard errors (absent ones named)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    setup_fonts()
+    have = moments.dropna(subset=["value"]).iloc[::-1]
+    absent = moments[moments["value"].isna()]["moment"].tolist()
+    fig, ax = plt.subplots(figsize=(8, 0.35 * max(len(have), 3) + 1.6))
+    y = np.arange(len(have))
+    se = have["se"].fillna(0.0).to_numpy(dtype=float)
+    ax.errorbar(have["value"], y, xerr=2 * se, fmt="o", color="#1f77b4", ecolor="grey", capsize=3)
+    ax.set_yticks(y, have["moment"], fontsize=8)
+    ax.axvline(0, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel(label("数值（±2 标准误） value (±2 standard errors)"))
+    ax.set_title(label(f"数据的矩 (moments of the data): {len(have)} 个可算 computed"
+                       + (f", {len(absent)} 个缺 absent" if absent else "")), fontsize=10)
+    fig.tight_layout()
     return fig

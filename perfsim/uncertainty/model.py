@@ -36,6 +36,7 @@ from ..core.errors import PerfsimError
 from ..core.scheme import (ChoiceSpec, Resolved, Scheme, UncertaintySpec, apply_diff, parse_scheme,
                            pydantic_error, raw_of)
 from ..core.yamlio import load_yaml
+from ..core.scheme import plain
 
 
 def load_spec(path) -> UncertaintySpec:
@@ -166,7 +167,7 @@ def _choice_targets(tree: Tree, choice: ChoiceSpec) -> list[str]:
 def compile_model(scheme: Resolved | Scheme, dataset: Dataset, spec: UncertaintySpec,
                   year: int | None = None) -> Model:
     """Compile once: leaf scores per choice combination, presence, nodes, adjustments."""
-    base = scheme.scheme if isinstance(scheme, Resolved) else scheme
+    base = plain(scheme)
     raw = raw_of(scheme)
     year = check_fit(base, dataset, year)
     tree = Tree.of(base)
