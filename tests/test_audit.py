@@ -43,7 +43,7 @@ def _dataset(n: int = 30, seed: int = 0):
 
 def test_availability_by_hand():
     data, _ = _dataset()
-    result = audit(data)
+    result = audit(None, data)
     per_ind = result.indicators.set_index("indicator_id")
     assert per_ind.loc["I1", ["expected", "with_actual", "missing"]].tolist() == [30, 29, 1]
     # I4 has no targets: every unit of the category is expected to report it
@@ -57,7 +57,7 @@ def test_availability_by_hand():
 
 def test_outlier_statistics_against_scipy():
     data, values = _dataset()
-    result = audit(data).indicators.set_index("indicator_id")
+    result = audit(None, data).indicators.set_index("indicator_id")
     x = values["I3"] / 50.0                                 # scored as achievement actual/target
     assert result.loc["I3", "skew"] == pytest.approx(stats.skew(x, bias=False))
     assert result.loc["I3", "kurtosis"] == pytest.approx(stats.kurtosis(x, bias=False))
@@ -67,19 +67,19 @@ def test_outlier_statistics_against_scipy():
 
 def test_correlations_against_pandas_and_pairs_above_threshold():
     data, _ = _dataset()
-    result = audit(data, threshold=0.9)
+    result = audit(None, data, threshold=0.9)
     values, _ = scored_values(data, 2025)
     pd.testing.assert_frame_equal(result.matrix, values.corr(min_periods=10), check_names=False)
     assert result.pairs[["indicator_a", "indicator_b"]].values.tolist() == [["I1", "I2"]]
     assert result.pairs["units"].tolist() == [29]
-    spearman = audit(data, method="spearman")
+    spearman = audit(None, data, method="spearman")
     assert spearman.matrix.loc["I1", "I3"] == pytest.approx(values["I1"].corr(values["I3"], method="spearman"))
 
 
 def test_level_correlations_against_node_scores(mini, mini_scheme):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PerfsimWarning)
-        result = audit(mini, mini_scheme, min_units=3)
+        result = audit(mini_scheme, mini, min_units=3)
         detail = perfsim.score_detail(mini_scheme, mini)
     levels = result.levels.set_index("path")
     on = detail.node_held["tree.targets.econ.I1"] > 0
@@ -94,8 +94,8 @@ def test_level_correlations_against_node_scores(mini, mini_scheme):
 def test_cli_audit_writes_page_and_tables(tmp_path, capsys):
     assert main(["audit", str(MINI_SCHEME), "--data", str(MINI), "--out", str(tmp_path / "a")]) == 0
     printed = capsys.readouterr().out
-    assert "availability:" in printed and "pairs with |r| >= 0.9" in printed
-    facts = json.loads((tmp_path / "a" / "audit.json").read_text(encoding="utf-8"))
+    assert "可得率" in printed and "|r| ≥ 0.9" in printed
+    facts = json.loads((tmp_path / "a" / "run.json").read_text(encoding="utf-8"))["facts"]
     names = {p.name for p in (tmp_path / "a").iterdir()}
     assert {"audit.html", "availability.png", "outliers.png", "correlations.png", "levels.csv",
             "collinear.csv", "availability_units.csv"} <= names

@@ -123,15 +123,20 @@ def test_readme_layout_lists_exactly_the_modules():
         assert listed[floor] == actual[floor], (floor, sorted(listed[floor] ^ actual[floor]))
 
 
-def test_cli_docstring_and_help_name_every_command():
-    from perfsim.cli import build_parser, __doc__ as doc
+def test_every_command_is_one_module_and_help_names_it():
+    from perfsim.cli import COMMANDS, build_parser, commands
 
     parser = build_parser()
-    commands = sorted(parser._subparsers._group_actions[0].choices)   # noqa: SLF001 - argparse has no API
-    first = doc.splitlines()[0]
-    assert all(c in first for c in commands), (first, commands)
+    names = sorted(parser._subparsers._group_actions[0].choices)   # noqa: SLF001 - argparse has no API
+    modules = commands()
+    assert sorted(m.NAME for m in modules) == names and len(modules) == len(COMMANDS)
+    on_disk = {p.stem for p in (PACKAGE / "cli").glob("*.py")} - {"__init__", "__main__", "common", "options"}
+    assert on_disk == set(COMMANDS), on_disk ^ set(COMMANDS)
+    for m in modules:
+        assert callable(m.configure) and callable(m.run) and m.OUT in ("file", "folder", "synth", None), m.NAME
+        assert m.EXAMPLE.startswith(f"perfsim {m.NAME}"), m.NAME
     helptext = parser.format_help()
-    assert all(c in helptext for c in commands)
+    assert all(c in helptext for c in names)
 
 
 def test_no_module_imports_the_root_package():

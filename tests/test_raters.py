@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import warnings
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -111,13 +113,16 @@ def test_raters_command_writes_its_files(tmp_path, capsys):
     raters = pd.read_csv(out / "raters.csv")
     pairs = pd.read_csv(out / "pairs.csv")
     assert list(raters.columns) == ["rater_id", "n", "leniency", "leniency_se", "compression", "compression_se",
-                                    "flagged"]
+                                    "flagged", "reason"]
     assert list(pairs.columns) == ["rater_id", "unit_id", "residual", "z", "p_value", "q_value", "flagged",
                                    "left_out"]
     assert {"raw_mean", "adjusted", "adjusted_se"} <= set(pd.read_csv(out / "units.csv").columns)
     page = (out / "raters.html").read_text(encoding="utf-8")
     printed = capsys.readouterr().out
     assert f"{raters['leniency'].max():+.1f}" in printed and "raters.png" in page
+    facts = json.loads((out / "run.json").read_text(encoding="utf-8"))["facts"]
+    assert facts["raters"] == len(raters) and facts["flagged_pairs"] == int(pairs["flagged"].sum())
+    assert facts["flagged_raters"] == raters.loc[raters["flagged"], "rater_id"].tolist()
     # every rating of the year is a row; the q-values are Benjamini-Hochberg's over the tested ones (scipy)
     world = perfsim.bundled_dataset()
     year = world.years[-1]

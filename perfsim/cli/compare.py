@@ -31,7 +31,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ..analyses.compare import analysis
+    from ..analyses.comparison import analysis
     from ..report.text import findings_markdown
 
     result = analysis(load_file(args.base), open_data(args), year=args.year, seed=args.seed,
