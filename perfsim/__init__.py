@@ -68,7 +68,8 @@ _EXPORTS = {
     "progress": "analyses.tracking", "dynamic_ranking": "analyses.tracking",
     "feedback": "analyses.tracking", "peer_position": "analyses.tracking",
     "efficiency": "analyses.tracking", "award_allocation": "analyses.tracking",
-    "load_tracking": "analyses.tracking",
+    "load_tracking": "analyses.tracking", "award_quota": "analyses.tracking",
+    "analyse": "analyses.protocol", "analyses": "analyses.protocol",
     "simulate_regimes": "analyses.gaming", "summarise_regimes": "analyses.gaming",
     "load_gaming": "analyses.gaming",
     # report

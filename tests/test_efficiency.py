@@ -151,12 +151,12 @@ def test_efficiency_command(tmp_path, capsys):
                  "--out", str(out)]) == 0
     eff = pd.read_csv(out / "efficiency.csv")
     assert {"output_E01", "output_E06", "ccr", "bcc", "scale", "peers"} <= set(eff.columns)
-    assert (out / "disclosure.csv").exists() and (out / "cost.csv").exists()
+    assert (out / "disclosure.csv").exists() and (out / "cost_per_point.csv").exists()
     assert f"{int(eff['efficient'].sum())} / 13 个单位处在本类别的效率前沿上" in capsys.readouterr().out
     # without volumes: the cost per point alone, and no DEA
     assert main(["efficiency", "params/baseline.yaml", "--draws", "100", "--out", str(tmp_path / "c")]) == 0
     assert "未做数据包络分析" in capsys.readouterr().out
-    assert not (tmp_path / "c" / "efficiency.csv").exists() and (tmp_path / "c" / "cost.csv").exists()
+    assert not (tmp_path / "c" / "efficiency.csv").exists() and (tmp_path / "c" / "cost_per_point.csv").exists()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PerfsimWarning)
         assert main(["efficiency", "params/baseline.yaml", "--outputs", "bogus", "--out", str(tmp_path / "x")]) == 2

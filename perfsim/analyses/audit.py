@@ -237,7 +237,7 @@ def audit_facts(result: Audit) -> dict:
                 for r in result.concentration[result.concentration["flagged"]].itertuples()]}
 
 
-def _audit_text(result: Audit, facts: dict) -> tuple[str, str]:
+def _audit_text(result: Audit, facts: dict, labels: dict[str, str] | None = None) -> tuple[str, str]:
     share = facts["availability"]
     if share is None:
         return f"{result.year} 年没有应有的实绩。", f"{result.year}: no actual is expected."
@@ -256,7 +256,8 @@ def _audit_text(result: Audit, facts: dict) -> tuple[str, str]:
         en += f"\n\n{n} leaf indicator(s) correlate negatively with a level above: they pull against the index."
     if result.concentration is not None:
         heavy = facts["concentrated"]
-        said_zh = "；".join(f"{c['path'].split('.')[-1]} 占 {c['unit_type']} 单位总分的 {c['max_share']:.1%}"
+        said_zh = "；".join(f"{c['path'].split('.')[-1]} 占{(labels or {}).get(c['unit_type'], c['unit_type'])}单位总分的 "
+                           f"{c['max_share']:.1%}"
                            for c in heavy[:8])
         said_en = "; ".join(f"{c['path'].split('.')[-1]} carries {c['max_share']:.1%} for {c['unit_type']} units"
                             for c in heavy[:8])
@@ -278,7 +279,7 @@ def analysis(scheme: Scheme | Resolved | None, dataset: Dataset, *, year: int | 
     result = audit(resolved, dataset, year, threshold=threshold, method=method, min_units=min_units,
                    max_share=max_share)
     facts = audit_facts(result)
-    zh, en = _audit_text(result, facts)
+    zh, en = _audit_text(result, facts, dict(resolved.scheme.category_labels) if resolved else None)
     category = dataset.units.set_index("unit_id")["category"]
     presence = result.presence.copy()
     presence.insert(0, "category", category.reindex(presence.index).fillna("").to_numpy())

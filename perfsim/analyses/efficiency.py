@@ -279,7 +279,7 @@ def analysis(scheme: Resolved, dataset: Dataset, *, year: int | None = None, see
                            "for the cost per point (--draws N)")
     eff = efficiency(scheme, dataset, year, inputs=inputs, outputs=outputs) if outputs else None
     cost = cost_per_point(scheme, dataset, draws, seed, year) if draws else None
-    tables = {**({"efficiency": eff} if eff is not None else {}), **({"cost": cost} if cost is not None else {}),
+    tables = {**({"efficiency": eff} if eff is not None else {}), **({"cost_per_point": cost} if cost is not None else {}),
               "disclosure": disclosure(eff, cost, dataset.units)}
     facts: dict = {"scheme": scheme.name, "inputs": list(inputs), "outputs": outputs, "draws": draws}
     zh, en = [], []
@@ -302,7 +302,7 @@ def analysis(scheme: Resolved, dataset: Dataset, *, year: int | None = None, see
                   f"{facts['cost_max']:.0f}），区间来自 {draws} 次不确定性抽样。")
         en.append(f"Budget per point of the total: median {facts['cost_median']:.0f} ten-thousand yuan (range "
                   f"{facts['cost_min']:.0f} to {facts['cost_max']:.0f}); intervals over {draws} uncertainty draws.")
-    drawn = tuple(t for t in ("efficiency", "cost") if t in tables)
+    drawn = tuple(t for t in ("efficiency", "cost_per_point") if t in tables)
     return Result(
         "efficiency", both("行政效率与行政成本", "Administrative efficiency and cost"), tables=tables,
         figures={"efficiency": Chart("efficiency", drawn, both("效率前沿与每分成本", "Frontier and cost per point"))},

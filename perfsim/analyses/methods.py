@@ -142,8 +142,10 @@ def methods_text(summary: pd.DataFrame) -> str:
     return " ".join(parts)
 
 
-def methods_text_zh(summary: pd.DataFrame) -> str:
-    """:func:`methods_text` in Chinese (filled from the same summary)."""
+def methods_text_zh(summary: pd.DataFrame, labels: dict[str, str] | None = None) -> str:
+    """:func:`methods_text` in Chinese (filled from the same summary; categories by the
+    scheme's ``labels``)."""
+    summary = summary.assign(category=summary["category"].map(lambda c: (labels or {}).get(c, c)))
     done = summary.dropna(subset=["tau"])
     skipped = sorted(set(summary[summary["tau"].isna()]["category"]))
     tail = f"未排名的类别（单位或有差异的指标太少）：{'、'.join(skipped)}。" if skipped else ""
@@ -183,6 +185,6 @@ def analysis(scheme: Resolved | Scheme, dataset: Dataset, *, year: int | None = 
         figures={"methods": Chart("methods", ("method_summary", "method_ranks"),
                                   both("各方法与方案排名的一致性；每个单位的排名",
                                        "Agreement per category; every unit's rank"), {"scheme_name": scheme.name})},
-        facts=facts, texts=both(methods_text_zh(summary), methods_text(summary)), scenarios={"scheme": scheme},
+        facts=facts, texts=both(methods_text_zh(summary, dict(scheme.scheme.category_labels)), methods_text(summary)), scenarios={"scheme": scheme},
         shown=(("method_summary", "各类别、各方法与方案排名的一致性", "Agreement with the scheme per category and method"),
                ("biggest_moves", "名次变动最大的单位", "Units that move most")))

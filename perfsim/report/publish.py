@@ -71,25 +71,26 @@ def _shown_column(values: pd.Series) -> pd.Series:
     if not len(finite) or (np.round(finite) == finite).all():
         return values.map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
     digits = 1 if np.abs(finite).max() >= 100 else SHOWN_DIGITS
-    return values.map(lambda v: "" if pd.isna(v) else f"{v:,.{digits}f}")
+    zero = f"{0:.{digits}f}"
+    return values.map(lambda v: "" if pd.isna(v) else f"{v:,.{digits}f}".replace(f"-{zero}", zero))
 
 
 def readable_html(frame: pd.DataFrame, limit: int = 300, headers: Mapping[str, tuple[str, str]] | None = None,
-                  box: bool = True) -> str:
+                  box: bool = True, bilingual: bool = True) -> str:
     """A DataFrame as a page shows it: no row numbers (a meaningful index becomes columns),
-    numbers rounded for reading, column names in both languages, at most ``limit`` rows (the
-    CSV has them all), scrolling inside its own box."""
+    numbers rounded for reading, column names in both languages (``bilingual``; else as they
+    are), at most ``limit`` rows (the CSV has them all), scrolling inside its own box."""
     if frame is None or frame.empty:
-        return f"<p class='meta'>{both('（无）', '(none)')}</p>"
+        return f"<p class='meta'>{both('（无）', '(none)') if bilingual else '(none)'}</p>"
     shown = frame
     idx = shown.index
     if not (isinstance(idx, pd.RangeIndex) or (idx.name is None and idx.nlevels == 1
                                                 and pd.api.types.is_integer_dtype(idx))):
         shown = shown.reset_index()
     shown = shown.head(limit)
-    names = {**COLUMN_NAMES, **(headers or {})}
-    head = "".join(f"<th>{both(_h(names.get(str(c), (c, c))[0]), _h(names.get(str(c), (c, c))[1]))}</th>"
-                   for c in shown.columns)
+    names = {**COLUMN_NAMES, **(headers or {})} if bilingual else {}
+    head = "".join(f"<th>{both(_h(names[str(c)][0]), _h(names[str(c)][1]))}</th>" if str(c) in names
+                   else f"<th>{_h(c)}</th>" for c in shown.columns)
     columns = [_shown_column(shown[c]) for c in shown.columns]
     numeric = [pd.api.types.is_numeric_dtype(shown[c]) and not pd.api.types.is_bool_dtype(shown[c])
                for c in shown.columns]
@@ -98,10 +99,12 @@ def readable_html(frame: pd.DataFrame, limit: int = 300, headers: Mapping[str, t
         cells = "".join(f"<td class='num'>{_h(col.iloc[i])}</td>" if num else f"<td>{_h(col.iloc[i])}</td>"
                         for col, num in zip(columns, numeric))
         rows.append(f"<tr>{cells}</tr>")
-    more = (f"<p class='meta'>{both(f'另有 {len(frame) - limit} 行见 CSV 文件', f'{len(frame) - limit} more rows in the CSV')}"
-            "</p>" if len(frame) > limit else "")
-    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    return (f"<div class='tablebox'>{table}</div>" if box else table) + more
+    rest = len(frame) - limit
+    more = (f"<p class='meta'>{both(f'另有 {rest} 行见 CSV 文件', f'{rest} more rows in the CSV') if bilingual else f'{rest} more rows'}"
+            "</p>" if rest > 0 else "")
+    table = f"<table class='perfsim-table'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return (f"<div class='tablebox' style='overflow:auto;max-height:32em;max-width:100%'>{table}</div>"
+            if box else table) + more
 
 
 # --------------------------------------------------------------------------- drawers
@@ -121,7 +124,7 @@ def _methods(tables, scheme_name: str):
 def _efficiency(tables):
     from .plotting import efficiency_figure
 
-    return efficiency_figure(tables.get("efficiency"), tables.get("cost"))
+    return efficiency_figure(tables.get("efficiency"), tables.get("cost_per_point"))
 
 
 def _raters(tables, source: str, year: int, alpha: float):

@@ -63,6 +63,10 @@ class Notebook:
         self.out.mkdir(parents=True, exist_ok=True)
         write_json(path, done)
 
+    def show(self, result, lang: str = "zh") -> None:
+        """Show an analysis's Result here and save its tables and figures (:func:`show_result`)."""
+        show_result(self, result, lang)
+
     def fits_worlds(self, analysis: str, *schemes: Resolved) -> bool:
         """True when every scheme scores the synthetic world, so that ``analysis`` can judge
         them over synthetic worlds inferred from any data (a city's own included);
@@ -127,32 +131,42 @@ def setup_notebook(name: str, scenario: str, data: str = "", year: int = 0, seed
     return nb
 
 
-#: digits a page shows (the CSV files keep full precision)
-SHOWN_DIGITS = 3
+#: how a notebook's outputs show the two languages: Chinese unless the page's switch says English
+#: (the exported page's switch sets ``body.lang-en``; a live notebook shows Chinese)
+LANG_STYLE = ("<style>.l-en {display: none;} body.lang-en .l-en {display: inline;} body.lang-en div.l-en,"
+              " body.lang-en p.l-en {display: block;} body.lang-en .l-zh {display: none;}</style>")
 
 
-def readable_table(frame) -> str:
-    """A DataFrame as a page shows it: no row numbers (a RangeIndex is left out), numbers
-    rounded for reading, wide tables scrolling inside their own box."""
-    import numpy as np
-    import pandas as pd
+def readable_table(frame, limit: int = 300) -> str:
+    """A DataFrame as a notebook shows it (:func:`perfsim.report.publish.readable_html`, the
+    pages' own: no row numbers, numbers rounded for reading, scrolling in its box)."""
+    from ..report.publish import readable_html
 
-    shown = frame.copy()
-    for c in shown.columns:
-        if pd.api.types.is_float_dtype(shown[c]):
-            values = shown[c].to_numpy(dtype=float)
-            whole = np.isfinite(values) & (np.round(values) == values)
-            if whole.all() or not np.isfinite(values).any():
-                shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
-            else:
-                big = np.nanmax(np.abs(values[np.isfinite(values)])) >= 100
-                digits = 1 if big else SHOWN_DIGITS
-                shown[c] = shown[c].map(lambda v, d=digits: "" if pd.isna(v) else f"{v:,.{d}f}")
-    idx = shown.index                      # row numbers (a RangeIndex, or what is left of one) are not shown
-    index = not (isinstance(idx, pd.RangeIndex) or (idx.name is None and idx.nlevels == 1
-                                                    and pd.api.types.is_integer_dtype(idx)))
-    table = shown.to_html(index=index, border=0, classes="dataframe perfsim-table", escape=True, na_rep="")
-    return f'<div style="overflow-x:auto;max-width:100%">{table}</div>'
+    return readable_html(frame, limit=limit, bilingual=False)
+
+
+def show_result(nb: "Notebook", result, lang: str = "zh") -> None:
+    """Show an analysis's Result in a notebook: its sentences (Chinese, English on the page's
+    switch), its figures (saved under ``figures/``) and the tables it shows (all saved under
+    ``tables/``): the same Result the CLI publishes."""
+    import html
+
+    from IPython.display import HTML, display
+
+    from ..report.outputs import save_figure, save_table
+    from ..report.publish import draw, readable_html
+
+    for name, table in result.tables.items():
+        save_table(table, name, nb.out)
+    text = "".join(f"<div class='l-{k}'>" + "".join(f"<p>{html.escape(p)}</p>" for p in result.text(k).split("\n\n"))
+                   + "</div>" for k in ("zh", "en"))
+    display(HTML(LANG_STYLE + text))
+    for name, chart in result.figures.items():
+        fig = draw(result, name)
+        save_figure(fig, name, nb.out)              # (shown there, and closed)
+    for table, zh, en in result.shown:
+        display(HTML(f"<h4><span class='l-zh'>{html.escape(zh)}</span><span class='l-en'>{html.escape(en)}</span></h4>"
+                     + readable_html(result.tables[table])))
 
 
 def _caveats(out: Path):
@@ -192,6 +206,9 @@ def readable_outputs(out: Path) -> None:
     import pandas as pd
 
     shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, readable_table)
+    from IPython.display import HTML, display
+
+    display(HTML(LANG_STYLE))            # one language of every bilingual output at a time
     warnings.showwarning = _caveats(out)
 
 
