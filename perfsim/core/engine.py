@@ -845,51 +845,33 @@ def rater_levers(r: np.ndarray, node: Node, view: YearView) -> np.ndarray:
 # --------------------------------------------------------------------------- step 2
 
 def leaf_scores(scheme: Scheme, inputs: Inputs) -> np.ndarray:
-    """Fraction of full marks per unit and leaf; 0 where a present leaf lacks its actual."""
+    """Fraction of full marks per unit and leaf; 0 where a present leaf lacks its actual.
+    Each leaf is scored by its rule's entry in the registry (:data:`perfsim.core.rules.RULES`)."""
     tree = Tree.of(scheme)
     s = np.zeros_like(inputs.x)
     for j, i in enumerate(tree.leaves):
         node = tree.nodes[i]
         x, t, lower = inputs.x[:, j], inputs.t[:, j], bool(inputs.lower[j])
-        if node.rule == "ratio":
-            col = rules.ratio(x, t, lower, cap=node.cap if node.cap is not None else 1.0)
-        elif node.rule == "band":
-            col = rules.band(x, t, lower, floor=node.floor or 0.0)
-        elif node.rule == "binary":
-            col = rules.binary(x, t, lower)
-        elif node.rule == "goalpost":
-            col = rules.goalpost(x, node.lo, node.hi, lower, log=node.log)
-        elif node.rule in DATA_SCALED:
-            col = _normalise(node, np.where(inputs.present[:, j], x, np.nan), inputs, lower)
+        spec = rules.RULES[node.rule]
+        if spec.kind == "scaled":
+            x, groups = _scaled_input(node, np.where(inputs.present[:, j], x, np.nan), inputs)
+            col = spec.score(node, x, t, lower, groups)
         else:
-            col = rules.rating(x)
+            col = spec.score(node, x, t, lower, None)
         s[:, j] = np.where(inputs.present[:, j], np.nan_to_num(col, nan=0.0), 0.0)
     if inputs.missing is not None and (inputs.missing == IMPUTED_SCORE).any():
         _fill_unit_mean(tree, inputs, s)
     return s
 
 
-def _normalise(node: Node, x: np.ndarray, inputs: Inputs, lower: bool) -> np.ndarray:
-    """A data-scaled rule (minmax, rank, zscore, percentile, dist_frontier, dist_target)
-    on the present values, within the unit's category or over all units (``within``)."""
+def _scaled_input(node: Node, x: np.ndarray, inputs: Inputs) -> tuple[np.ndarray, np.ndarray]:
+    """What a data-scaled rule scores: the present values (logged with ``log``) and the
+    groups they are scaled within (the unit's category, or all units with ``within: all``)."""
     groups = inputs.categories if (node.within or "category") == "category" else np.zeros(len(x), dtype=np.int64)
     if node.log:
         with np.errstate(divide="ignore", invalid="ignore"):
             x = np.log(x)
-    if node.rule == "minmax":
-        lo, hi = node.range if node.range is not None else (0.0, 100.0)
-        return rules.minmax(x, groups, lower, lo / 100.0, hi / 100.0)
-    if node.rule == "rank":
-        return rules.rank_score(x, groups, lower)
-    if node.rule == "zscore":
-        mean, sd = node.rescale if node.rescale is not None else (0.0, 1.0)
-        return rules.zscore(x, groups, lower, mean / 100.0, sd / 100.0)
-    if node.rule == "percentile":
-        return rules.percentile(x, groups, lower)
-    if node.rule == "dist_frontier":
-        return rules.dist_frontier(x, groups, lower)
-    target = float(np.log(node.target)) if node.log else float(node.target)
-    return rules.dist_target(x, groups, target, lower, node.cap_max)
+    return x, groups
 
 
 def _fill_unit_mean(tree: "Tree", inputs: Inputs, s: np.ndarray) -> None:

@@ -3,9 +3,17 @@
 Each rule maps actuals ``x`` (and targets ``t``) to ``s``, the fraction of full marks.
 All functions broadcast, so the same code scores one unit, a column of units, or a
 ``(draws, units)`` block in a Monte Carlo run. ``lower`` marks lower-is-better.
+
+:data:`RULES` registers every rule once (its kind, the leaf fields it uses per source, how
+it scores a leaf); the scheme's rule names and allowed fields and the engine's dispatch
+are derived from it, so a new rule is one :func:`register` call here plus its tests.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -263,3 +271,91 @@ def aggregate(scores: ArrayLike, weights: ArrayLike, present: ArrayLike,
     else:
         raise ValueError(f"unknown aggregation {how!r}")
     return out, share
+
+
+# --------------------------------------------------------------------------- the registry
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """One scoring rule as the scheme and the engine know it.
+
+    ``kind``: ``target`` (an actual against the unit's own target; a missing actual scores 0
+    by default), ``scaled`` (against the other units' values, within the category or over
+    all units; the engine passes the present values, NaN elsewhere, logged with ``log``, and
+    the groups), ``fixed`` (on fixed goalposts) or ``rating`` (a 0-100 rating).
+    ``fields``: per source it scores, the leaf fields it uses (a scheme giving another is an
+    error). ``score(node, x, t, lower, groups)``: the fraction of full marks."""
+
+    name: str
+    kind: str
+    fields: Mapping[str, frozenset[str]]
+    score: Callable[..., Array]
+
+
+#: every scoring rule by name, in the order the scheme's errors list them
+RULES: dict[str, RuleSpec] = {}
+KINDS = ("target", "scaled", "fixed", "rating")
+
+
+def register(name: str, kind: str, fields: Mapping[str, Iterable[str]], score: Callable[..., Array]) -> RuleSpec:
+    """Add a scoring rule (see :class:`RuleSpec`); the scheme's rule names and allowed
+    fields, and the engine's scoring, are derived from :data:`RULES`."""
+    if name in RULES:
+        raise ValueError(f"rule {name!r} is registered already")
+    if kind not in KINDS:
+        raise ValueError(f"rule {name!r}: kind {kind!r} is not one of {', '.join(KINDS)}")
+    spec = RuleSpec(name, kind, MappingProxyType({s: frozenset(f) for s, f in fields.items()}), score)
+    RULES[name] = spec
+    return spec
+
+
+def rules_of(kind: str) -> tuple[str, ...]:
+    """The names of the rules of one kind, in registration order."""
+    return tuple(name for name, spec in RULES.items() if spec.kind == kind)
+
+
+def rule_fields() -> dict[tuple[str, str], frozenset[str]]:
+    """{(source, rule): the leaf fields the rule uses on that source}."""
+    return {(source, name): used for name, spec in RULES.items() for source, used in spec.fields.items()}
+
+
+_TARGET = ("indicator", "direction", "peer_quantile")
+_SCALED = ("indicator", "direction", "within", "log", "divide_by")
+_UNITS = ("field", "per", "direction")
+
+register("ratio", "target", {"indicator": {*_TARGET, "cap"}},
+         lambda n, x, t, lower, g: ratio(x, t, lower, cap=n.cap if n.cap is not None else 1.0))
+register("band", "target", {"indicator": {*_TARGET, "floor"}},
+         lambda n, x, t, lower, g: band(x, t, lower, floor=n.floor or 0.0))
+register("binary", "target", {"indicator": set(_TARGET)}, lambda n, x, t, lower, g: binary(x, t, lower))
+register("goalpost", "fixed", {"indicator": {"indicator", "direction", "lo", "hi", "log", "divide_by"},
+                               "units": {*_UNITS, "lo", "hi", "log"}},
+         lambda n, x, t, lower, g: goalpost(x, n.lo, n.hi, lower, log=n.log))
+
+
+def _minmax(n, x, t, lower, g) -> Array:
+    lo, hi = n.range if n.range is not None else (0.0, 100.0)
+    return minmax(x, g, lower, lo / 100.0, hi / 100.0)
+
+
+def _zscore(n, x, t, lower, g) -> Array:
+    mean, sd = n.rescale if n.rescale is not None else (0.0, 1.0)
+    return zscore(x, g, lower, mean / 100.0, sd / 100.0)
+
+
+def _dist_target(n, x, t, lower, g) -> Array:
+    target = float(np.log(n.target)) if n.log else float(n.target)
+    return dist_target(x, g, target, lower, n.cap_max)
+
+
+register("minmax", "scaled", {"indicator": {*_SCALED, "range"}, "units": {*_UNITS, "range", "within"}}, _minmax)
+register("rank", "scaled", {"indicator": set(_SCALED), "units": {*_UNITS, "within"}},
+         lambda n, x, t, lower, g: rank_score(x, g, lower))
+register("zscore", "scaled", {"indicator": {*_SCALED, "rescale"}}, _zscore)
+register("percentile", "scaled", {"indicator": set(_SCALED)}, lambda n, x, t, lower, g: percentile(x, g, lower))
+register("dist_frontier", "scaled", {"indicator": set(_SCALED)},
+         lambda n, x, t, lower, g: dist_frontier(x, g, lower))
+register("dist_target", "scaled", {"indicator": {*_SCALED, "target", "cap_max"}}, _dist_target)
+register("rating", "rating", {"leader_ratings": {"trim", "adjust", "convert", "floor", "tiers", "within", "panels"},
+                              "satisfaction": {"groups"}, "special": {"facet"}},
+         lambda n, x, t, lower, g: rating(x))

@@ -34,16 +34,17 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import PerfsimError
+from .rules import RULES, rule_fields, rules_of
 from .yamlio import load_yaml
 
 if TYPE_CHECKING:
     import pandas as pd
 
-Rule = Literal["ratio", "band", "binary", "goalpost", "minmax", "rank", "zscore", "percentile",
-               "dist_frontier", "dist_target", "rating"]
+#: the scoring rules' names, from the registry (:data:`perfsim.core.rules.RULES`)
+Rule = Literal[tuple(RULES)]  # type: ignore[valid-type]
 #: rules that normalise an indicator against the other units' values (within a category,
 #: or over all units with ``within: all``)
-DATA_SCALED = ("minmax", "rank", "zscore", "percentile", "dist_frontier", "dist_target")
+DATA_SCALED = rules_of("scaled")
 Source = Literal["indicator", "leader_ratings", "satisfaction", "special", "units"]
 UnitField = Literal["staff", "budget", "consumption"]
 NODE_ID = r"^[A-Za-z][A-Za-z0-9_]*$"
@@ -60,25 +61,9 @@ MAX_TREE_DEPTH = 24
 #: the largest number of points a node may carry
 MAX_POINTS = 1e9
 
-#: per source and rule, the leaf fields that rule uses (beyond label, points, weight, ...)
-RULE_FIELDS: dict[tuple[str, str], frozenset[str]] = {
-    **{("indicator", r): frozenset({"indicator", "direction", "peer_quantile", *extra})
-       for r, extra in (("ratio", ("cap",)), ("band", ("floor",)), ("binary", ()))},
-    ("indicator", "goalpost"): frozenset({"indicator", "direction", "lo", "hi", "log", "divide_by"}),
-    ("indicator", "minmax"): frozenset({"indicator", "direction", "range", "within", "log", "divide_by"}),
-    ("indicator", "rank"): frozenset({"indicator", "direction", "within", "log", "divide_by"}),
-    ("indicator", "zscore"): frozenset({"indicator", "direction", "rescale", "within", "log", "divide_by"}),
-    ("indicator", "percentile"): frozenset({"indicator", "direction", "within", "log", "divide_by"}),
-    ("indicator", "dist_frontier"): frozenset({"indicator", "direction", "within", "log", "divide_by"}),
-    ("indicator", "dist_target"): frozenset({"indicator", "direction", "target", "cap_max", "within", "log",
-                                             "divide_by"}),
-    ("units", "minmax"): frozenset({"field", "per", "direction", "range", "within"}),
-    ("units", "rank"): frozenset({"field", "per", "direction", "within"}),
-    ("units", "goalpost"): frozenset({"field", "per", "direction", "lo", "hi", "log"}),
-    ("leader_ratings", "rating"): frozenset({"trim", "adjust", "convert", "floor", "tiers", "within", "panels"}),
-    ("satisfaction", "rating"): frozenset({"groups"}),
-    ("special", "rating"): frozenset({"facet"}),
-}
+#: per source and rule, the leaf fields that rule uses (beyond label, points, weight, ...),
+#: from the registry
+RULE_FIELDS: dict[tuple[str, str], frozenset[str]] = rule_fields()
 #: fields every node may carry
 NODE_FIELDS = frozenset({"label", "label_en", "basis", "note", "points", "weight", "extra", "applies_to",
                          "source", "rule", "children", "aggregate", "missing", "impute", "impute_by", "treat"})
@@ -86,7 +71,7 @@ NODE_FIELDS = frozenset({"label", "label_en", "basis", "note", "points", "weight
 MissingRule = Literal["zero", "exclude", "impute"]
 ImputeMethod = Literal["category_median", "category_mean", "previous_year", "unit_mean"]
 #: rules that score an actual against the unit's target (a missing actual scores 0 by default)
-TARGET_RULES = ("ratio", "band", "binary")
+TARGET_RULES = rules_of("target")
 
 
 class AppliesTo(_Strict):
