@@ -116,7 +116,7 @@ def test_readme_layout_lists_exactly_the_modules():
         else:
             continue
         listed[current] |= set(re.findall(r"\b([a-z_]+)\.py\b", rest))
-    actual = {floor: {p.stem for p in (PACKAGE / floor).glob("*.py") if p.name != "__init__.py"}
+    actual = {floor: {p.stem for p in (PACKAGE / floor).rglob("*.py") if p.name != "__init__.py"}
               for floor in FLOORS}
     assert set(listed) == set(actual), (sorted(listed), sorted(actual))
     for floor in FLOORS:
