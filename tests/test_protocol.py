@@ -13,7 +13,8 @@ from perfsim.analyses.protocol import analyse, analyses, check_signature
 from perfsim.analyses.result import Chart, Result, both
 from perfsim.report.publish import DRAWERS, page, publish, readable_html
 
-EXPECTED = {"audit", "compare", "consequences", "efficiency", "influence", "methods", "moments", "raters"}
+EXPECTED = {"audit", "compare", "consequences", "diagnosis", "efficiency", "influence", "methods", "moments", "raters",
+            "track"}
 
 
 def test_every_analysis_keeps_one_signature():

@@ -15,6 +15,9 @@ from .compare import biggest_movers, rank_shifts, summarise
 from .findings import findings
 from .result import Chart, Result, both
 
+#: the analysis's name in the protocol (its command's)
+ANALYSIS = "compare"
+
 
 def analysis(scheme, dataset, *, year: int | None = None, seed: int = 0, scenario=None, worlds: int = 0,
              top: int = 5) -> Result:

@@ -136,8 +136,11 @@ def _progress(dataset: Dataset, year: int, period: str | None, progress) -> pd.D
     return table[["unit_id", "indicator_id", "target", "expected", "actual", "progress", "light", "vs_last_year"]]
 
 
-def diagnosis_text(d: Diagnosis, unit: str) -> str:
-    """The unit's diagnosis in two sentences, every number from ``d``."""
+def diagnosis_text(d: Diagnosis, unit: str, lang: str = "en", labels: dict[str, str] | None = None) -> str:
+    """The unit's diagnosis in two sentences, every number from ``d`` (``lang`` zh or en;
+    ``labels``: the scheme's Chinese names of the categories)."""
+    if lang == "zh":
+        return _diagnosis_zh(d, unit, labels or {})
     u = d.units.set_index("unit_id").loc[unit]
     levers = d.levers[d.levers["unit_id"] == unit]
     head = (f"{u['name']} ({unit}) scores {u['total']:.2f} in {d.year}, rank {int(u['rank'])} of {int(u['of'])} in "
@@ -159,3 +162,58 @@ def diagnosis_text(d: Diagnosis, unit: str) -> str:
         return head + " No single indicator closes the gap to the unit above; most points to gain: " + "; ".join(
             f"{r.label} ({r.available:.2f})" for r in levers.itertuples()) + "."
     return head + " It holds full marks on every indicator."
+
+
+def _diagnosis_zh(d: Diagnosis, unit: str, labels: dict[str, str]) -> str:
+    u = d.units.set_index("unit_id").loc[unit]
+    levers = d.levers[d.levers["unit_id"] == unit]
+    category = labels.get(u["category"], u["category"])
+    gain = "；".join(f"{r.label}（{r.available:.2f} 分）" for r in levers.itertuples())
+    if u["gap_to_above"] <= 0:
+        head = f"{u['name']}（{unit}）{d.year} 年得 {u['total']:.2f} 分，在{category} {int(u['of'])} 个单位中居第 1（{u['grade']}）。"
+        return head + (f"尚可增分最多的指标：{gain}。" if len(levers) else "各项指标均已满分。")
+    head = (f"{u['name']}（{unit}）{d.year} 年得 {u['total']:.2f} 分，在{category} {int(u['of'])} 个单位中居第 "
+            f"{int(u['rank'])}（{u['grade']}），比前一名少 {u['gap_to_above']:.2f} 分，比类别第一少 {u['gap_to_top']:.2f} 分。")
+    reach = levers[levers["reaches"]]
+    if len(reach):
+        return head + "以最小的改进超过前一名：" + "；".join(
+            f"{r.label}（{r.indicator or r.path.rsplit('.', 1)[1]}）再得满分的 {r.share_needed:.1%}" for r in reach.itertuples()) + "。"
+    if len(levers):
+        return head + f"单靠一项指标不能赶上前一名；可增分最多的：{gain}。"
+    return head + "各项指标均已满分。"
+
+
+def analysis(scheme: Resolved, dataset: Dataset, *, year: int | None = None, seed: int = 0,
+             period: str | None = None):
+    """The protocol's diagnosis (see :mod:`perfsim.analyses.result`): every unit's
+    diagnosis as tables, with what they say for the city as a whole (the unit pages are
+    drawn from the tables by the report floor)."""
+    from ..core.scheme import as_resolved
+    from .result import Result, both
+
+    scheme = as_resolved(scheme)
+    d = diagnose(scheme, dataset, year, period)
+    reach = d.levers[d.levers["reaches"]]
+    passing = int(reach["unit_id"].nunique())
+    share = float(reach.groupby("unit_id")["share_needed"].min().median()) if len(reach) else None
+    facts = {"scheme": scheme.name, "year": d.year, "units": int(len(d.units)), "can_pass_above": passing,
+             "median_share_needed": share, "period": period}
+    zh = (f"{d.year} 年，{len(d.units)} 个单位各有一页诊断（每项目标的得分、与类别最好的差距、历年名次、减分和提升名次的指标）。"
+          + (f"{passing} 个单位只需改进一项指标就能超过前一名，所需的满分份额中位数为 {share:.1%}。" if passing
+             else "没有单位能只靠一项指标超过前一名。"))
+    en = (f"In {d.year}, each of the {len(d.units)} units has a diagnosis page (its score on every target, gaps to "
+          "the category's best, rank over the years, deductions and the indicators that would lift its rank). "
+          + (f"{passing} units can pass the unit above by improving one indicator; the median share of its full "
+             f"marks needed is {share:.1%}." if passing else "No unit can pass the unit above by one indicator alone."))
+    return Result(
+        "diagnosis", both("绩效诊断", "Performance diagnosis"),
+        tables={"units": d.units, "leaves": d.leaves, "history": d.history, "levers": d.levers,
+                "deductions": d.deductions},
+        facts=facts, texts=both(zh, en), scenarios={"scheme": scheme},
+        shown=(("units", "各单位得分、名次与差距", "Every unit: total, rank and gaps"),))
+
+
+def diagnosis_of(result) -> Diagnosis:
+    """The :class:`Diagnosis` a diagnosis Result holds (its tables)."""
+    t = result.tables
+    return Diagnosis(int(result.facts["year"]), t["units"], t["leaves"], t["history"], t["deductions"], t["levers"])

@@ -24,8 +24,8 @@ _NOT_ANALYSES = {"result", "protocol"}
 
 @lru_cache(maxsize=1)
 def analyses() -> dict[str, Callable[..., Any]]:
-    """{name: analysis function} of every analysis module (name = the module's, except
-    ``comparison``, whose command is ``compare``)."""
+    """{name: analysis function} of every analysis module (name: the module's ``ANALYSIS``,
+    else the module's own name)."""
     floor = importlib.import_module(__name__.rpartition(".")[0])
     found = {}
     for info in pkgutil.iter_modules(floor.__path__):
@@ -34,7 +34,7 @@ def analyses() -> dict[str, Callable[..., Any]]:
         module = importlib.import_module(f"{floor.__name__}.{info.name}")
         fn = getattr(module, "analysis", None)
         if callable(fn):
-            found[{"comparison": "compare"}.get(info.name, info.name)] = fn
+            found[getattr(module, "ANALYSIS", info.name)] = fn
     return dict(sorted(found.items()))
 
 

@@ -33,6 +33,9 @@ from ..core.scheme import Resolved, Scheme
 
 TRACKING = PARAMS_DIR / "tracking.yaml"
 
+#: the analysis's name in the protocol (its command's)
+ANALYSIS = "track"
+
 
 def load_tracking(path: str | Path | None = None) -> dict:
     return load_knobs(Path(path) if path else TRACKING)
@@ -220,3 +223,48 @@ def award_allocation(table: pd.DataFrame, dataset: Dataset, grade_shares: dict, 
         awards[order[: quota - awards.sum()]] += 1
     return pd.DataFrame({"unit_id": table["unit_id"].to_numpy(), "category": table["category"].to_numpy(),
                          "grade": table["grade"].to_numpy(), "staff": staff, "awards": awards})
+
+
+def analysis(scheme: Resolved | Scheme, dataset: Dataset, *, year: int | None = None, seed: int = 0,
+             period: str = "", params: dict | None = None):
+    """The protocol's monthly tracking (e-performance, see :mod:`perfsim.analyses.result`):
+    progress against the expected path with traffic lights, the ranking month by month and
+    each unit's indicators behind schedule, at ``period`` (YYYY-MM)."""
+    from ..core.scheme import as_resolved
+    from .result import Chart, Result, both
+
+    scheme = as_resolved(scheme)
+    if not period:
+        raise PerfsimError("tracking needs a period, YYYY-MM")
+    params = params or load_tracking()
+    table = progress(dataset, period, params)
+    if table["actual"].isna().all():
+        raise PerfsimError(f"no actuals for period {period}", where=dataset.where("actuals"))
+    category = dataset.units.set_index("unit_id")["category"]
+    if "category" not in table:
+        table.insert(1, "category", category.reindex(table["unit_id"]).to_numpy())
+    ranking = dynamic_ranking(scheme, dataset, period, params=params)
+    notes = feedback(table, dataset)
+    lights = {k: int(v) for k, v in table["light"].value_counts().reindex(["green", "amber", "red"], fill_value=0).items()}
+    worst = notes.groupby("unit_id").size().sort_values(ascending=False).head(5)
+    names = dataset.units.set_index("unit_id")["name"]
+    facts = {"scheme": scheme.name, "period": period, "targets": int(len(table)), "lights": lights,
+             "most_behind": {str(u): int(k) for u, k in worst.items()}}
+    listed_zh = "、".join(f"{names.get(u, u)}（{k} 项）" for u, k in worst.items())
+    listed_en = ", ".join(f"{u} ({k})" for u, k in worst.items())
+    due = sum(lights.values())
+    facts["not_due"] = int(len(table) - due)
+    zh = (f"截至 {period}，{len(table)} 个单位-指标目标中，{due} 个已到考核时点：绿灯 {lights['green']}、黄灯 "
+          f"{lights['amber']}、红灯 {lights['red']}；其余 {len(table) - due} 个尚未到期（按季或按年报送）。"
+          + (f"落后于进度的指标最多的单位：{listed_zh}。" if len(worst) else "没有单位落后于进度。"))
+    en = (f"At {period}, {due} of {len(table)} unit-indicator targets are due: green {lights['green']}, amber "
+          f"{lights['amber']}, red {lights['red']}; the other {len(table) - due} are not yet due (reported quarterly "
+          "or yearly)." + (f" Units with most indicators behind schedule: {listed_en}." if len(worst)
+                                     else " No unit is behind schedule."))
+    return Result(
+        "track", both("月度跟踪：进度、预警与动态排名", "Monthly tracking: progress, warnings and the running ranking"),
+        tables={"progress": table, "ranking": ranking, "feedback": notes},
+        figures={"lights": Chart("lights", ("progress",), both("各类别的进度灯", "Progress lights per category"),
+                                 {"labels": dict(scheme.scheme.category_labels), "period": period})},
+        facts=facts, texts=both(zh, en), scenarios={"scheme": scheme},
+        shown=(("feedback", "落后于进度的指标（反馈给单位）", "Indicators behind schedule (fed back to units)"),))

@@ -205,7 +205,7 @@ def progress_option(p: argparse.ArgumentParser) -> None:
 
 
 def publish_result(result, args: argparse.Namespace, command: str, extra: dict[str, str] | None = None,
-                   **settings) -> list[Path]:
+                   writer=None, more_html: str = "", page_name: str | None = None, **settings) -> list[Path]:
     """Publish an analysis's Result into ``args.out`` with the command's provenance (the
     scenarios it read, the data and its hash, ``settings``, the warnings seen), print its
     text in ``args.lang`` and say what was written; ``extra`` adds text files (name: text)."""
@@ -222,9 +222,13 @@ def publish_result(result, args: argparse.Namespace, command: str, extra: dict[s
     def more(outputs) -> None:
         for name, text in (extra or {}).items():
             outputs.text(text, name)
+        if writer is not None:
+            writer(outputs)
 
     written = publish(result, args.out, run_facts(command, dict(result.scenarios), data, **settings), meta, lang,
-                      extra=more)
+                      page_name=page_name, extra=more, more_html=more_html)
     print(result.text(lang))
-    print(f"wrote {', '.join(p.name for p in written)} to {args.out}")
+    shown = [p.relative_to(args.out).as_posix() for p in written]
+    more_files = f" and {len(shown) - 12} more" if len(shown) > 12 else ""
+    print(f"wrote {', '.join(shown[:12])}{more_files} to {args.out}")
     return written

@@ -7,7 +7,7 @@ import argparse
 
 from ..core.errors import PerfsimError
 from . import options
-from .common import data_options, load_file, open_data
+from .common import lang_option, publish_result, data_options, load_file, open_data
 
 NAME = "diagnose"
 HELP = "one page per unit: every target, rank over time, gaps, deductions, levers (绩效诊断)"
@@ -24,21 +24,24 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--unit", action="append", default=[], help="only this unit's page (repeat for several)")
     p.add_argument("--top", type=options.top, default=3, help="how many units' diagnoses to print")
     p.add_argument("--out", default="outputs/diagnosis", help="folder for index.html, units/ and the tables")
+    lang_option(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..analyses.diagnosis import diagnose, diagnosis_text
-    from ..report.diagnosis_page import write_diagnosis
+    from ..analyses.diagnosis import analysis, diagnosis_of, diagnosis_text
+    from ..report.diagnosis_page import unit_links, unit_pages
 
     resolved = load_file(args.scheme)
-    dataset = open_data(args)
-    result = diagnose(resolved, dataset, args.year, args.period)
-    known = set(result.units["unit_id"])
+    result = analysis(resolved, open_data(args), year=args.year, period=args.period)
+    known = set(result.tables["units"]["unit_id"])
     unknown = [u for u in args.unit if u not in known]
     if unknown:
         raise PerfsimError(f"--unit {unknown[0]!r} is not a unit of the data")
-    write_diagnosis(result, args.out, resolved.name, args.unit or None)
-    for unit in args.unit or list(result.units["unit_id"])[: args.top]:
-        print(diagnosis_text(result, unit))
-    print(f"wrote {args.out}/index.html, one page per unit under {args.out}/units/, the tables and diagnosis.xlsx")
+    labels = dict(resolved.scheme.category_labels)
+    d = diagnosis_of(result)
+    for unit in args.unit or list(d.units["unit_id"])[: args.top]:
+        print(diagnosis_text(d, unit, args.lang, labels))
+    publish_result(result, args, NAME, writer=unit_pages(result, resolved.name, args.unit or None, labels),
+                   more_html=unit_links(result, args.unit or None, labels), page_name="index.html",
+                   year=args.year, period=args.period, units=args.unit)
     return 0

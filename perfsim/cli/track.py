@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..core.errors import PerfsimError
 from . import options
-from .common import encoding_option, load_file, open_data
+from .common import lang_option, publish_result, encoding_option, load_file, open_data
 
 NAME = "track"
 HELP = "monthly progress, warnings, dynamic ranking and feedback"
@@ -22,30 +21,15 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None, help="dataset folder or .xlsx (default: the bundled SYNTHETIC world)")
     encoding_option(p)
     p.add_argument("--params", default=None, help="tracking knobs (default: params/tracking.yaml)")
-    p.add_argument("--out", default="outputs/track", help="folder for progress.csv, ranking.csv, feedback.csv")
+    p.add_argument("--out", default="outputs/track",
+                   help="folder for track.html, progress.csv, ranking.csv, feedback.csv, lights.png and run.json")
+    lang_option(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..analyses.tracking import dynamic_ranking, feedback, load_tracking, progress
-    from ..core.files import OutputSet, check_dir_target
+    from ..analyses.tracking import analysis, load_tracking
 
-    out = check_dir_target(args.out)
-    resolved = load_file(args.scenario)
-    dataset = open_data(args)
-    params = load_tracking(args.params)
-    table = progress(dataset, args.period, params)
-    if table["actual"].isna().all():
-        raise PerfsimError(f"no actuals for period {args.period}", where=dataset.where("actuals"))
-    ranking = dynamic_ranking(resolved, dataset, args.period, params=params)
-    notes = feedback(table, dataset)
-    with OutputSet(out) as outputs:
-        outputs.csv(table, "progress.csv")
-        outputs.csv(ranking, "ranking.csv")
-        outputs.csv(notes, "feedback.csv")
-    lights = table["light"].value_counts().reindex(["green", "amber", "red"], fill_value=0)
-    print(f"'{resolved.name}' at {args.period}: {len(table)} unit-indicator targets; "
-          f"green {lights['green']}, amber {lights['amber']}, red {lights['red']}")
-    worst = notes.groupby("unit_id").size().sort_values(ascending=False).head(5)
-    print("units with most indicators behind schedule: " + ", ".join(f"{u} ({k})" for u, k in worst.items()))
-    print(f"wrote progress.csv, ranking.csv, feedback.csv to {out}")
+    result = analysis(load_file(args.scenario), open_data(args), period=args.period,
+                      params=load_tracking(args.params))
+    publish_result(result, args, NAME, period=args.period, params=args.params)
     return 0

@@ -1,15 +1,15 @@
-"""The diagnosis as files: one page per unit (``units/<unit_id>.html``), an index, the
-tables as CSV and ``diagnosis.xlsx`` (one sheet per table, Chinese headers first)."""
+"""The diagnosis's own files beside what :func:`perfsim.report.publish.publish` writes of
+its Result: one page per unit (``units/<unit_id>.html``, the unit's feedback in Chinese
+with English on the switch) and ``diagnosis.xlsx`` (one sheet per table, Chinese headers
+first)."""
 
 from __future__ import annotations
 
 import html
-from pathlib import Path
 
 import pandas as pd
 
-from ..analyses.diagnosis import Diagnosis, diagnosis_text
-from ..core.files import OutputSet
+from ..analyses.diagnosis import Diagnosis, diagnosis_of, diagnosis_text
 from .pages import CSS, html_table
 
 HEADERS = {"unit_id": "单位编号 unit", "name": "单位 name", "category": "类别 category", "total": "总分 total",
@@ -24,18 +24,23 @@ HEADERS = {"unit_id": "单位编号 unit", "name": "单位 name", "category": "�
            "bonus": "加分 bonus"}
 
 
-def _page(d: Diagnosis, unit: str, scheme_name: str) -> str:
+def _page(d: Diagnosis, unit: str, scheme_name: str, labels: dict[str, str]) -> str:
+    from .index_report import CSS as LANG_CSS
+    from .index_report import SWITCH
+
     u = d.units.set_index("unit_id").loc[unit]
     leaves = d.leaves[d.leaves["unit_id"] == unit].drop(columns="unit_id").sort_values("gap_to_best", ascending=False)
     hist = d.history[d.history["unit_id"] == unit].drop(columns="unit_id")
     ded = d.deductions[d.deductions["unit_id"] == unit].drop(columns="unit_id")
     lev = d.levers[d.levers["unit_id"] == unit].drop(columns="unit_id")
     show = lambda f: html_table(f.rename(columns=HEADERS), digits=2)      # noqa: E731
+    name, h = html.escape(str(u["name"])), html.escape
     return f"""<!doctype html><html lang="zh"><head><meta charset="utf-8">
-<title>绩效诊断 {html.escape(str(u['name']))} ({html.escape(unit)})</title><style>{CSS}</style></head><body>
-<p class='meta'><a href="../index.html">← 全部单位 all units</a> · 方案 scheme: {html.escape(scheme_name)} · 年度 year {d.year}</p>
-<h1>绩效诊断 {html.escape(str(u['name']))} <span class='en'>({html.escape(unit)}, performance diagnosis)</span></h1>
-<p class='headline'>{html.escape(diagnosis_text(d, unit))}</p>
+<title>绩效诊断 {name} ({h(unit)})</title><style>{CSS}{LANG_CSS}</style></head><body>{SWITCH}
+<p class='meta'><a href="../index.html">← 全部单位 all units</a> · 方案 scheme: {h(scheme_name)} · 年度 year {d.year}</p>
+<h1>绩效诊断 {name} <span class='en'>({h(unit)}, performance diagnosis)</span></h1>
+<p class='headline l-zh'>{h(diagnosis_text(d, unit, "zh", labels))}</p>
+<p class='headline l-en'>{h(diagnosis_text(d, unit, "en"))}</p>
 <h2>提升名次的指标 (levers: the least change that passes the unit above)</h2>{show(lev)}
 <h2>历年排名 (rank over the years)</h2>{show(hist)}
 <h2>各项目标得分 (every target: score, gaps to full marks and to the category's best, progress)</h2>{show(leaves)}
@@ -44,32 +49,27 @@ def _page(d: Diagnosis, unit: str, scheme_name: str) -> str:
 """
 
 
-def write_diagnosis(d: Diagnosis, out: str | Path, scheme_name: str, units: list[str] | None = None) -> list[Path]:
-    """All files of ``perfsim diagnose``, all or nothing."""
+def unit_links(result, units: list[str] | None = None, labels: dict[str, str] | None = None) -> str:
+    """The list of unit pages for the diagnosis's own page."""
+    d = diagnosis_of(result)
+    rows = d.units if not units else d.units[d.units["unit_id"].isin(units)]
+    items = "".join(f"<li><a href='units/{html.escape(r.unit_id)}.html'>{html.escape(r.unit_id)} {html.escape(str(r.name))}</a>"
+                    f" ({html.escape(str((labels or {}).get(r.category, r.category)))}, {int(r.rank)}/{int(r.of)})</li>"
+                    for r in rows.itertuples())
+    return f"<h2><span class='l-zh'>各单位诊断页</span><span class='l-en'>One page per unit</span></h2><ul>{items}</ul>"
+
+
+def unit_pages(result, scheme_name: str, units: list[str] | None = None, labels: dict[str, str] | None = None):
+    """A writer of the unit pages (``units/<unit_id>.html``) and ``diagnosis.xlsx`` (one
+    sheet per table, Chinese headers first) into the diagnosis's output set."""
+    d = diagnosis_of(result)
     chosen = units or list(d.units["unit_id"])
-    index_rows = d.units[d.units["unit_id"].isin(chosen)].copy()
-    index_rows["page"] = [f"<a href='units/{html.escape(u)}.html'>{html.escape(u)}</a>" for u in index_rows["unit_id"]]
-    with OutputSet(out) as files:
-        files.csv(d.units, "units.csv")
-        files.csv(d.leaves, "leaves.csv")
-        files.csv(d.history, "history.csv")
-        files.csv(d.levers, "levers.csv")
-        files.csv(d.deductions, "deductions.csv")
+
+    def write(files) -> None:
         with pd.ExcelWriter(files.path("diagnosis.xlsx"), engine="openpyxl") as book:
             for name, frame in (("单位 units", d.units), ("指标 leaves", d.leaves), ("提升 levers", d.levers),
                                 ("历年 history", d.history), ("减分 deductions", d.deductions)):
                 frame.rename(columns=HEADERS).to_excel(book, sheet_name=name, index=False, freeze_panes=(1, 0))
         for unit in chosen:
-            files.text(_page(d, unit, scheme_name), f"units/{unit}.html")
-        table = index_rows.drop(columns="page").rename(columns=HEADERS).to_html(index=False, escape=True)
-        links = "".join(f"<li>{p} {html.escape(str(n))} ({html.escape(str(c))}, {int(r)}/{int(o)})</li>"
-                        for p, n, c, r, o in zip(index_rows["page"], index_rows["name"], index_rows["category"],
-                                                 index_rows["rank"], index_rows["of"]))
-        files.text(f"""<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>绩效诊断 diagnosis</title>
-<style>{CSS}</style></head><body><h1>绩效诊断 <span class='en'>(performance diagnosis, {d.year}, scheme {html.escape(scheme_name)})</span></h1>
-<p class='meta'>One page per unit: its score on every target, rank within its category and over the years, gaps to the
-expected path and to the category's best, deductions, and the indicators that would lift its rank most for the least
-change. Tables: units.csv, leaves.csv, levers.csv, history.csv, deductions.csv, diagnosis.xlsx.</p>
-<ul>{links}</ul><div class='wrap'>{table}</div></body></html>
-""", "index.html")
-    return [Path(out) / n for n in files.names]
+            files.text(_page(d, unit, scheme_name, labels or {}), f"units/{unit}.html")
+    return write

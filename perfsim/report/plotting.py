@@ -625,3 +625,32 @@ def moments_figure(moments):
                        + (f", {len(absent)} 个缺 absent" if absent else "")), fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def lights_figure(progress, labels, period: str):
+    """Per category, the unit-indicator targets by light (green, amber, red; not yet due
+    left out), as stacked shares with the counts."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    setup_fonts()
+    judged = progress[progress["light"].isin(["green", "amber", "red"])]
+    counts = judged.groupby(["category", "light"]).size().unstack(fill_value=0).reindex(
+        columns=["green", "amber", "red"], fill_value=0)
+    shares = counts.div(counts.sum(axis=1).replace(0, 1), axis=0)
+    fig, ax = plt.subplots(figsize=(9, 0.45 * max(len(counts), 3) + 1.6))
+    left = np.zeros(len(counts))
+    names = {"green": "绿灯 green (on schedule)", "amber": "黄灯 amber", "red": "红灯 red (behind)"}
+    for light, colour in (("green", "#2ca02c"), ("amber", "#ffbf00"), ("red", "#d62728")):
+        ax.barh(range(len(counts)), shares[light], left=left, color=colour, label=label(names[light]))
+        for k, (v, n) in enumerate(zip(shares[light], counts[light])):
+            if v > 0.06:
+                ax.text(left[k] + v / 2, k, str(int(n)), ha="center", va="center", fontsize=8)
+        left += shares[light].to_numpy()
+    ax.set_yticks(range(len(counts)), [label(labels.get(c, c)) for c in counts.index])
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(label("目标的份额（数字为个数） share of targets (numbers: counts)"))
+    ax.set_title(label(f"截至 {period} 的进度灯 (progress lights at {period})"), fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig

@@ -162,11 +162,17 @@ def _shifts(tables, base_name: str, scenario_name: str):
     return slope_chart(tables["rank_shifts"], base_name, scenario_name)
 
 
+def _lights(tables, labels, period: str):
+    from .plotting import lights_figure
+
+    return lights_figure(tables["progress"], labels, period)
+
+
 #: the drawers a :class:`Chart` names: ``draw(tables, **args) -> matplotlib Figure``
 DRAWERS: dict[str, Callable[..., Any]] = {
     "influence": _influence, "methods": _methods, "efficiency": _efficiency, "raters": _raters,
     "availability": _audit("availability"), "outliers": _audit("outlier"), "correlations": _audit("correlation"),
-    "steps": _steps, "moments": _moments, "shifts": _shifts,
+    "steps": _steps, "moments": _moments, "shifts": _shifts, "lights": _lights,
 }
 
 
@@ -185,7 +191,7 @@ def _paragraphs(text: str) -> str:
     return "".join(f"<p>{_h(p.strip())}</p>" for p in text.split("\n\n") if p.strip())
 
 
-def page(result: Result, meta: Mapping[str, str] | None = None, lang: str = "zh") -> str:
+def page(result: Result, meta: Mapping[str, str] | None = None, lang: str = "zh", more_html: str = "") -> str:
     """The result's HTML page (see the module's text)."""
     from .index_report import CSS as LANG_CSS
     from .index_report import SWITCH
@@ -202,6 +208,8 @@ def page(result: Result, meta: Mapping[str, str] | None = None, lang: str = "zh"
                      f"alt='{_h(chart.title['zh'])}'></a></p>")
     for table, zh, en in result.shown:
         parts.append(f"<h2>{both(_h(zh), _h(en))}</h2>{readable_html(result.tables[table])}")
+    if more_html:
+        parts.append(more_html)
     files = [f"{t}.csv" for t in result.tables] + [f"{f}.png" for f in result.figures] + list(result.files) + ["run.json"]
     parts.append(f"<p class='meta'>{both('文件', 'Files')}: "
                  + ", ".join(f"<a href='{_h(f)}'>{_h(f)}</a>" for f in files) + "</p>")
@@ -214,10 +222,11 @@ def page(result: Result, meta: Mapping[str, str] | None = None, lang: str = "zh"
 
 def publish(result: Result, out: str | Path, provenance: Mapping[str, Any] | None = None,
             meta: Mapping[str, str] | None = None, lang: str = "zh", page_name: str | None = None,
-            extra: Callable[[OutputSet], None] | None = None) -> list[Path]:
+            extra: Callable[[OutputSet], None] | None = None, more_html: str = "") -> list[Path]:
     """Write ``result`` into folder ``out`` (see the module's text); ``provenance`` is the
     command's :func:`~perfsim.report.provenance.run_facts` (the result's facts are added),
-    ``extra`` writes more files into the same set. Returns the paths written."""
+    ``extra`` writes more files into the same set, ``more_html`` goes on the page after the
+    tables. Returns the paths written."""
     import matplotlib.pyplot as plt
 
     figures = {}
@@ -231,7 +240,7 @@ def publish(result: Result, out: str | Path, provenance: Mapping[str, Any] | Non
                 fig.savefig(outputs.path(f"{name}.png"), dpi=110)
             for name, text in result.files.items():
                 outputs.text(text, name)
-            outputs.text(page(result, meta, lang), page_name or f"{result.analysis}.html")
+            outputs.text(page(result, meta, lang, more_html), page_name or f"{result.analysis}.html")
             if extra is not None:
                 extra(outputs)
             outputs.json({**dict(provenance or {}), "analysis": result.analysis, "title": dict(result.title),
