@@ -151,4 +151,4 @@ def test_audit_reports_concentration_of_the_baseline(capsys, tmp_path):
     assert flagged["max_share"].iloc[0] == pytest.approx(7 / 22, abs=1e-9)
     assert "tree.targets.social.S04 (party_admin): 31.8%" in captured.out
     assert "S04 carries 31.8% of the points of party_admin units" in captured.err
-    assert "S04 占 party_admin 单位总分的 31.8%" in (out / "audit.html").read_text(encoding="utf-8")
+    assert "S04 占综合党群类部门单位总分的 31.8%" in (out / "audit.html").read_text(encoding="utf-8")   # the scheme's label

@@ -446,12 +446,12 @@ def test_a_bad_out_is_found_before_the_work_and_no_progress_bar_goes_to_a_pipe(t
     (["influence", str(BASELINE)], "folder"), (["score", str(BASELINE)], "file")])
 def test_every_out_is_checked_before_the_work(tmp_path, capsys, monkeypatch, command, out):
     """The analysis itself is made to fail loudly: the out check must come first."""
-    import perfsim.cli as cli
+    import importlib
 
     def never(args):
         raise AssertionError("the work started before --out was checked")
 
-    monkeypatch.setattr(cli, "_dataset", never)
+    monkeypatch.setattr(importlib.import_module(f"perfsim.cli.{command[0]}"), "open_data", never)
     bad = tmp_path / "x"
     if out == "folder":
         bad.write_text("a file")

@@ -10,7 +10,8 @@ import html
 import pandas as pd
 
 from ..analyses.diagnosis import Diagnosis, diagnosis_of, diagnosis_text
-from .pages import CSS, html_table
+from .pages import CSS
+from .publish import readable_html
 
 HEADERS = {"unit_id": "单位编号 unit", "name": "单位 name", "category": "类别 category", "total": "总分 total",
            "rank": "排名 rank", "of": "类别单位数 of", "grade": "等次 grade", "gap_to_above": "与前一名差距 gap to above",
@@ -33,7 +34,7 @@ def _page(d: Diagnosis, unit: str, scheme_name: str, labels: dict[str, str]) -> 
     hist = d.history[d.history["unit_id"] == unit].drop(columns="unit_id")
     ded = d.deductions[d.deductions["unit_id"] == unit].drop(columns="unit_id")
     lev = d.levers[d.levers["unit_id"] == unit].drop(columns="unit_id")
-    show = lambda f: html_table(f.rename(columns=HEADERS), digits=2)      # noqa: E731
+    show = lambda f: readable_html(f.rename(columns=HEADERS), bilingual=False)      # noqa: E731
     name, h = html.escape(str(u["name"])), html.escape
     return f"""<!doctype html><html lang="zh"><head><meta charset="utf-8">
 <title>绩效诊断 {name} ({h(unit)})</title><style>{CSS}{LANG_CSS}</style></head><body>{SWITCH}
