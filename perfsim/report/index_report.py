@@ -4,7 +4,8 @@
 category, coloured by grade); who gains and who loses under every scenario (mean change of
 total by unit type: central districts, outer districts, each department category; units
 up and down a grade); each scenario's grade transition matrix; all scenarios' validity
-effects with their intervals in one chart; a search box that finds any unit (its rank and
+effects with their intervals in one chart; what every analysis found for the base scheme
+(each notebook's ``conclusion.json``, linked to its page); a search box that finds any unit (its rank and
 grade under every scheme, with a link to its diagnosis page); and a link to every page the
 batch made. Every number is computed from the batch's own tables (each scenario's
 ``scoring/tables/scores.csv``) with :mod:`perfsim.analyses.explore`, the functions the live
@@ -17,6 +18,7 @@ the page's switch shows one of them (:data:`SWITCH`), Chinese first.
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -316,6 +318,45 @@ def rater_levers(root: Path, facts: Sequence[Mapping[str, Any]], known: set[str]
     return [], None
 
 
+#: the notebooks whose conclusions the index shows, in the order a reader goes: (zh, en) titles
+NOTEBOOK_TITLES = {
+    "scoring": ("评分与排名", "Scoring and ranking"), "scheme_overview": ("方案结构与实际权重", "The scheme and its real weights"),
+    "robustness": ("排名的稳健性", "How robust the ranking is"), "weightings": ("权重与指标精简", "Weights and fewer indicators"),
+    "levers": ("调节手段：调查样本、类别、封顶", "Levers: survey size, categories, caps"),
+    "results_use": ("结果运用：效率、问责、诊断", "Results use: efficiency, accountability, diagnosis"),
+    "e_performance": ("电子绩效：月度跟踪与目标设定", "E-performance: monthly tracking and target setting"),
+    "leader_rating_reform": ("市领导评价的调整", "The leader-rating reform"), "comparison": ("方案比较", "Comparison"),
+}
+
+
+def _first_paragraph(text: str) -> str:
+    return text.strip().split("\n\n")[0].replace("**", "")
+
+
+def analysis_findings(root: Path, facts: Sequence[Mapping[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """Every analysis's conclusion (the ``conclusion.json`` each notebook writes) for the base
+    scenario, its first paragraph in both languages, linked to its page."""
+    bases = [f for f in facts if not f.get("base_name")] or list(facts)
+    if not bases:
+        return "", []
+    folder = bases[0]["folder"]
+    rows, found = [], []
+    for notebook, (zh_title, en_title) in NOTEBOOK_TITLES.items():
+        path = folder / notebook / "conclusion.json"
+        if not path.is_file():
+            continue
+        c = json.loads(path.read_text(encoding="utf-8"))
+        page = folder / notebook / f"{notebook}.report.html"
+        link = (f" <a href='{_rel(root, page)}'>{both('详见报告', 'the report')}</a>" if page.exists() else "")
+        rows.append(f"<li><b>{both(_h(zh_title), _h(en_title))}</b>：{both(_h(_first_paragraph(c['zh'])), _h(_first_paragraph(c['en'])))}{link}</li>")
+        found.append({"notebook": notebook, "zh": _first_paragraph(c["zh"]), "en": _first_paragraph(c["en"])})
+    if not rows:
+        return "", []
+    name = _h(bases[0].get("name", ""))
+    return (f"<h2>{both('各项分析的发现（基准方案', 'What every analysis found (base scheme ')}{name}{both('）', ')')}</h2>"
+            f"<ul class='findings'>{''.join(rows)}</ul>"), found
+
+
 def pages_table(root: Path, pages: Sequence[Path]) -> str:
     """Every page as a table: scenarios (rows) by notebooks (columns), the code-free report and
     the page with code in each cell; pages outside that pattern listed after it."""
@@ -424,7 +465,12 @@ def report_sections(root: Path, manifest: Mapping[str, Any], facts: Sequence[Map
                      f"<p>{both(zh, en)}</p>{lever_note}"
                      f"<div class='fig'><a href='{_rel(root, path)}'><img src='{_rel(root, path)}' alt='validity'></a></div>")
         numbers["validity"] = found
-    # 5. find a unit
+    # 5. what every analysis found, each linking to its page
+    html_, found_analyses = analysis_findings(root, facts)
+    if html_:
+        parts.append(html_)
+        numbers["analyses"] = found_analyses
+    # 6. find a unit
     head, rows = _unit_rows(root, facts, names)
     if rows:
         parts.append(f"<h2>{both('查找单位', 'Find a unit')}</h2>"
@@ -433,7 +479,7 @@ def report_sections(root: Path, manifest: Mapping[str, Any], facts: Sequence[Map
                      f"{both('个单位', 'units')}</p>"
                      f"<div class='wrap tablebox'><table id='unit-table'><thead><tr>"
                      f"{''.join(f'<th>{h}</th>' for h in head)}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
-    # 6. every page: scenarios by notebooks
+    # 7. every page: scenarios by notebooks
     pages = every_page(root)
     parts.append(f"<h2>{both(f'全部页面（{len(pages)}）', f'Every page ({len(pages)})')}</h2>{pages_table(root, pages)}")
     numbers["pages"] = len(pages)

@@ -41,6 +41,7 @@ class Notebook:
     year: int | None             # None: the latest year in the data
     seed: int
     out: Path                    # where tables/ and figures/ go
+    name: str = ""               # the notebook's name (its conclusion.json says it)
 
     @property
     def compares(self) -> bool:
@@ -62,6 +63,23 @@ class Notebook:
         done = [d for d in done if d.get("analysis") != analysis] + [{"analysis": analysis, "reason": reason}]
         self.out.mkdir(parents=True, exist_ok=True)
         write_json(path, done)
+
+    def conclude(self, zh: str, en: str) -> None:
+        """The notebook's conclusion, filled from its results: shown in Chinese with the English
+        on the page's switch, with every analysis it skipped and why, and saved as
+        ``conclusion.json`` (the batch's index shows it beside the page)."""
+        from IPython.display import Markdown, display
+
+        from ..core.files import write_json
+
+        skipped = skipped_analyses(self.out)
+        if skipped:
+            zh += "\n\n" + "\n".join(f"- 未做：{s['analysis']}（{s['reason']}）" for s in skipped)
+            en += "\n\n" + "\n".join(f"- skipped: {s['analysis']}: {s['reason']}" for s in skipped)
+        display(Markdown(f"{zh}\n\n<div class=\"l-en\">\n\n{en}\n\n</div>"))
+        self.out.mkdir(parents=True, exist_ok=True)
+        write_json(self.out / "conclusion.json", {"notebook": self.name, "scenario": self.scenario.name,
+                                                   "zh": zh, "en": en})
 
     def show(self, result, lang: str = "zh") -> None:
         """Show an analysis's Result here and save its tables and figures (:func:`show_result`)."""
@@ -118,10 +136,10 @@ def setup_notebook(name: str, scenario: str, data: str = "", year: int = 0, seed
         setup_fonts()
     nb = Notebook(scenario=resolved, base=base, dataset=dataset, data_path=path,
                   synthetic=is_bundled(data) or dataset.synthetic, year=year or None, seed=int(seed),
-                  out=Path(out))
-    stale = nb.out / "skipped.json"
-    if stale.exists():          # from an earlier run into the same folder
-        stale.unlink()
+                  out=Path(out), name=name)
+    for stale in (nb.out / "skipped.json", nb.out / "conclusion.json"):
+        if stale.exists():          # from an earlier run into the same folder
+            stale.unlink()
     readable_outputs(nb.out)
     if not quiet:
         origin = ("内置合成数据（SYNTHETIC，非真实城市）" if is_bundled(data)
