@@ -7,7 +7,7 @@ import argparse
 
 from ..core.errors import PerfsimError
 from . import options
-from .common import data_years_options, format_ranked, load_file, open_data, origin
+from .common import run_facts, data_years_options, format_ranked, load_file, open_data, origin
 
 NAME = "score"
 HELP = "score every unit under a scheme or scenario and print the ranked tables"
@@ -80,8 +80,10 @@ def run(args: argparse.Namespace) -> int:
             if args.year == "all":
                 outputs.csv(result.wide, "panel.csv")
                 outputs.csv(result.persistence, "persistence.csv")
+            outputs.json(run_facts("score", {"scenario": resolved}, args.data, year=args.year, period=args.period),
+                         f"{out.stem}.run.json")
         print(f"wrote {out}" + (", missing.csv" if missing is not None else "")
-              + (", panel.csv, persistence.csv" if args.year == "all" else "") + f" in {out.parent}")
+              + (", panel.csv, persistence.csv" if args.year == "all" else "") + f", {out.stem}.run.json in {out.parent}")
     return 0
 
 def _format_persistence(persistence) -> str:

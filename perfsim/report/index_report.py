@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -329,8 +330,11 @@ NOTEBOOK_TITLES = {
 }
 
 
-def _first_paragraph(text: str) -> str:
-    return text.strip().split("\n\n")[0].replace("**", "")
+def _first_paragraph(text: str, sentences: int = 3) -> str:
+    """The first ``sentences`` sentences of a conclusion's first paragraph (the page has the rest)."""
+    first = text.strip().split("\n\n")[0].replace("**", "")
+    cut = re.split(r"(?<=[。；])|(?<=[.;]) (?=[A-Z'])", first)
+    return "".join(cut[:sentences]) if "。" in first else " ".join(p.strip() for p in cut[:sentences])
 
 
 def analysis_findings(root: Path, facts: Sequence[Mapping[str, Any]]) -> tuple[str, list[dict[str, Any]]]:

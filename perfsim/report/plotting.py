@@ -233,10 +233,14 @@ def node_labels(scheme) -> "dict[str, str]":
     return out
 
 
-def input_group_label(group: str, labels: "dict[str, str]") -> str:
-    """A Sobol input group (``weights tree.targets``, ``noise tree.satisfaction``) in words."""
+def input_group_label(group: str, labels: "dict[str, str]", lang: str = "en") -> str:
+    """A Sobol input group (``weights tree.targets``, ``noise tree.satisfaction``) in words
+    (``lang`` zh: in Chinese, with the node's Chinese label)."""
     kind, _, path = group.partition(" ")
     name = labels.get(path, path)
+    if lang == "zh":
+        name = name.split(" (", 1)[0]
+        return {"weights": f"{name}的权重", "noise": f"{name}的抽样误差"}.get(kind, group)
     return {"weights": f"weights in {name}", "noise": f"sampling noise of {name}"}.get(kind, group)
 
 
