@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,10 @@ from ..core.errors import PerfsimWarning
 from ..core.scheme import Resolved, Scheme
 from ..core.treat import fails, skew_kurtosis, treat
 from ..core.scheme import plain
+from ..core.paths import DEFAULT_SEED
+
+if TYPE_CHECKING:
+    from .result import Result
 
 #: COINr's default thresholds (check_SkewKurt)
 SKEW, KURTOSIS = 2.0, 3.5
@@ -268,8 +273,8 @@ def _audit_text(result: Audit, facts: dict, labels: dict[str, str] | None = None
     return zh, en
 
 
-def analysis(scheme: Scheme | Resolved | None, dataset: Dataset, *, year: int | None = None, seed: int = 0,
-             threshold: float = 0.9, method: str = "pearson", max_share: float = 0.25, min_units: int = 10):
+def analysis(scheme: Scheme | Resolved | None, dataset: Dataset, *, year: int | None = None, seed: int = DEFAULT_SEED,
+             threshold: float = 0.9, method: str = "pearson", max_share: float = 0.25, min_units: int = 10) -> "Result":
     """The protocol's audit (see :mod:`perfsim.analyses.result`): availability, outliers
     and correlations of one year of data (with a scheme, per level and concentration)."""
     from ..core.scheme import as_resolved

@@ -11,6 +11,7 @@ import warnings
 from ..core.engine import score
 from ..core.errors import PerfsimError, PerfsimWarning
 from ..core.scheme import as_resolved
+from ..core.paths import DEFAULT_SEED
 from .compare import biggest_movers, rank_shifts, summarise
 from .findings import findings
 from .result import Chart, Result, both
@@ -19,7 +20,7 @@ from .result import Chart, Result, both
 ANALYSIS = "compare"
 
 
-def analysis(scheme, dataset, *, year: int | None = None, seed: int = 0, scenario=None, worlds: int = 0,
+def analysis(scheme, dataset, *, year: int | None = None, seed: int = DEFAULT_SEED, scenario=None, worlds: int = 0,
              top: int = 5) -> Result:
     """The protocol's comparison (see :mod:`perfsim.analyses.result`): ``scenario`` against
     the base ``scheme``: rank shifts, the summary per category, the biggest movers, and with

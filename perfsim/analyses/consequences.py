@@ -26,6 +26,7 @@ from ..core.errors import PerfsimError, PerfsimWarning
 from ..core.paths import PARAMS_DIR
 from ..core.scheme import Resolved, pydantic_error
 from ..core.yamlio import load_yaml
+from ..core.paths import DEFAULT_SEED
 
 if TYPE_CHECKING:
     from .result import Result
@@ -172,7 +173,7 @@ def compare_consequences(tables: Mapping[str, pd.DataFrame], steps: list[str]) -
     return counts.rename_axis("scheme").reset_index(), pd.DataFrame(rows, columns=columns)
 
 
-def analysis(scheme: Resolved, dataset: Dataset, *, year: int | None = None, seed: int = 0,
+def analysis(scheme: Resolved, dataset: Dataset, *, year: int | None = None, seed: int = DEFAULT_SEED,
              scenarios: Sequence[Resolved] = (), rules: str | Path | None = None) -> "Result":
     """The protocol's consequences analysis (see :mod:`perfsim.analyses.result`): the
     ladder of consequences (the rules file, default ``params/consequences.yaml``) each unit

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,10 @@ from ..core.contract import Dataset
 from ..core.engine import Tree, check_fit, score_detail
 from ..core.errors import PerfsimError, PerfsimWarning
 from ..core.scheme import Resolved
+from ..core.paths import DEFAULT_SEED
+
+if TYPE_CHECKING:
+    from .result import Result
 
 #: how many levers each unit is shown
 LEVERS = 3
@@ -183,8 +188,8 @@ def _diagnosis_zh(d: Diagnosis, unit: str, labels: dict[str, str]) -> str:
     return head + "各项指标均已满分。"
 
 
-def analysis(scheme: Resolved, dataset: Dataset, *, year: int | None = None, seed: int = 0,
-             period: str | None = None):
+def analysis(scheme: Resolved, dataset: Dataset, *, year: int | None = None, seed: int = DEFAULT_SEED,
+             period: str | None = None) -> "Result":
     """The protocol's diagnosis (see :mod:`perfsim.analyses.result`): every unit's
     diagnosis as tables, with what they say for the city as a whole (the unit pages are
     drawn from the tables by the report floor)."""

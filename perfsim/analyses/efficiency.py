@@ -37,6 +37,7 @@ from ..core.contract import Dataset
 from ..core.engine import component_columns, score
 from ..core.errors import PerfsimError, PerfsimWarning
 from ..core.scheme import Resolved
+from ..core.paths import DEFAULT_SEED
 
 if TYPE_CHECKING:
     from .result import Result
@@ -264,7 +265,7 @@ def disclosure(eff: pd.DataFrame | None, cost: pd.DataFrame | None = None,
     return table.reset_index(drop=True)
 
 
-def analysis(scheme: Resolved, dataset: Dataset, *, year: int | None = None, seed: int = 0,
+def analysis(scheme: Resolved, dataset: Dataset, *, year: int | None = None, seed: int = DEFAULT_SEED,
              outputs: Sequence[str] = (), draws: int = 0, inputs: Sequence[str] = INPUTS) -> "Result":
     """The protocol's efficiency analysis (see :mod:`perfsim.analyses.result`): DEA on the
     volume ``outputs`` and/or the budget per point over ``draws`` uncertainty draws, with the

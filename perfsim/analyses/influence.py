@@ -34,6 +34,7 @@ from ..core.engine import Tree, check_fit, score_arrays
 from ..core.errors import PerfsimError, PerfsimWarning
 from ..core.scheme import Resolved, Scheme, apply_diff, as_resolved, parse_scheme, raw_of
 from ..core.scheme import plain
+from ..core.paths import DEFAULT_SEED
 
 if TYPE_CHECKING:
     from .result import Result
@@ -255,7 +256,7 @@ def _get(raw: dict, path: str):
     return node[parts[-1]]
 
 
-def analysis(scheme: Resolved, dataset: Dataset, *, year: int | None = None, seed: int = 0,
+def analysis(scheme: Resolved, dataset: Dataset, *, year: int | None = None, seed: int = DEFAULT_SEED,
              progress: Callable[[int], None] | None = None, top: int = 25) -> "Result":
     """The protocol's influence analysis (see :mod:`perfsim.analyses.result`): the
     :func:`influence` table, its figure and what it says."""

@@ -24,6 +24,7 @@ from ..core.contract import Dataset
 from ..core.engine import Scored, Tree, check_fit, score_arrays
 from ..core.errors import PerfsimWarning
 from ..core.scheme import Resolved, Scheme, as_resolved, plain
+from ..core.paths import DEFAULT_SEED
 from .result import Chart, Result, both
 
 METHODS = ("TOPSIS", "VIKOR", "PROMETHEE_II")
@@ -165,7 +166,7 @@ def methods_text_zh(summary: pd.DataFrame, labels: dict[str, str] | None = None)
     return "".join(parts) + tail
 
 
-def analysis(scheme: Resolved | Scheme, dataset: Dataset, *, year: int | None = None, seed: int = 0,
+def analysis(scheme: Resolved | Scheme, dataset: Dataset, *, year: int | None = None, seed: int = DEFAULT_SEED,
              top: int = 10) -> Result:
     """The protocol's methods analysis (see :mod:`perfsim.analyses.result`): the ranking
     under TOPSIS, VIKOR and PROMETHEE II against the scheme's own, per category."""

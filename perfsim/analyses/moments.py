@@ -28,6 +28,7 @@ from ..core.engine import Tree, score_arrays
 from ..core.errors import PerfsimError, PerfsimWarning
 from ..core.scheme import Resolved, Scheme
 from ..core.scheme import plain
+from ..core.paths import DEFAULT_SEED
 
 if TYPE_CHECKING:
     from .result import Result
@@ -467,7 +468,7 @@ def world_data_moments(world, scheme: Scheme | Resolved, datasets: dict | None =
     return dict(zip(table["moment"], table["value"].astype(float)))
 
 
-def analysis(scheme: Scheme | Resolved, dataset: Dataset, *, year: int | str | None = None, seed: int = 0,
+def analysis(scheme: Scheme | Resolved, dataset: Dataset, *, year: int | str | None = None, seed: int = DEFAULT_SEED,
              boot: int = 200) -> "Result":
     """The protocol's moments analysis (see :mod:`perfsim.analyses.result`): the data's
     moments with bootstrap standard errors; a moment the data cannot give is said, not hidden."""

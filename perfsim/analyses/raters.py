@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,10 @@ from scipy import stats
 
 from ..core.contract import Dataset
 from ..core.errors import PerfsimError, PerfsimWarning
+from ..core.paths import DEFAULT_SEED
+
+if TYPE_CHECKING:
+    from .result import Result
 
 SOURCES = ("leader_ratings", "satisfaction")
 #: default false-discovery rate for flagging raters and pairs
@@ -285,8 +290,8 @@ def raters_text_zh(fit: RaterFit) -> str:
     return "".join(parts)
 
 
-def analysis(scheme=None, dataset: Dataset | None = None, *, year: int | None = None, seed: int = 0,
-             source: str = "leader_ratings", alpha: float = ALPHA):
+def analysis(scheme=None, dataset: Dataset | None = None, *, year: int | None = None, seed: int = DEFAULT_SEED,
+             source: str = "leader_ratings", alpha: float = ALPHA) -> "Result":
     """The protocol's rater analysis (see :mod:`perfsim.analyses.result`): leniency,
     compression and candidate favours of one year's ratings (no scheme needed)."""
     from .result import Chart, Result, both

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,10 @@ from ..core.paths import PARAMS_DIR
 from ..core.periods import expected_share, judged_frequency, judged_month, parse_period, period_dataset
 from ..core.rules import competition_rank
 from ..core.scheme import Resolved, Scheme
+from ..core.paths import DEFAULT_SEED
+
+if TYPE_CHECKING:
+    from .result import Result
 
 TRACKING = PARAMS_DIR / "tracking.yaml"
 
@@ -225,8 +230,8 @@ def award_allocation(table: pd.DataFrame, dataset: Dataset, grade_shares: dict, 
                          "grade": table["grade"].to_numpy(), "staff": staff, "awards": awards})
 
 
-def analysis(scheme: Resolved | Scheme, dataset: Dataset, *, year: int | None = None, seed: int = 0,
-             period: str = "", params: dict | None = None):
+def analysis(scheme: Resolved | Scheme, dataset: Dataset, *, year: int | None = None, seed: int = DEFAULT_SEED,
+             period: str = "", params: dict | None = None) -> "Result":
     """The protocol's monthly tracking (e-performance, see :mod:`perfsim.analyses.result`):
     progress against the expected path with traffic lights, the ranking month by month and
     each unit's indicators behind schedule, at ``period`` (YYYY-MM)."""

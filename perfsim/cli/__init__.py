@@ -20,7 +20,8 @@ from ..core import VERSION as __version__
 from ..core.errors import PerfsimError, PerfsimErrors, PerfsimWarning
 from .common import SEEN
 
-#: the commands, one module each (``configure(parser)``, ``run(args)``), in the order of --help
+#: the order --help lists the commands in (one module each: ``configure(parser)``, ``run(args)``);
+#: a command module not listed here is found all the same and listed after these
 COMMANDS = ("synth", "validate", "score", "importing", "audit", "weights", "influence", "reduce", "methods",
             "raters", "efficiency", "consequences", "diagnose", "moments", "compare", "batch", "uncertainty",
             "calibrate", "reference", "explore", "memo", "ensemble", "track")
@@ -69,10 +70,16 @@ def _sub(sub, name: str, help_: str, example: str, func) -> argparse.ArgumentPar
 
 
 def commands() -> list:
-    """The command modules, in the order ``perfsim --help`` lists them."""
+    """The command modules (every module of this package with ``NAME``, ``configure`` and
+    ``run``), in the order ``perfsim --help`` lists them: :data:`COMMANDS` first."""
+    import pkgutil
     from importlib import import_module
 
-    return [import_module(f".{name}", __name__) for name in COMMANDS]
+    found = [info.name for info in pkgutil.iter_modules(__path__)
+             if info.name not in ("common", "options", "__main__")]
+    names = [n for n in COMMANDS if n in found] + sorted(n for n in found if n not in COMMANDS)
+    modules = [import_module(f".{name}", __name__) for name in names]
+    return [m for m in modules if all(hasattr(m, a) for a in ("NAME", "configure", "run"))]
 
 
 def build_parser() -> argparse.ArgumentParser:
