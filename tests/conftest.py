@@ -61,3 +61,17 @@ def world(world_tables):
 @pytest.fixture(scope="session")
 def baseline():
     return perfsim.load_scenario(BASELINE)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def no_kernel_outlives_its_module():
+    """A batch run in this process (one job) keeps its warm kernel for the next batch; a
+    test module's kernel is stopped when the module ends, so no module depends on the state
+    another left behind (with the tests in one folder per floor, a kept kernel reached
+    test_batch in a state where it no longer answered)."""
+    yield
+    import sys
+
+    kernels = sys.modules.get("perfsim.runners.kernels")
+    if kernels is not None:
+        kernels._forget_kernel()        # noqa: SLF001 - the suite's own clean-up

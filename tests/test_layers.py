@@ -173,3 +173,13 @@ def test_the_layers_contract_lists_every_floor():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
     layers = config["contracts"][0]["layers"]
     assert [x.removeprefix("perfsim.") for x in layers] == list(reversed(FLOORS))
+
+
+def test_the_tests_mirror_the_floors():
+    """Each test module sits in the folder of the floor it tests (the project-level ones at
+    the top), and the floors' folders share one conftest.py of fixtures."""
+    tests = ROOT / "tests"
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert folders == set(FLOORS), folders ^ set(FLOORS)
+    assert sorted(p.name for p in tests.glob("test_*.py")) == ["test_docs.py", "test_layers.py"]
+    assert not list(tests.glob("*/conftest.py"))

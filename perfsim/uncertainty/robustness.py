@@ -249,7 +249,7 @@ def sobol_first_total(Y: np.ndarray, groups: int, num_resamples: int, seed: int,
     ``calc_second_order=False``: Saltelli et al. 2010, normalised by the sample variance,
     bootstrap confidence intervals) for many outputs at once: ``Y`` is (rows x outputs)
     in SALib's sample order. Each output gives what SALib's ``analyze`` gives for that
-    column with the same seed (``tests/test_uncertainty.py`` checks it); doing them together
+    column with the same seed (``tests/uncertainty/test_uncertainty.py`` checks it); doing them together
     keeps the cost linear and small when there is one output per unit.
     Returns arrays (groups x outputs): S1, S1_conf, ST, ST_conf.
     """
