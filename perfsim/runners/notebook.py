@@ -76,7 +76,7 @@ class Notebook:
         if skipped:
             zh += "\n\n" + "\n".join(f"- 未做：{s['analysis']}（{s['reason']}）" for s in skipped)
             en += "\n\n" + "\n".join(f"- skipped: {s['analysis']}: {s['reason']}" for s in skipped)
-        display(Markdown(f"{zh}\n\n<div class=\"l-en\">\n\n{en}\n\n</div>"))
+        display(Markdown(f"<div class=\"l-zh\">\n\n{zh}\n\n</div>\n\n<div class=\"l-en\">\n\n{en}\n\n</div>"))
         self.out.mkdir(parents=True, exist_ok=True)
         write_json(self.out / "conclusion.json", {"notebook": self.name, "scenario": self.scenario.name,
                                                    "zh": zh, "en": en})
