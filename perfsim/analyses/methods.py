@@ -116,54 +116,49 @@ def biggest_moves(ranks: pd.DataFrame, top: int = 10) -> pd.DataFrame:
         .reset_index(drop=True)
 
 
-def methods_text(summary: pd.DataFrame) -> str:
-    """One paragraph on how much the ranking owes to the aggregation method, from the summary."""
+def methods_text(summary: pd.DataFrame, lang: str = "en", labels: dict[str, str] | None = None) -> str:
+    """One paragraph on how much the ranking owes to the aggregation method, from the
+    summary, in ``lang`` (zh: categories by the scheme's ``labels``)."""
+    zh = lang == "zh"
+    if zh:
+        summary = summary.assign(category=summary["category"].map(lambda c: (labels or {}).get(c, c)))
     done = summary.dropna(subset=["tau"])
-    skipped = summary[summary["tau"].isna()]
-    not_ranked = ("Not ranked (too few units or varying leaves): " + ", ".join(sorted(set(skipped["category"])))
-                  + ".") if len(skipped) else ""
+    skipped = sorted(set(summary[summary["tau"].isna()]["category"]))
+    if zh:
+        tail = f"未排名的类别（单位或有差异的指标太少）：{'、'.join(skipped)}。" if skipped else ""
+    else:
+        tail = f"Not ranked (too few units or varying leaves): {', '.join(skipped)}." if skipped else ""
     if done.empty:
-        return "No category had enough units and varying leaves to rank by other methods. " + not_ranked
+        return ("没有哪个类别有足够的单位和有差异的指标可用其他方法排名。" + tail if zh else
+                "No category had enough units and varying leaves to rank by other methods. " + tail)
     worst = done.loc[done["tau"].idxmin()]
     best = done.loc[done["tau"].idxmax()]
     by_method = done.groupby("method")["tau"].mean()
+    means = [f"{m} {by_method[m]:.2f}" for m in METHODS if m in by_method]
+    moved = int(done["moved_over_1"].sum())
+    units = int(done.drop_duplicates("category")["units"].sum())
+    largest = int(done["max_move"].max())
+    unstable = bool((done["tau"] < 0.8).any())
+    if zh:
+        parts = [f"用同一套末级指标得分和权重，按 TOPSIS、VIKOR 和 PROMETHEE II 重新排名，与方案排名的 Kendall τ "
+                 f"在 {worst.tau:.2f}（{worst.method}，{worst.category}）到 {best.tau:.2f}（{best.method}，{best.category}）"
+                 "之间；平均 τ：" + "，".join(means) + "。",
+                 f"各类别、各方法合计，有 {moved} 个单位名次（每种方法 {units} 个单位）变动超过 1 位，最大变动 {largest} 位。"]
+        if unstable:
+            parts.append("τ 低于 0.8 的类别，类别内的先后既取决于数据，也取决于集成方法：总分的小差距不是可靠的证据。")
+        return "".join(parts) + tail
     parts = [f"Ranked by TOPSIS, VIKOR and PROMETHEE II on the same leaf scores and weights, the units' "
              f"order agrees with the scheme's with Kendall tau from {worst.tau:.2f} ({worst.method}, "
              f"{worst.category}) to {best.tau:.2f} ({best.method}, {best.category}); mean tau "
-             + ", ".join(f"{m} {by_method[m]:.2f}" for m in METHODS if m in by_method) + "."]
-    moved = int(done["moved_over_1"].sum())
-    units = int(done.drop_duplicates("category")["units"].sum())
-    parts.append(f"Summed over categories and methods, {moved} unit rankings move by more than one place "
-                 f"(of {units} units per method); the largest move is {int(done['max_move'].max())} places.")
-    if (done["tau"] < 0.8).any():
+             + ", ".join(means) + ".",
+             f"Summed over categories and methods, {moved} unit rankings move by more than one place "
+             f"(of {units} units per method); the largest move is {largest} places."]
+    if unstable:
         parts.append("Where tau is below 0.8 the order within that category depends on the aggregation method "
                      "as much as on the data: small gaps between totals are not robust evidence.")
-    if not_ranked:
-        parts.append(not_ranked)
+    if tail:
+        parts.append(tail)
     return " ".join(parts)
-
-
-def methods_text_zh(summary: pd.DataFrame, labels: dict[str, str] | None = None) -> str:
-    """:func:`methods_text` in Chinese (filled from the same summary; categories by the
-    scheme's ``labels``)."""
-    summary = summary.assign(category=summary["category"].map(lambda c: (labels or {}).get(c, c)))
-    done = summary.dropna(subset=["tau"])
-    skipped = sorted(set(summary[summary["tau"].isna()]["category"]))
-    tail = f"未排名的类别（单位或有差异的指标太少）：{'、'.join(skipped)}。" if skipped else ""
-    if done.empty:
-        return "没有哪个类别有足够的单位和有差异的指标可用其他方法排名。" + tail
-    worst = done.loc[done["tau"].idxmin()]
-    best = done.loc[done["tau"].idxmax()]
-    by_method = done.groupby("method")["tau"].mean()
-    units = int(done.drop_duplicates("category")["units"].sum())
-    parts = [f"用同一套末级指标得分和权重，按 TOPSIS、VIKOR 和 PROMETHEE II 重新排名，与方案排名的 Kendall τ "
-             f"在 {worst.tau:.2f}（{worst.method}，{worst.category}）到 {best.tau:.2f}（{best.method}，{best.category}）"
-             "之间；平均 τ：" + "，".join(f"{m} {by_method[m]:.2f}" for m in METHODS if m in by_method) + "。",
-             f"各类别、各方法合计，有 {int(done['moved_over_1'].sum())} 个单位名次（每种方法 {units} 个单位）"
-             f"变动超过 1 位，最大变动 {int(done['max_move'].max())} 位。"]
-    if (done["tau"] < 0.8).any():
-        parts.append("τ 低于 0.8 的类别，类别内的先后既取决于数据，也取决于集成方法：总分的小差距不是可靠的证据。")
-    return "".join(parts) + tail
 
 
 def analysis(scheme: Resolved | Scheme, dataset: Dataset, *, year: int | None = None, seed: int = DEFAULT_SEED,
@@ -186,6 +181,6 @@ def analysis(scheme: Resolved | Scheme, dataset: Dataset, *, year: int | None = 
         figures={"methods": Chart("methods", ("method_summary", "method_ranks"),
                                   both("各方法与方案排名的一致性；每个单位的排名",
                                        "Agreement per category; every unit's rank"), {"scheme_name": scheme.name})},
-        facts=facts, texts=both(methods_text_zh(summary, dict(scheme.scheme.category_labels)), methods_text(summary)), scenarios={"scheme": scheme},
+        facts=facts, texts=both(methods_text(summary, "zh", dict(scheme.scheme.category_labels)), methods_text(summary)), scenarios={"scheme": scheme},
         shown=(("method_summary", "各类别、各方法与方案排名的一致性", "Agreement with the scheme per category and method"),
                ("biggest_moves", "名次变动最大的单位", "Units that move most")))

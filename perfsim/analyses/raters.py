@@ -229,65 +229,58 @@ def rater_model(dataset: Dataset, year: int | None = None, source: str = "leader
     return RaterFit(raters, pairs, units, source, year, alpha)
 
 
-def raters_text(fit: RaterFit) -> str:
-    """One paragraph on what the model finds, every number from ``fit``."""
+def _rater_numbers(fit: RaterFit) -> dict:
+    """What the rater paragraph says, computed once for either language."""
     r, p = fit.raters, fit.pairs
-    lenient = r[r["reason"].str.contains("lenient")]
-    severe = r[r["reason"].str.contains("severe")]
-    compressing = r[r["reason"].str.contains("compressing")]
-    spread = r["leniency"].max() - r["leniency"].min()
-    parts = [f"{len(r)} raters ({fit.source}, {fit.year}): leniency spans {spread:.1f} points from the most severe "
-             f"({r.loc[r['leniency'].idxmin(), 'rater_id']}, {r['leniency'].min():+.1f}) to the most lenient "
-             f"({r.loc[r['leniency'].idxmax(), 'rater_id']}, {r['leniency'].max():+.1f}); "
-             f"{len(lenient)} lenient and {len(severe)} severe beyond chance"
-             + (f", {len(compressing)} compressing the units more than the consensus (平衡分; compression up to "
-                f"{np.nanmax(r['compression']):.2f})" if r["compression"].notna().any()
+    flagged = p[p["flagged"]]
+    top = flagged.loc[flagged["residual"].idxmax()] if len(flagged) else None
+    moved = (fit.units["adjusted"] - fit.units["raw_mean"]).abs()
+    return {"n": len(r), "spread": r["leniency"].max() - r["leniency"].min(),
+            "severest": (r.loc[r["leniency"].idxmin(), "rater_id"], r["leniency"].min()),
+            "kindest": (r.loc[r["leniency"].idxmax(), "rater_id"], r["leniency"].max()),
+            "lenient": int(r["reason"].str.contains("lenient").sum()),
+            "severe": int(r["reason"].str.contains("severe").sum()),
+            "compressing": int(r["reason"].str.contains("compressing").sum()),
+            "compression": np.nanmax(r["compression"]) if r["compression"].notna().any() else None,
+            "flagged": len(flagged), "pairs": len(p),
+            "top": None if top is None else (top["residual"], top["rater_id"], top["unit_id"]),
+            "moved": moved}
+
+
+def raters_text(fit: RaterFit, lang: str = "en") -> str:
+    """One paragraph on what the model finds, every number from ``fit``, in ``lang`` (zh or en)."""
+    k = _rater_numbers(fit)
+    (low_id, low), (high_id, high), moved = k["severest"], k["kindest"], k["moved"]
+    if lang == "zh":
+        parts = [f"{k['n']} 位评分人（{fit.source}，{fit.year} 年）：宽严度相差 {k['spread']:.1f} 分，最严的 "
+                 f"{low_id}（{low:+.1f}）到最宽的 {high_id}（{high:+.1f}）；在错误发现率 {fit.alpha:g} 下，"
+                 f"{k['lenient']} 位显著偏宽、{k['severe']} 位显著偏严"
+                 + (f"，{k['compressing']} 位把各单位的分数压得比共识更近（平衡分；压缩度最高 {k['compression']:.2f}）。"
+                    if k["compression"] is not None else "；压缩度无法估计（其他评分人的共识多为噪声）。"),
+                 f"{k['pairs']} 个评分人-单位评分中有 {k['flagged']} 个显著高于模型预期（可能的人情分、关系分）"
+                 + (f"，最大的高出 {k['top'][0]:.1f} 分（{k['top'][1]} 评 {k['top'][2]}）" if k["top"] else "")
+                 + "；标记只是询问的理由，不是证据。",
+                 "每位评分人都评了每个单位，宽严度在单位平均分中相互抵消；压缩和人情分则不会。" if moved.max() < 0.005
+                 else f"并非每位评分人都评了每个单位：按宽严度调整后，单位平均分最多变动 {moved.max():.2f} 分"
+                      f"（平均 {moved.mean():.2f}）。"]
+        return "".join(parts)
+    parts = [f"{k['n']} raters ({fit.source}, {fit.year}): leniency spans {k['spread']:.1f} points from the most severe "
+             f"({low_id}, {low:+.1f}) to the most lenient ({high_id}, {high:+.1f}); "
+             f"{k['lenient']} lenient and {k['severe']} severe beyond chance"
+             + (f", {k['compressing']} compressing the units more than the consensus (平衡分; compression up to "
+                f"{k['compression']:.2f})" if k["compression"] is not None
                 else "; compression could not be estimated (the consensus of the other raters is mostly noise)")
-             + f", at a false-discovery rate of {fit.alpha:g}."]
-    flagged = p[p["flagged"]]
-    parts.append(f"{len(flagged)} of {len(p)} rater-unit ratings are higher than the model expects beyond chance "
-                 f"(candidate favours, 人情分/关系分)"
-                 + (f", the largest {flagged['residual'].max():.1f} points above expectation "
-                    f"({flagged.loc[flagged['residual'].idxmax(), 'rater_id']} on "
-                    f"{flagged.loc[flagged['residual'].idxmax(), 'unit_id']})" if len(flagged) else "")
-                 + "; a flag is a reason to ask, not proof.")
-    moved = (fit.units["adjusted"] - fit.units["raw_mean"]).abs()
-    if moved.max() < 0.005:
-        parts.append("Every rater rated every unit, so leniency cancels out of the units' mean ratings; "
-                     "compression and favours do not.")
-    else:
-        parts.append(f"Not every rater rated every unit: adjusting for leniency moves unit means by up to "
-                     f"{moved.max():.2f} points (mean {moved.mean():.2f}).")
+             + f", at a false-discovery rate of {fit.alpha:g}.",
+             f"{k['flagged']} of {k['pairs']} rater-unit ratings are higher than the model expects beyond chance "
+             f"(candidate favours, 人情分/关系分)"
+             + (f", the largest {k['top'][0]:.1f} points above expectation ({k['top'][1]} on {k['top'][2]})"
+                if k["top"] else "")
+             + "; a flag is a reason to ask, not proof.",
+             "Every rater rated every unit, so leniency cancels out of the units' mean ratings; "
+             "compression and favours do not." if moved.max() < 0.005
+             else f"Not every rater rated every unit: adjusting for leniency moves unit means by up to "
+                  f"{moved.max():.2f} points (mean {moved.mean():.2f})."]
     return " ".join(parts)
-
-
-def raters_text_zh(fit: RaterFit) -> str:
-    """:func:`raters_text` in Chinese, every number from ``fit``."""
-    r, p = fit.raters, fit.pairs
-    lenient = r[r["reason"].str.contains("lenient")]
-    severe = r[r["reason"].str.contains("severe")]
-    compressing = r[r["reason"].str.contains("compressing")]
-    spread = r["leniency"].max() - r["leniency"].min()
-    parts = [f"{len(r)} 位评分人（{fit.source}，{fit.year} 年）：宽严度相差 {spread:.1f} 分，最严的 "
-             f"{r.loc[r['leniency'].idxmin(), 'rater_id']}（{r['leniency'].min():+.1f}）到最宽的 "
-             f"{r.loc[r['leniency'].idxmax(), 'rater_id']}（{r['leniency'].max():+.1f}）；在错误发现率 {fit.alpha:g} 下，"
-             f"{len(lenient)} 位显著偏宽、{len(severe)} 位显著偏严"
-             + (f"，{len(compressing)} 位把各单位的分数压得比共识更近（平衡分；压缩度最高 "
-                f"{np.nanmax(r['compression']):.2f}）。" if r["compression"].notna().any()
-                else "；压缩度无法估计（其他评分人的共识多为噪声）。")]
-    flagged = p[p["flagged"]]
-    parts.append(f"{len(p)} 个评分人-单位评分中有 {len(flagged)} 个显著高于模型预期（可能的人情分、关系分）"
-                 + (f"，最大的高出 {flagged['residual'].max():.1f} 分（"
-                    f"{flagged.loc[flagged['residual'].idxmax(), 'rater_id']} 评 "
-                    f"{flagged.loc[flagged['residual'].idxmax(), 'unit_id']}）" if len(flagged) else "")
-                 + "；标记只是询问的理由，不是证据。")
-    moved = (fit.units["adjusted"] - fit.units["raw_mean"]).abs()
-    if moved.max() < 0.005:
-        parts.append("每位评分人都评了每个单位，宽严度在单位平均分中相互抵消；压缩和人情分则不会。")
-    else:
-        parts.append(f"并非每位评分人都评了每个单位：按宽严度调整后，单位平均分最多变动 {moved.max():.2f} 分"
-                     f"（平均 {moved.mean():.2f}）。")
-    return "".join(parts)
 
 
 def analysis(scheme=None, dataset: Dataset | None = None, *, year: int | None = None, seed: int = DEFAULT_SEED,
@@ -312,7 +305,7 @@ def analysis(scheme=None, dataset: Dataset | None = None, *, year: int | None = 
         figures={"raters": Chart("raters", ("raters", "pairs", "units"),
                                  both("宽严度、压缩度与评分残差", "Leniency, compression and rating residuals"),
                                  {"source": fit.source, "year": fit.year, "alpha": fit.alpha})},
-        facts=facts, texts=both(raters_text_zh(fit), raters_text(fit)),
+        facts=facts, texts=both(raters_text(fit, "zh"), raters_text(fit)),
         shown=(("raters", "评分人", "Raters"), ("favours", "可能的人情分（高于模型预期的评分）",
                                                "Candidate favours (ratings above what the model expects)"),
                ("units", "单位：原始平均分与按宽严调整后的评分", "Units: raw mean and the rating adjusted for leniency")))

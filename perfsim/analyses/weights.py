@@ -423,48 +423,11 @@ def compare_weightings(scheme: Resolved, dataset: Dataset, node: str, methods: l
 
 
 def weightings_text(node: str, effects: pd.DataFrame, influence: pd.DataFrame | None = None,
-                    reduction=None, reduced_taus: np.ndarray | None = None) -> str:
-    """The conclusion of the weightings notebook, every number from its arguments: which
-    weighting moves the ranking most and least, how far nominal weights are from real
-    influence, and what the reduced indicator set keeps and costs."""
-    parts = []
-    done = effects.dropna(subset=["tau"])
-    if len(done):
-        per = done.groupby("method").agg(tau_min=("tau", "min"), moved=("units_moved", "sum"),
-                                         grades=("grade_changes", "sum")).sort_values("tau_min")
-        most, least = per.iloc[0], per.iloc[-1]
-        parts.append(f"Re-weighting the children of {node} by {len(per)} method(s): {per.index[0]} moves the "
-                     f"ranking most (lowest Kendall tau in a category {most.tau_min:.2f}, {int(most.moved)} units "
-                     f"change rank, {int(most.grades)} grades change), {per.index[-1]} least (lowest tau "
-                     f"{least.tau_min:.2f}, {int(least.moved)} units, {int(least.grades)} grades).")
-        if (per["tau_min"] < 0.8).any():
-            parts.append("Where tau falls below 0.8 the choice of weighting method decides the order as much as "
-                         "the data do: the weights need a stated reason before the ranking is used.")
-    skipped = effects[effects["tau"].isna() & (effects["note"] != "")].drop_duplicates("method")
-    if len(skipped):
-        parts.append("Not computed: " + "; ".join(f"{r.method} ({r.note})" for r in skipped.itertuples()) + ".")
-    if influence is not None and len(influence):
-        gap = (influence["variance_share"] - influence["nominal_weight"])
-        over, under = influence.loc[gap.idxmax()], influence.loc[gap.idxmin()]
-        parts.append(f"Measured by their share of the variance of totals within categories, {over.indicator} "
-                     f"drives the ranking most beyond its nominal weight ({over.variance_share:.3f} against "
-                     f"{over.nominal_weight:.3f}) and {under.indicator} falls furthest short of it "
-                     f"({under.variance_share:.3f} against {under.nominal_weight:.3f}); {int((influence['units_moved'] == 0).sum())} of {len(influence)} "
-                     f"indicators move no unit when dropped.")
-    if reduction is not None:
-        total = len(reduction.kept) + len(reduction.dropped)
-        text = (f"Keeping Kendall tau at or above {reduction.min_tau:g} in every category, {len(reduction.kept)} of "
-                f"{total} indicators suffice (少而精)")
-        if reduced_taus is not None and np.isfinite(reduced_taus).any():
-            text += (f"; the reduced set's tau to the full ranking is {np.nanmin(reduced_taus):.3f} in the worst "
-                     f"category and {np.nanmean(reduced_taus):.3f} on average")
-        parts.append(text + ".")
-    return " ".join(parts)
-
-
-def weightings_text_zh(node: str, effects: pd.DataFrame, influence: pd.DataFrame | None = None,
-                       reduction=None, reduced_taus: np.ndarray | None = None) -> str:
-    """:func:`weightings_text` in Chinese, every number from the same arguments."""
+                    reduction=None, reduced_taus: np.ndarray | None = None, lang: str = "en") -> str:
+    """The conclusion of the weightings notebook in ``lang`` (zh or en), every number from its
+    arguments: which weighting moves the ranking most and least, how far nominal weights are
+    from real influence, and what the reduced indicator set keeps and costs."""
+    zh = lang == "zh"
     parts = []
     done = effects.dropna(subset=["tau"])
     if len(done):
@@ -473,24 +436,43 @@ def weightings_text_zh(node: str, effects: pd.DataFrame, influence: pd.DataFrame
         most, least = per.iloc[0], per.iloc[-1]
         parts.append(f"用 {len(per)} 种方法重新确定 {node} 下各项的权重：{per.index[0]} 对排名改变最大（类别内最低 "
                      f"Kendall τ {most.tau_min:.2f}，{int(most.moved)} 个单位名次改变，{int(most.grades)} 个等次改变），"
-                     f"{per.index[-1]} 最小（最低 τ {least.tau_min:.2f}，{int(least.moved)} 个单位，{int(least.grades)} 个等次）。")
+                     f"{per.index[-1]} 最小（最低 τ {least.tau_min:.2f}，{int(least.moved)} 个单位，{int(least.grades)} 个等次）。"
+                     if zh else
+                     f"Re-weighting the children of {node} by {len(per)} method(s): {per.index[0]} moves the "
+                     f"ranking most (lowest Kendall tau in a category {most.tau_min:.2f}, {int(most.moved)} units "
+                     f"change rank, {int(most.grades)} grades change), {per.index[-1]} least (lowest tau "
+                     f"{least.tau_min:.2f}, {int(least.moved)} units, {int(least.grades)} grades).")
         if (per["tau_min"] < 0.8).any():
-            parts.append("τ 低于 0.8 时，权重方法和数据一样决定先后：排名使用前，权重需要说明理由。")
+            parts.append("τ 低于 0.8 时，权重方法和数据一样决定先后：排名使用前，权重需要说明理由。" if zh else
+                         "Where tau falls below 0.8 the choice of weighting method decides the order as much as "
+                         "the data do: the weights need a stated reason before the ranking is used.")
     skipped = effects[effects["tau"].isna() & (effects["note"] != "")].drop_duplicates("method")
     if len(skipped):
-        parts.append("未计算：" + "；".join(f"{r.method}（{r.note}）" for r in skipped.itertuples()) + "。")
+        parts.append("未计算：" + "；".join(f"{r.method}（{r.note}）" for r in skipped.itertuples()) + "。" if zh else
+                     "Not computed: " + "; ".join(f"{r.method} ({r.note})" for r in skipped.itertuples()) + ".")
     if influence is not None and len(influence):
         gap = (influence["variance_share"] - influence["nominal_weight"])
         over, under = influence.loc[gap.idxmax()], influence.loc[gap.idxmin()]
+        still = int((influence["units_moved"] == 0).sum())
         parts.append(f"按类别内总分方差的份额衡量，{over.indicator} 的实际影响最超出其名义权重（{over.variance_share:.3f}，"
                      f"名义 {over.nominal_weight:.3f}），{under.indicator} 最不及（{under.variance_share:.3f}，名义 "
-                     f"{under.nominal_weight:.3f}）；{len(influence)} 个指标中有 {int((influence['units_moved'] == 0).sum())} "
-                     "个去掉后没有单位名次改变。")
+                     f"{under.nominal_weight:.3f}）；{len(influence)} 个指标中有 {still} 个去掉后没有单位名次改变。"
+                     if zh else
+                     f"Measured by their share of the variance of totals within categories, {over.indicator} "
+                     f"drives the ranking most beyond its nominal weight ({over.variance_share:.3f} against "
+                     f"{over.nominal_weight:.3f}) and {under.indicator} falls furthest short of it "
+                     f"({under.variance_share:.3f} against {under.nominal_weight:.3f}); {still} of {len(influence)} "
+                     f"indicators move no unit when dropped.")
     if reduction is not None:
         total = len(reduction.kept) + len(reduction.dropped)
         text = (f"在每个类别的 Kendall τ 不低于 {reduction.min_tau:g} 的前提下，{total} 个指标中保留 {len(reduction.kept)} "
-                "个即可（少而精）")
+                "个即可（少而精）" if zh else
+                f"Keeping Kendall tau at or above {reduction.min_tau:g} in every category, {len(reduction.kept)} of "
+                f"{total} indicators suffice (少而精)")
         if reduced_taus is not None and np.isfinite(reduced_taus).any():
-            text += f"；精简后与完整排名的 τ 最差类别为 {np.nanmin(reduced_taus):.3f}，平均 {np.nanmean(reduced_taus):.3f}"
-        parts.append(text + "。")
-    return "".join(parts)
+            worst, mean = np.nanmin(reduced_taus), np.nanmean(reduced_taus)
+            text += (f"；精简后与完整排名的 τ 最差类别为 {worst:.3f}，平均 {mean:.3f}" if zh else
+                     f"; the reduced set's tau to the full ranking is {worst:.3f} in the worst category and "
+                     f"{mean:.3f} on average")
+        parts.append(text + ("。" if zh else "."))
+    return ("" if zh else " ").join(parts)

@@ -99,28 +99,6 @@ def _h(text: Any) -> str:
     return html.escape("" if text is None else str(text))
 
 
-def html_table(frame: pd.DataFrame, digits: int = 3, limit: int = 200) -> str:
-    """``frame`` as an HTML table (numbers right-aligned at ``digits`` places, at most
-    ``limit`` rows with a note of the rest)."""
-    if frame is None or frame.empty:
-        return "<p class='meta'>（无 none）</p>"
-    shown = frame.head(limit)
-    head = "".join(f"<th>{_h(c)}</th>" for c in shown.columns)
-    rows = []
-    for _, row in shown.iterrows():
-        cells = []
-        for v in row:
-            if isinstance(v, (float, np.floating)):
-                cells.append("<td></td>" if pd.isna(v) else f"<td class='num'>{v:.{digits}f}</td>")
-            elif isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-                cells.append(f"<td class='num'>{v}</td>")
-            else:
-                cells.append(f"<td>{_h(v)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    more = f"<p class='meta'>… {len(frame) - limit} more rows in the CSV</p>" if len(frame) > limit else ""
-    return f"<div class='wrap'><table><tr>{head}</tr>{''.join(rows)}</table></div>{more}"
-
-
 def _rel(root: Path, target: Path) -> str:
     return html.escape(target.relative_to(root).as_posix())
 

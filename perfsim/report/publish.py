@@ -26,6 +26,8 @@ import pandas as pd
 
 from ..analyses.result import Chart, Result
 from ..core.files import OutputSet
+from .index_report import CSS as LANG_CSS
+from .index_report import SWITCH, both
 
 #: digits a page shows (the CSV files keep full precision)
 SHOWN_DIGITS = 3
@@ -54,11 +56,6 @@ COLUMN_NAMES = {
 
 def _h(text: Any) -> str:
     return html.escape("" if text is None else str(text), quote=True)
-
-
-def both(zh: str, en: str, tag: str = "span") -> str:
-    """Text in both languages; the page's switch shows one (the index's classes)."""
-    return f'<{tag} class="l-zh">{zh}</{tag}><{tag} class="l-en">{en}</{tag}>'
 
 
 def _shown_column(values: pd.Series) -> pd.Series:
@@ -191,17 +188,20 @@ def _paragraphs(text: str) -> str:
     return "".join(f"<p>{_h(p.strip())}</p>" for p in text.split("\n\n") if p.strip())
 
 
+def text_html(result: Result) -> str:
+    """The result's sentences in both languages, as paragraphs (the switch shows one)."""
+    return (f"<div class='l-zh'>{_paragraphs(result.text('zh'))}</div>"
+            f"<div class='l-en'>{_paragraphs(result.text('en'))}</div>")
+
+
 def page(result: Result, meta: Mapping[str, str] | None = None, lang: str = "zh", more_html: str = "") -> str:
     """The result's HTML page (see the module's text)."""
-    from .index_report import CSS as LANG_CSS
-    from .index_report import SWITCH
     from .pages import CSS
 
     parts = [f"<h1>{both(_h(result.title['zh']), _h(result.title['en']))}</h1>"]
     if meta:
         parts.append("<p class='meta'>" + " · ".join(f"{_h(k)}: {_h(v)}" for k, v in meta.items()) + "</p>")
-    parts.append(f"<div class='l-zh'>{_paragraphs(result.text('zh'))}</div>"
-                 f"<div class='l-en'>{_paragraphs(result.text('en'))}</div>")
+    parts.append(text_html(result))
     for name, chart in result.figures.items():
         parts.append(f"<h2>{both(_h(chart.title['zh']), _h(chart.title['en']))}</h2>"
                      f"<p class='fig'><a href='{_h(name)}.png'><img src='{_h(name)}.png' "

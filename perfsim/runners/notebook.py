@@ -172,13 +172,11 @@ def show_result(nb: "Notebook", result, lang: str = "zh") -> None:
     from IPython.display import HTML, display
 
     from ..report.outputs import save_figure, save_table
-    from ..report.publish import draw, readable_html
+    from ..report.publish import draw, readable_html, text_html
 
     for name, table in result.tables.items():
         save_table(table, name, nb.out)
-    text = "".join(f"<div class='l-{k}'>" + "".join(f"<p>{html.escape(p)}</p>" for p in result.text(k).split("\n\n"))
-                   + "</div>" for k in ("zh", "en"))
-    display(HTML(LANG_STYLE + text))
+    display(HTML(LANG_STYLE + text_html(result)))
     for name, chart in result.figures.items():
         fig = draw(result, name)
         save_figure(fig, name, nb.out)              # (shown there, and closed)

@@ -52,7 +52,7 @@ def test_a_result_is_frozen_and_complete():
         Result("x", both("标题", "title"), texts=both("a", "b"), shown=(("absent", "表", "table"),))
 
 
-def test_every_figure_of_every_analysis_has_a_drawer(world, baseline):
+def test_the_figures_of_three_analyses_name_known_drawers(world, baseline):
     """The drawers named by the results exist (the protocol's figures are data)."""
     for name in ("methods", "moments", "raters"):
         kwargs = {"boot": 5} if name == "moments" else {}

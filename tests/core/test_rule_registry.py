@@ -71,7 +71,6 @@ import perfsim
 data = perfsim.load_dataset({str(MINI)!r})
 s = perfsim.load_scenario({str(tmp_path / 's.yaml')!r})
 d = perfsim.score_detail(s, data)
-ratio = data.actuals.query("indicator_id == 'I2'").set_index("unit_id")["value"]
 print(sorted(d.node_scores["tree.targets.social.I2"].round(6).items())[:2])
 try:
     perfsim.load_scenario({str(tmp_path / 'bad.yaml')!r})
