@@ -6,8 +6,9 @@ an :class:`OutputSet` and publishes them together at the end: if anything fails 
 input found late, a full disk, Ctrl-C, SIGTERM), nothing is published and the staging
 folder is removed; publishing itself holds those signals and undoes a failed rename, so
 the folder holds the complete previous set or the complete new one. A staging folder
-left by a process that no longer lives (SIGKILL) is removed by the next run. Errors name
-the file the user asked for, never a temporary name.
+left by a process that no longer lives (SIGKILL, a power cut) is dealt with by the next
+run: removed if the process died before publishing, its publishing finished if it died
+while publishing. Errors name the file the user asked for, never a temporary name.
 """
 
 from __future__ import annotations
@@ -215,6 +216,9 @@ class OutputSet:
         name = ""
         with held_signals():
             try:
+                # the set is complete: a process killed outright from here on (SIGKILL, a
+                # power cut) leaves a set the next run finishes publishing (roll forward)
+                atomic_write_text(self._stage / MARKER, json.dumps(self.names))
                 for name in self.names:
                     final = self.out_dir / name
                     check_file_target(final)
@@ -253,6 +257,8 @@ class OutputSet:
                 self._stage = None
 
 
+#: written into a staging folder, listing its files, when publishing of the set begins
+MARKER = ".publishing"
 #: output folders published by this process (the CLI says so if a signal arrives after)
 PUBLISHED: list[str] = []
 #: the signals that end a command; held while a set of outputs is published
@@ -309,10 +315,19 @@ class held_signals:
 
 def remove_stale_staging(folder: Path) -> list[Path]:
     """Remove the staging folders that processes no longer alive left in ``folder`` (killed
-    by SIGKILL or a power cut while writing); returns them."""
+    by SIGKILL or a power cut while writing); returns them.
+
+    A process killed while it published (its staging folder holds :data:`MARKER`) had a
+    complete set: its publishing is finished here (the files still staged are renamed into
+    place), so the folder holds the complete new set, and a warning says so. A process
+    killed before publishing leaves an incomplete set, which is removed unread."""
+    import warnings
+
+    from .errors import PerfsimWarning
+
     removed = []
     try:
-        entries = list(folder.glob(".staging-*"))
+        entries = sorted(folder.glob(".staging-*"))
     except OSError:
         return removed
     for entry in entries:
@@ -322,9 +337,35 @@ def remove_stale_staging(folder: Path) -> list[Path]:
         pid = int(parts[1])
         if pid == os.getpid() or _alive(pid):
             continue
+        finished = _roll_forward(folder, entry)
+        if finished:
+            warnings.warn(f"{folder}: process {pid} was killed while it published its outputs; "
+                          f"its publishing was finished now ({', '.join(finished)})",
+                          PerfsimWarning, stacklevel=3)
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry)
     return removed
+
+
+def _roll_forward(folder: Path, stage: Path) -> list[str]:
+    """Rename into ``folder`` the files a killed process had staged for publishing (those it
+    had not renamed yet); returns the names of the set, or [] if it had not begun."""
+    try:
+        names = json.loads((stage / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return []
+    for name in names:
+        staged, final = stage / name, folder / name
+        if Path(name).is_absolute() or ".." in Path(name).parts or not staged.exists():
+            continue
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, final)
+        except OSError:
+            continue
+    return names
 
 
 def _alive(pid: int) -> bool:

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -375,6 +376,51 @@ def test_stale_staging_folders_of_dead_processes_are_removed(tmp_path):
     with OutputSet(tmp_path) as outputs:
         outputs.text("x", "x.csv")
     assert not stale.exists() and alive.exists() and (tmp_path / "x.csv").read_text() == "x"
+
+
+_KILLED_AT = """
+import os, signal, sys
+from pathlib import Path
+from perfsim.core import files
+at, out = int(sys.argv[1]), Path(sys.argv[2])
+calls = []
+real = files._rename
+def killing(source, target):
+    calls.append(target)
+    if len(calls) - 1 == at:
+        os.kill(os.getpid(), signal.SIGKILL)       # no handler, no hold: as a power cut
+    real(source, target)
+files._rename = killing
+with files.OutputSet(out) as outputs:
+    outputs.text("new a", "a.csv")
+    outputs.text("new b", "sub/b.csv")
+    outputs.text("new c", "c.csv")
+    if at < 0:
+        os.kill(os.getpid(), signal.SIGKILL)       # killed before publishing began
+"""
+
+
+def test_a_process_killed_outright_while_publishing_is_finished_by_the_next_run(tmp_path):
+    """SIGKILL cannot be held. Killed before publishing: the next run removes the partial
+    staging and the previous set stands. Killed at any of the five renames: the next run
+    finishes publishing the killed process's complete set and says so."""
+    for at in range(-1, 5):
+        out = tmp_path / f"killed{at}"
+        before = _previous_set(out)
+        run = subprocess.run([sys.executable, "-c", _KILLED_AT, str(at), str(out)], capture_output=True)
+        assert run.returncode == -signal.SIGKILL, run.stderr
+        assert list(out.glob(".staging-*")), at                   # left behind by the dead process
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with OutputSet(out) as outputs:
+                outputs.text("mine", "mine.txt")
+        said = [str(w.message) for w in caught if "was killed while it published" in str(w.message)]
+        if at < 0:
+            assert _state(out) == {**before, "mine.txt": "mine"} and not said, at
+        else:
+            assert _state(out) == {**NEW, "mine.txt": "mine"}, at
+            assert len(said) == 1 and "a.csv, sub/b.csv, c.csv" in said[0], (at, said)
+        assert not list(out.glob(".staging-*")), at
 
 
 @pytest.mark.slow
