@@ -134,6 +134,12 @@ def entropy_weights(matrix: np.ndarray) -> np.ndarray:
     has a 0): p_ij = x_ij / sum_i x_ij, E_j = -sum_i p_ij ln p_ij / ln n, w_j ∝ 1 - E_j.
     A column of zeros carries no information (weight 0, with a warning)."""
     m = np.asarray(matrix, dtype=float)
+    if m.ndim != 2 or m.shape[0] < 2:
+        raise PerfsimError("entropy weights need the scores of at least 2 units (the entropy of one unit "
+                           "is not defined)")
+    if not np.isfinite(m).all():
+        raise PerfsimError(f"entropy weights need a score for every unit and child, but {int((~np.isfinite(m)).sum())} "
+                           "are missing or not finite")
     if (m < 0).any():
         raise PerfsimError(f"entropy weights need scores of 0 or more, but {int((m < 0).sum())} are negative "
                            "(a z-score normalisation): use another method or a min-max normalisation")
@@ -146,8 +152,8 @@ def entropy_weights(matrix: np.ndarray) -> np.ndarray:
     p = np.divide(m, total, out=np.zeros_like(m), where=~empty)
     plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
     e = np.where(empty, 1.0, -plogp.sum(axis=0) / np.log(n))
-    d = 1.0 - e
-    if d.sum() <= 0:
+    d = np.clip(1.0 - e, 0.0, None)
+    if d.sum() <= 1e-12:
         raise PerfsimError("entropy weights are not defined for these scores (every child spreads evenly)")
     return d / d.sum()
 

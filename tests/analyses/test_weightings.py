@@ -357,6 +357,17 @@ def test_entropy_weights_with_zeros_follow_0_ln_0_equals_0_by_hand():
     assert np.allclose(entropy_weights(positive), objective_weights(positive, "entropy"), atol=1e-12)
     with pytest.raises(perfsim.PerfsimError, match="need scores of 0 or more"):
         entropy_weights(np.array([[-1.0, 1.0], [1.0, 1.0], [1.0, 2.0]]))
+    # a column of zeros: no information, weight 0 and a warning; the others as without it
+    with pytest.warns(perfsim.PerfsimWarning, match="1 child"):
+        w = entropy_weights(np.column_stack([m, np.zeros(3)]))
+    assert np.allclose(w, expected + [0.0], atol=1e-12)
+    # one unit, a missing score, or every child spread evenly: refused by name
+    with pytest.raises(perfsim.PerfsimError, match="at least 2 units"):
+        entropy_weights(np.array([[1.0, 2.0]]))
+    with pytest.raises(perfsim.PerfsimError, match="1 are missing"):
+        entropy_weights(np.array([[np.nan, 1.0], [1.0, 1.0], [1.0, 2.0]]))
+    with pytest.raises(perfsim.PerfsimError, match="spreads evenly"):
+        entropy_weights(np.full((7, 3), 0.3))
 
 
 
