@@ -141,7 +141,7 @@ def entropy_weights(matrix: np.ndarray) -> np.ndarray:
         raise PerfsimError(f"entropy weights need a score for every unit and child, but {int((~np.isfinite(m)).sum())} "
                            "are missing or not finite")
     if (m < 0).any():
-        raise PerfsimError(f"entropy weights need scores of 0 or more, but {int((m < 0).sum())} are negative "
+        raise PerfsimError(f"entropy weights need scores of 0 or more, but {int((m < 0).sum())} score(s) are negative "
                            "(a z-score normalisation): use another method or a min-max normalisation")
     n = m.shape[0]
     total = m.sum(axis=0)

@@ -370,6 +370,35 @@ def test_entropy_weights_with_zeros_follow_0_ln_0_equals_0_by_hand():
         entropy_weights(np.full((7, 3), 0.3))
 
 
+def test_entropy_weights_at_their_edges():
+    """Two units are enough: (0, 1) has entropy 0, (1, 1) entropy 1, so all the weight goes
+    to the first child. Integer scores weigh as the same floats. The messages say what is
+    wrong in full: the count of negative scores (zeros are not counted), one unit."""
+    import re
+
+    from perfsim.analyses.weights import entropy_weights
+
+    assert np.allclose(entropy_weights(np.array([[0.0, 1.0], [1.0, 1.0]])), [1.0, 0.0], atol=1e-12)
+    ints = np.array([[0, 1, 3], [1, 1, 1], [2, 5, 1], [1, 2, 2]])
+    assert np.allclose(entropy_weights(ints), entropy_weights(ints.astype(float)), atol=1e-12)
+    assert entropy_weights(ints).dtype == float
+    with pytest.raises(PerfsimError, match=re.escape(
+            "entropy weights need scores of 0 or more, but 1 score(s) are negative (a z-score normalisation): "
+            "use another method or a min-max normalisation")):
+        entropy_weights(np.array([[0.0, 0.0], [-0.5, 1.0], [1.0, 0.0]]))
+    with pytest.raises(PerfsimError, match=re.escape(
+            "entropy weights need the scores of at least 2 units (the entropy of one unit is not defined)")):
+        entropy_weights(np.array([[1.0, 2.0]]))
+    with pytest.raises(PerfsimError, match=re.escape(
+            "entropy weights are not defined for these scores (every child spreads evenly)")):
+        entropy_weights(np.ones((4, 2)))
+    # a child scored 0 by every unit leaves the others' weights as they are, and gets none
+    with pytest.warns(PerfsimWarning, match=re.escape("1 child(ren) score 0 for every unit: "
+                                                      "entropy gives them no weight")):
+        w = entropy_weights(np.column_stack([np.zeros(4), ints]))
+    assert w[0] == 0.0 and np.allclose(w[1:], entropy_weights(ints), atol=1e-12)
+
+
 
 def test_pca_weights_are_the_first_principal_component_of_the_correlations():
     """Against an independent route: the leading eigenvector of the correlation matrix

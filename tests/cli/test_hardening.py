@@ -175,6 +175,17 @@ def test_full_disk_names_the_file_and_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_write_error_says_its_reason_and_names_the_file(tmp_path):
+    from perfsim.core.files import _write_error
+
+    target = tmp_path / "x.csv"
+    said = {str(_write_error(target, OSError(errno.EACCES, "Permission denied"))),
+            str(_write_error(target, OSError("the mount went away"))),           # no errno, no strerror
+            str(_write_error(target, OSError(errno.ENOSPC, "No space left on device")))}
+    assert said == {f"{target}: cannot write this file ({reason}); nothing was written"
+                    for reason in ("Permission denied", "the mount went away", "no space left on device")}
+
+
 def test_ctrl_c_ends_with_one_line_exit_130_and_no_files(tmp_path):
     out = tmp_path / "u"
     proc = subprocess.Popen([sys.executable, "-m", "perfsim.cli", "uncertainty", str(BASELINE), "--draws",
