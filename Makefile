@@ -38,12 +38,16 @@ docs: $(STAMP)
 screenshots: $(STAMP)
 	$(BIN)/python tools/screenshots.py outputs/default --out outputs/screenshots
 
-# mutation testing of the core scoring code (slow: tens of minutes; see [tool.mutmut] in
-# pyproject.toml); prints the mutants' results, `mutmut browse` shows the survivors
+# mutation testing (see [tool.mutmut] in pyproject.toml and README "Testing"): every mutant
+# of the mutated modules takes hours on 2 cores; MUTANTS picks some by name, e.g.
+#   make mutation MUTANTS='perfsim.core.files.* perfsim.analyses.efficiency.*'
+# prints the survivors; `mutmut show NAME` shows one, tools/mutation_score.py the score per module
+MUTANTS ?=
 mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[mutation]"
-	$(BIN)/mutmut run --max-children 2 || true
+	$(BIN)/mutmut run --max-children 2 $(MUTANTS) || true
 	$(BIN)/mutmut results
+	$(BIN)/python tools/mutation_score.py
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

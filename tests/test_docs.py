@@ -67,3 +67,26 @@ def test_quick_start_in_chinese_and_english_and_the_tutorials(site):
         assert step in zh and step in en, step
     notebooks = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb") if not p.name.startswith("00_")}
     assert notebooks == {p.stem for p in (site / "generated" / "tutorials").glob("*.html")}
+
+
+def test_the_mutation_score_tool_counts_mutmut_results_per_module(tmp_path):
+    """tools/mutation_score.py on a made-up mutmut folder: two modules, each exit code of
+    mutmut 3 counted under its status, the score killed / tested, a module with mutants not
+    checked yet marked partial."""
+    import json
+
+    for path, codes in {"perfsim/core/files.py.meta": [1, 1, 1, 0, 33, 36],
+                        "perfsim/analyses/weights.py.meta": [1, 3, 0, None]}.items():
+        meta = tmp_path / path
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        meta.write_text(json.dumps({"exit_code_by_key": {f"m{i}": c for i, c in enumerate(codes)}}))
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "mutation_score.py"), "--root", str(tmp_path),
+                          "--markdown"], capture_output=True, text=True, check=True)
+    lines = run.stdout.splitlines()
+    assert lines[0] == "| module | mutants | killed | survived | no tests | timeout | not checked | score |"
+    assert "| perfsim.core.files | 6 | 3 | 1 | 1 | 1 | 0 | 50.0 % |" in lines
+    assert "| perfsim.analyses.weights | 4 | 2 | 1 | 0 | 0 | 1 | 66.7 % (partial) |" in lines
+    assert lines[-1] == "| all | 10 | 5 | 2 | 1 | 1 | 1 | 55.6 % (partial) |"
+    missing = subprocess.run([sys.executable, str(ROOT / "tools" / "mutation_score.py"), "--root",
+                              str(tmp_path / "none")], capture_output=True, text=True)
+    assert missing.returncode == 2 and "run `make mutation` first" in missing.stderr
