@@ -137,7 +137,8 @@ def within_corr(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
     if ok.sum() < 3:
         return float("nan")
     a, b = _within(np.where(ok, x, np.nan), groups)[ok], _within(np.where(ok, y, np.nan), groups)[ok]
-    if a.std() == 0 or b.std() == 0:
+    # no spread within groups: equal values leave rounding noise of about 1e-16 times their size
+    if a.std() <= 1e-12 * max(1.0, np.abs(x[ok]).max()) or b.std() <= 1e-12 * max(1.0, np.abs(y[ok]).max()):
         return float("nan")
     return float(np.corrcoef(a, b)[0, 1])
 

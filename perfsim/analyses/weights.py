@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..core import rules
 from ..core.contract import Dataset
 from ..core.engine import Tree, check_fit, score_arrays, score_detail
 from ..core.errors import PerfsimError, PerfsimWarning
@@ -163,7 +164,7 @@ def pca_weights(matrix: np.ndarray) -> np.ndarray:
     scaled data (numpy SVD), signed to sum positive; negative loadings become 0."""
     m = np.asarray(matrix, dtype=float)
     sd = m.std(axis=0, ddof=1)
-    if np.any(sd == 0):
+    if not rules.varies(m, axis=0).all():              # exact: a constant's sd may round to 1e-16
         raise PerfsimError("PCA weights need every child to vary over the units")
     z = (m - m.mean(axis=0)) / sd
     _, _, vt = np.linalg.svd(z, full_matrices=False)

@@ -101,15 +101,26 @@ def minmax(x: ArrayLike, groups: ArrayLike, lower: bool = False, lo: float = 0.0
     return np.where(ok, lo + (hi - lo) * s, np.nan)
 
 
+def varies(values: ArrayLike, axis: int = 0) -> NDArray[np.bool_]:
+    """Where the present (non-NaN) values along ``axis`` are not all equal, found exactly
+    (max > min). A standard deviation cannot tell: that of six values 91.1 is about 1.6e-14,
+    and dividing by it turns equal values into scores of about +-1."""
+    v = np.asarray(values, dtype=float)
+    ok = ~np.isnan(v)
+    return np.max(np.where(ok, v, -np.inf), axis=axis) > np.min(np.where(ok, v, np.inf), axis=axis)
+
+
 def zscore(x: ArrayLike, groups: ArrayLike, lower: bool = False, mean: float = 0.0, sd: float = 1.0) -> Array:
     """(x - group mean) / group sd (sample sd), times ``sd`` plus ``mean`` (COINr's
-    ``n_zscore``); lower is better: of -x. A group without spread scores ``mean``."""
+    ``n_zscore``); lower is better: of -x. A group without spread (its values all equal,
+    found exactly) scores ``mean``."""
     x = np.asarray(x, dtype=float)
     x = -x if lower else x
     groups = np.asarray(groups, dtype=np.int64)
-    _, _, m, s = _group_stats(x, groups)
+    low, high, m, s = _group_stats(x, groups)
+    spread = high > low
     with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(s > 0, (x - m) / np.where(s > 0, s, 1.0), 0.0)
+        z = np.where(spread, (x - m) / np.where(spread, s, 1.0), 0.0)
     return np.where(np.isnan(x), np.nan, mean + sd * z)
 
 

@@ -108,7 +108,7 @@ def test_compare_weightings_matches_the_scenario_perfsim_weights_writes(tmp_path
 
     world = perfsim.open_dataset(None)               # what perfsim weights reads without --data
     with pytest.warns(PerfsimWarning, match="ahp weights for tree.targets skipped"):
-        weights, effects = compare_weightings(baseline, world, "tree.targets", ["entropy", "ahp"])
+        weights, effects = compare_weightings(baseline, world, "tree.targets", ["ahp", "entropy"])
     out = tmp_path / "entropy.yaml"
     assert main(["weights", str(baseline.path), "--node", "tree.targets", "--method", "entropy",
                  "--out", str(out)]) == 0
@@ -121,6 +121,17 @@ def test_compare_weightings_matches_the_scenario_perfsim_weights_writes(tmp_path
         tau = stats.kendalltau(part["rank"], b.loc[part.index, "rank"]).statistic
         assert got.loc[category, "tau"] == pytest.approx(tau)
         assert got.loc[category, "units_moved"] == int((part["rank"] != b.loc[part.index, "rank"]).sum())
+        assert got.loc[category, "units"] == len(part)
+        assert got.loc[category, "max_move"] == (part["rank"] - b.loc[part.index, "rank"]).abs().max()
+        assert got.loc[category, "grade_changes"] == int((part["grade"] != b.loc[part.index, "grade"]).sum())
+    assert set(got.index) == set(a["category"])
+    # the method that cannot be applied: one row, its reason, nothing measured; the next still runs
+    skipped = effects[effects["method"] == "ahp"]
+    assert len(skipped) == 1 and skipped.iloc[0][["category", "units", "units_moved", "grade_changes", "note"]].tolist() \
+        == ["", 0, 0, 0, "no pairwise comparison files were given"]
+    assert skipped[["tau", "max_move"]].isna().all(axis=None)
+    assert list(effects.columns) == ["method", "category", "units", "tau", "units_moved", "max_move",
+                                     "grade_changes", "note"]
     assert weights["weight"].sum() == pytest.approx(1.0)
     text = weightings_text("tree.targets", effects)
     assert f"{got['tau'].min():.2f}" in text and "ahp (no pairwise comparison files were given)" in text

@@ -39,6 +39,10 @@ def test_tau_b_and_within_statistics_against_scipy_and_numpy():
     db = b - np.array([b[groups == g].mean() for g in groups])
     assert within_corr(a, b, groups) == pytest.approx(np.corrcoef(da, db)[0, 1])
     assert within_corr(a, b, groups) > 0 > np.corrcoef(a, b)[0, 1]            # pooled it would be negative
+    # no spread within any group (each group's values equal; removing the means leaves only
+    # rounding noise): no correlation, not one of noise
+    flat = np.where(groups == groups[0], 91.1, 77.3)
+    assert np.isnan(within_corr(flat, b, groups)) and np.isnan(within_corr(a, flat, groups))
     sizes = [10, 10, 10]
     expected = np.average([stats.kendalltau(a[groups == g], b[groups == g]).statistic for g in range(3)],
                           weights=sizes)

@@ -189,6 +189,25 @@ def test_standardising_by_hand(mini):
     assert np.allclose(_leader(mini, "adjust: standardise"), z.mean(axis=1))
 
 
+def test_standardising_leaves_a_rater_who_rates_everyone_alike_at_the_grand_mean():
+    """A rater who gives all seven units 91.1 has no spread (his sample sd rounds to about
+    1.5e-14): standardised, his ratings become the grand mean, not the grand mean minus
+    about 0.9 pooled sds; the other raters are scaled by the pooled sd of all three."""
+    from types import SimpleNamespace
+
+    from perfsim.core.engine.raters import rater_levers
+
+    rng = np.random.default_rng(3)
+    r = np.column_stack([np.full(7, 91.1), rng.uniform(60, 100, 7), rng.uniform(70, 90, 7)])
+    got = rater_levers(r, SimpleNamespace(convert=None, adjust="standardise"), None)
+    grand = r.mean()
+    assert np.allclose(got[:, 0], grand, atol=1e-12)
+    sd = np.array([0.0, r[:, 1].std(ddof=1), r[:, 2].std(ddof=1)])
+    pooled = np.sqrt(np.mean(sd ** 2))
+    for j in (1, 2):
+        assert np.allclose(got[:, j], grand + (r[:, j] - r[:, j].mean()) / sd[j] * pooled)
+
+
 def test_rank_conversion_by_hand(mini):
     # within categories: district U1, U2; A U3, U4; B U5 alone. Best of two 100, worst 60 (floor 0.6)
     assert np.allclose(_leader(mini, "convert: rank"), [220 / 3, 260 / 3, 260 / 3, 220 / 3, 100])

@@ -418,9 +418,33 @@ def test_pca_weights_are_the_first_principal_component_of_the_correlations():
     twin = np.column_stack([factor, 3 * factor + 1])
     assert np.allclose(pca_weights(twin), [0.5, 0.5])
     against = np.column_stack([factor, factor + rng.normal(0, 0.2, 60), -factor + rng.normal(0, 0.2, 60)])
-    with pytest.warns(PerfsimWarning):
+    with pytest.warns(PerfsimWarning, match=r"^1 negative PCA loading\(s\) set to weight 0$"):
         w = pca_weights(against)
     assert w[2] == 0 and np.isclose(w.sum(), 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                     # every loading positive: no warning
+        pca_weights(m)
+    with pytest.raises(PerfsimError, match=r"^PCA weights need every child to vary over the units$"):
+        pca_weights(np.column_stack([factor, np.full(60, 0.7)]))
+
+
+def test_pca_weights_do_not_depend_on_the_sign_the_svd_picks(monkeypatch):
+    """A singular vector's sign is arbitrary (LAPACK may return either): the weights are
+    signed to sum positive, so a solver returning the negated vector gives the same."""
+    from perfsim.analyses.weights import pca_weights
+
+    rng = np.random.default_rng(8)
+    factor = rng.normal(size=40)
+    m = np.column_stack([factor + rng.normal(0, s, 40) for s in (0.4, 0.8)])
+    expected = pca_weights(m)
+    real = np.linalg.svd
+
+    def negated(z, full_matrices=True):
+        u, s, vt = real(z, full_matrices=full_matrices)
+        return -u, s, -vt
+
+    monkeypatch.setattr(np.linalg, "svd", negated)
+    assert np.allclose(pca_weights(m), expected, atol=1e-12) and (expected > 0).all()
 
 
 def test_weights_become_points_where_the_children_carry_points_and_weights_elsewhere(baseline):

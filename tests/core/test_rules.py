@@ -127,6 +127,23 @@ def test_zscore_percentile_and_rank_score_per_group_against_scipy(lower):
     np.testing.assert_allclose(rules.rank_score(GROUPED, GROUPS, lower=lower), _by_group(rscore), equal_nan=True)
 
 
+def test_equal_values_have_no_spread_however_they_round():
+    """Six values 91.1 have a sample sd of about 1.6e-14, not 0: a z-score that divides by it
+    turns equal values into about +-0.9. Spread is found exactly (max > min), so a group
+    whose values are all equal scores the mean, whatever the values; the other group is
+    unchanged."""
+    flat = np.full(6, 91.1)
+    assert np.std(flat, ddof=1) > 0                                   # the trap this guards against
+    x = np.concatenate([flat, [1.0, 2.0, 4.0]])
+    g = np.array([0] * 6 + [1] * 3)
+    z = rules.zscore(x, g, mean=50, sd=10)
+    assert (z[:6] == 50).all()
+    np.testing.assert_allclose(z[6:], 50 + 10 * (np.array([1.0, 2.0, 4.0]) - 7 / 3) / np.std([1, 2, 4], ddof=1))
+    assert rules.varies(np.array([[91.1, 1.0, np.nan, 3.0], [91.1, 1.0, np.nan, np.nan],
+                                  [91.1, 2.0, np.nan, np.nan]]), axis=0).tolist() == [False, True, False, False]
+    assert rules.varies(np.array([[1.0, 1.0], [2.0, 2.0]]), axis=1).tolist() == [False, False]
+
+
 def test_distance_to_target_and_frontier_by_hand():
     x, g = [2.0, 5.0, 8.0, 12.0, np.nan], [0, 0, 0, 0, 0]
     # worst 2: 1 - (10 - x) / 8

@@ -84,10 +84,13 @@ def rater_levers(r: np.ndarray, node: Node, view: YearView) -> np.ndarray:
         if adjust == "centre":
             return r - mean[None, :] + grand
         if adjust == "standardise":
-            sd = np.nanstd(r, axis=0, ddof=1)
+            # a rater whose ratings do not vary has spread 0, found exactly (max = min): the
+            # standard deviation of a constant like 91.1 rounds to about 1e-14, not 0
+            varies = rules.varies(r, axis=0)
+            sd = np.where(varies, np.nanstd(r, axis=0, ddof=1), np.where(rated.sum(axis=0) > 1, 0.0, np.nan))
             pooled = np.sqrt(np.nanmean(sd ** 2))
             with np.errstate(invalid="ignore", divide="ignore"):
-                scaled = np.where(sd[None, :] > 0, (r - mean[None, :]) / sd[None, :] * pooled, 0.0)
+                scaled = np.where(varies[None, :], (r - mean[None, :]) / sd[None, :] * pooled, 0.0)
             return np.where(rated, grand + scaled, np.nan)
         effect = rules.two_way_unit_effect(r)
         return np.where(rated, effect[:, None], np.nan)
