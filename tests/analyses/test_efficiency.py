@@ -161,3 +161,32 @@ def test_efficiency_command(tmp_path, capsys):
         warnings.simplefilter("ignore", PerfsimWarning)
         assert main(["efficiency", "params/baseline.yaml", "--outputs", "bogus", "--out", str(tmp_path / "x")]) == 2
         assert main(["efficiency", "params/baseline.yaml", "--draws", "0", "--out", str(tmp_path / "y")]) == 2
+
+
+def test_the_protocol_analysis_passes_its_year_inputs_and_draws_on(baseline):
+    """perfsim.analyse("efficiency", ...) gives the tables the functions give for the same
+    year, inputs and draws (2023 is not the default year); without draws there is no cost
+    table; with neither outputs nor draws it refuses, saying what to give."""
+    import re
+
+    from perfsim.analyses.efficiency import analysis
+
+    world = perfsim.open_dataset(None)
+    outputs = ["indicator:E01", "indicator:E06"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfsimWarning)
+        got = analysis(baseline, world, year=2023, seed=3, outputs=outputs, draws=40, inputs=("staff", "budget"))
+        eff = efficiency(baseline, world, 2023, inputs=("staff", "budget"), outputs=outputs)
+        cost = cost_per_point(baseline, world, 40, 3, 2023)
+        latest = efficiency(baseline, world, inputs=("staff", "budget"), outputs=outputs)
+        alone = analysis(baseline, world, outputs=outputs)
+    pd.testing.assert_frame_equal(got.tables["efficiency"], eff)
+    pd.testing.assert_frame_equal(got.tables["cost_per_point"], cost)
+    assert not np.allclose(eff["output_E01"], latest["output_E01"])          # 2023 is another year's data
+    assert got.facts["inputs"] == ["staff", "budget"] and got.facts["efficient"] == int(eff["efficient"].sum())
+    assert f"{got.facts['efficient']} of {len(eff)} units" in got.text("en")
+    assert "cost_per_point" not in alone.tables and alone.facts["draws"] == 0
+    with pytest.raises(PerfsimError, match=re.escape(
+            "nothing to compute: give volume outputs for DEA (--outputs indicator:ID,...) or draws for the cost "
+            "per point (--draws N)")):
+        analysis(baseline, world)
