@@ -186,6 +186,38 @@ def test_the_protocol_analysis_passes_its_year_inputs_and_draws_on(baseline):
     assert got.facts["inputs"] == ["staff", "budget"] and got.facts["efficient"] == int(eff["efficient"].sum())
     assert f"{got.facts['efficient']} of {len(eff)} units" in got.text("en")
     assert "cost_per_point" not in alone.tables and alone.facts["draws"] == 0
+    # the Result whole: its name, titles, figure, facts, both texts, the table the page shows
+    f = got.facts
+    assert got.analysis == "efficiency" and dict(got.title) == {"zh": "行政效率与行政成本",
+                                                                "en": "Administrative efficiency and cost"}
+    chart = got.figures["efficiency"]
+    assert (chart.draw, chart.tables, dict(chart.title)) == (
+        "efficiency", ("efficiency", "cost_per_point"), {"zh": "效率前沿与每分成本", "en": "Frontier and cost per point"})
+    assert alone.figures["efficiency"].tables == ("efficiency",)
+    assert {k: f[k] for k in ("scheme", "inputs", "outputs", "draws", "units")} == {
+        "scheme": baseline.name, "inputs": ["staff", "budget"], "outputs": outputs, "draws": 40, "units": len(eff)}
+    per = cost["cost_per_point"]
+    assert (f["ccr_median"], f["cost_median"], f["cost_min"], f["cost_max"]) == (
+        eff["ccr"].median(), per.median(), per.min(), per.max())
+    assert got.text("en") == (
+        f"DEA (input-oriented; inputs staff, budget; outputs indicator:E01, indicator:E06): {f['efficient']} of "
+        f"{len(eff)} units are on their category's frontier; median CCR efficiency {f['ccr_median']:.3f}. Budget per "
+        f"point of the total: median {per.median():.0f} ten-thousand yuan (range {per.min():.0f} to {per.max():.0f}); "
+        f"intervals over 40 uncertainty draws.")
+    assert got.text("zh") == (
+        f"数据包络分析（投入导向；投入：staff、budget；产出：indicator:E01、indicator:E06）：{f['efficient']} / {len(eff)} "
+        f"个单位处在本类别的效率前沿上，综合效率中位数 {f['ccr_median']:.3f}。总分每分预算中位数 {per.median():.0f} 万元"
+        f"（{per.min():.0f} 至 {per.max():.0f}），区间来自 40 次不确定性抽样。")
+    assert got.shown == (("disclosure", "行政效率和行政成本公示表", "Efficiency and cost disclosure table"),)
+    assert got.scenarios["scheme"] is baseline
+    assert "综合效率（CCR）" in got.tables["disclosure"].columns           # the disclosure carries the DEA too
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfsimWarning)
+        costs_only = analysis(baseline, world, draws=20, seed=3)
+    assert costs_only.text("en").startswith(
+        "No DEA: a frontier needs volume outputs that grow with the work done (--outputs indicator:ID). Budget per")
+    assert costs_only.text("zh").startswith("未做数据包络分析：效率前沿需要随工作量增长的产出（--outputs indicator:ID）。总分每分预算")
+    assert "efficiency" not in costs_only.tables and costs_only.figures["efficiency"].tables == ("cost_per_point",)
     with pytest.raises(PerfsimError, match=re.escape(
             "nothing to compute: give volume outputs for DEA (--outputs indicator:ID,...) or draws for the cost "
             "per point (--draws N)")):
