@@ -382,10 +382,18 @@ def test_stale_staging_folders_of_dead_processes_are_removed(tmp_path):
     stale = tmp_path / f".staging-{dead.pid}-abc123"
     (stale / "sub").mkdir(parents=True)
     (stale / "sub" / "x.csv.tmp").write_text("partial")
-    alive = tmp_path / f".staging-{os.getppid()}-def456"      # a live process's: kept
-    alive.mkdir()
-    with OutputSet(tmp_path) as outputs:
-        outputs.text("x", "x.csv")
+    # a live process's: kept. Not the parent's pid: code that signals the pid it checks
+    # (a planted defect, os.kill(pid, 1)) would end the test runner, not fail the test
+    living = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        alive = tmp_path / f".staging-{living.pid}-def456"
+        alive.mkdir()
+        with OutputSet(tmp_path) as outputs:
+            outputs.text("x", "x.csv")
+        assert living.poll() is None, "the live process was signalled"
+    finally:
+        living.kill()
+        living.wait()
     assert not stale.exists() and alive.exists() and (tmp_path / "x.csv").read_text() == "x"
 
 
