@@ -107,8 +107,14 @@ def test_compare_weightings_matches_the_scenario_perfsim_weights_writes(tmp_path
     from perfsim.analyses.weights import compare_weightings, weightings_text
 
     world = perfsim.open_dataset(None)               # what perfsim weights reads without --data
-    with pytest.warns(PerfsimWarning, match="ahp weights for tree.targets skipped"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         weights, effects = compare_weightings(baseline, world, "tree.targets", ["ahp", "entropy"])
+    said = [str(w.message) for w in caught if issubclass(w.category, PerfsimWarning)]
+    # once each: the units the data-driven weights leave out (95 departments lack the
+    # districts' dimensions), and the method that could not be applied
+    assert said == ["95 unit(s) lack a score on some child of tree.targets and are left out of the data-driven "
+                    "weights", "ahp weights for tree.targets skipped: no pairwise comparison files were given"]
     out = tmp_path / "entropy.yaml"
     assert main(["weights", str(baseline.path), "--node", "tree.targets", "--method", "entropy",
                  "--out", str(out)]) == 0
@@ -133,5 +139,13 @@ def test_compare_weightings_matches_the_scenario_perfsim_weights_writes(tmp_path
     assert list(effects.columns) == ["method", "category", "units", "tau", "units_moved", "max_move",
                                      "grade_changes", "note"]
     assert weights["weight"].sum() == pytest.approx(1.0)
+    # another year's data give that year's weights
+    from perfsim.analyses.weights import derive
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfsimWarning)
+        early, _ = compare_weightings(baseline, world, "tree.targets", ["entropy"], year=2023)
+        expected = derive(baseline, world, "tree.targets", "entropy", 2023).table(baseline.scheme)
+    assert np.allclose(early["weight"], expected["weight"]) and not np.allclose(early["weight"], weights["weight"])
     text = weightings_text("tree.targets", effects)
     assert f"{got['tau'].min():.2f}" in text and "ahp (no pairwise comparison files were given)" in text

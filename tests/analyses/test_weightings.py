@@ -382,15 +382,15 @@ def test_entropy_weights_at_their_edges():
     ints = np.array([[0, 1, 3], [1, 1, 1], [2, 5, 1], [1, 2, 2]])
     assert np.allclose(entropy_weights(ints), entropy_weights(ints.astype(float)), atol=1e-12)
     assert entropy_weights(ints).dtype == float
-    with pytest.raises(PerfsimError, match=re.escape(
+    with pytest.raises(PerfsimError, match="^" + re.escape(
             "entropy weights need scores of 0 or more, but 1 score(s) are negative (a z-score normalisation): "
-            "use another method or a min-max normalisation")):
+            "use another method or a min-max normalisation") + "$"):
         entropy_weights(np.array([[0.0, 0.0], [-0.5, 1.0], [1.0, 0.0]]))
-    with pytest.raises(PerfsimError, match=re.escape(
-            "entropy weights need the scores of at least 2 units (the entropy of one unit is not defined)")):
+    with pytest.raises(PerfsimError, match="^" + re.escape(
+            "entropy weights need the scores of at least 2 units (the entropy of one unit is not defined)") + "$"):
         entropy_weights(np.array([[1.0, 2.0]]))
-    with pytest.raises(PerfsimError, match=re.escape(
-            "entropy weights are not defined for these scores (every child spreads evenly)")):
+    with pytest.raises(PerfsimError, match="^" + re.escape(
+            "entropy weights are not defined for these scores (every child spreads evenly)") + "$"):
         entropy_weights(np.ones((4, 2)))
     # a child scored 0 by every unit leaves the others' weights as they are, and gets none
     with pytest.warns(PerfsimWarning, match=re.escape("1 child(ren) score 0 for every unit: "
