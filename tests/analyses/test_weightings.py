@@ -522,3 +522,71 @@ def test_the_weightings_conclusion_says_what_its_numbers_say_in_both_languages()
     assert weightings_text("tree.t", calm) == (
         "Re-weighting the children of tree.t by 2 method(s): a moves the ranking most (lowest Kendall tau in a "
         "category 0.90, 5 units change rank, 1 grades change), b least (lowest tau 0.90, 2 units, 0 grades).")
+
+
+def test_derive_returns_each_methods_weights_and_says_how_they_were_found(baseline, world, tmp_path):
+    """derive over the root's three components (108 units): the objective method's weights
+    and note, the optimised weights for equal and for given target shares (a child left
+    out of the targets gets 0), AHP from a consistent expert file, and each refusal whole."""
+    import re
+
+    from perfsim.analyses.weights import (METHODS, decision_matrix, derive, objective_weights,
+                                          optimise_weights)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfsimWarning)
+        m, dropped = decision_matrix(baseline, world, "tree", 2024)
+        critic = derive(baseline, world, "tree", "critic", 2024)
+        equal = derive(baseline, world, "tree", "optimise", 2024)
+        given = derive(baseline, world, "tree", "optimise", 2024, targets={"targets": 0.6, "leader": 0.4})
+    kids = ["targets", "leader", "satisfaction"]
+    assert dropped == 0 and len(m) == 108
+    assert (critic.node, critic.children, critic.method, critic.units) == ("tree", kids, "critic", 108)
+    assert np.allclose(critic.weights, objective_weights(m.to_numpy(), "critic"))
+    assert critic.note == "critic weights over 108 units' scores of the children"
+    w, residual = optimise_weights(m.to_numpy(), None, False)
+    assert (equal.method, equal.units, equal.children) == ("optimise", 108, kids) and np.allclose(equal.weights, w)
+    assert equal.note == f"correlation shares matched to equal targets (sum of squared differences {residual:.2e})"
+    w, residual = optimise_weights(m.to_numpy(), np.array([0.6, 0.4, 0.0]), False)
+    assert np.allclose(given.weights, w) and not np.allclose(given.weights, equal.weights)
+    assert given.note == f"correlation shares matched to given targets (sum of squared differences {residual:.2e})"
+    # AHP: one expert who finds each child twice as important as the next (consistent: CR 0)
+    (tmp_path / "e.csv").write_text(",targets,leader,satisfaction\ntargets,1,2,4\nleader,1/2,1,2\n"
+                                    "satisfaction,1/4,1/2,1\n", encoding="utf-8")
+    ahp = derive(baseline, world, "tree", "ahp", pairwise=[tmp_path / "e.csv"])
+    assert np.allclose(ahp.weights, [4 / 7, 2 / 7, 1 / 7]) and ahp.method == "ahp" and ahp.units == 0
+    assert ahp.consistency["combined"] == pytest.approx(0.0, abs=1e-9)
+    assert ahp.note == f"AHP over 1 expert(s), combined consistency ratio {ahp.consistency['combined']:.3f}"
+    refusals = [
+        (dict(method="nope"), f"unknown method 'nope' (one of {', '.join(METHODS)})"),
+        (dict(method="ahp"), "--method ahp needs --pairwise FILE (one CSV matrix per expert)"),
+        (dict(method="optimise", targets={"bogus": 1.0}),
+         "target shares name bogus, not children of tree (targets, leader, satisfaction)"),
+        (dict(method="optimise", targets={"targets": -0.1, "leader": 1.0}),
+         "target shares must be non-negative and not all 0"),
+        (dict(method="optimise", targets={"targets": 0.0}), "target shares must be non-negative and not all 0"),
+        (dict(method="equal", node="tree.nowhere"), None),
+        (dict(method="equal", node="tree.satisfaction"),
+         f"{baseline.path}: --node 'tree.satisfaction' has 0 child(ren) to weigh: at least two are needed"),
+    ]
+    for kwargs, message in refusals:
+        node = kwargs.pop("node", "tree")
+        with pytest.raises(PerfsimError) as caught, warnings.catch_warnings():
+            warnings.simplefilter("ignore", PerfsimWarning)
+            derive(baseline, world, node, year=2024, **kwargs)
+        if message is not None:
+            assert str(caught.value) == message, kwargs
+    # the unknown node: the nodes with children listed (all 9 here; past 12, the first 12 and "...")
+    missing = str(pytest.raises(PerfsimError, derive, baseline, world, "tree.nowhere", "equal").value)
+    assert missing == (f"{baseline.path}: --node 'tree.nowhere' is not a node of the scheme (nodes with children: "
+                       "tree, tree.targets, tree.targets.economic, tree.targets.political, tree.targets.cultural, "
+                       "tree.targets.social, tree.targets.ecological, tree.targets.party_building, tree.special)")
+    from perfsim.analyses.weights import _node
+
+    dims = "".join(f"        d{k}: {{weight: 1, children: {{A{k}: {{rule: ratio, weight: 1}}, "
+                   f"B{k}: {{rule: ratio, weight: 1}}}}}}\n" for k in range(13))
+    wide = load_scheme_text(f"name: wide\ntree:\n  points: 100\n  children:\n    t:\n      points: 100\n"
+                            f"      children:\n{dims}")
+    many = str(pytest.raises(PerfsimError, _node, wide, "tree.x", "wide.yaml").value)
+    assert many == ("wide.yaml: --node 'tree.x' is not a node of the scheme (nodes with children: tree, tree.t, "
+                    + ", ".join(f"tree.t.d{k}" for k in range(10)) + " ...)")
