@@ -19,7 +19,6 @@ import os
 import shutil
 import stat
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any, Callable
 
@@ -377,7 +376,3 @@ def _alive(pid: int) -> bool:
         return True
     return True
 
-
-def unique_sibling(path: Path, tag: str) -> Path:
-    """A fresh hidden name next to ``path`` (for folders built then renamed into place)."""
-    return path.with_name(f".{tag}-{path.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")

@@ -442,6 +442,50 @@ def test_a_process_killed_outright_while_publishing_is_finished_by_the_next_run(
         assert not list(out.glob(".staging-*")), at
 
 
+def test_finishing_a_dead_process_publishing_trusts_only_a_well_formed_marker(tmp_path, monkeypatch):
+    """The marker of a dead process's staging folder is read with care: a marker that is not a
+    list of names means publishing had not begun (nothing is moved); a name that is absolute
+    or climbs out with '..' is skipped; a name in folders not made yet gets them; a file that
+    cannot be moved (a folder in its way) is skipped and the next is still moved. A process
+    that exists but belongs to another user counts as alive (its folder is left alone)."""
+    import json
+
+    from perfsim.core import files
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+
+    def stage(out, marker, staged):
+        folder = out / f".staging-{dead.pid}-x{len(list(out.glob('.staging-*')))}"
+        folder.mkdir(parents=True)
+        for name, text in staged.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text)
+        (folder / files.MARKER).write_text(marker)
+        return folder
+
+    out = tmp_path / "out"
+    stage(out, json.dumps({"a.csv": 1}), {"a.csv": "from a dict"})
+    stage(out, json.dumps(["b.csv", 3]), {"b.csv": "with a number"})
+    stage(out, "not json", {"c.csv": "garbage"})
+    (out / "blocked.csv").mkdir()                               # a folder where a file would go
+    stage(out, json.dumps(["/etc/passwd-x", "../up.csv", "blocked.csv", "deep/er/d.csv", "e.csv"]),
+          {"e.csv": "e", "deep/er/d.csv": "d", "blocked.csv": "b", "../up.csv": "up"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert len(files.remove_stale_staging(out)) == 4
+    # up.csv is where "staging/../up.csv" is: it stays there, not moved to out/../up.csv
+    assert _state(out) == {"deep/er/d.csv": "d", "e.csv": "e", "up.csv": "up"} and (out / "blocked.csv").is_dir()
+    assert not (tmp_path / "up.csv").exists() and not list(out.glob(".staging-*"))
+
+    def not_yours(pid, signum):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(files.os, "kill", not_yours)
+    kept = stage(tmp_path / "other", json.dumps(["f.csv"]), {"f.csv": "f"})
+    assert files.remove_stale_staging(tmp_path / "other") == [] and kept.exists()
+
+
 @pytest.mark.slow
 def test_sigterm_and_sighup_end_a_command_with_one_line_their_exit_code_and_no_files(tmp_path):
     for signame, code in (("SIGTERM", 143), ("SIGHUP", 129)):
