@@ -34,6 +34,8 @@ def test_the_year_is_the_weighted_mean_of_the_assessed_months(tmp_path, capsys):
         months[12] = perfsim.score(base, world).set_index("unit_id")["total"]
     expected = sum(w * months[m].reindex(quarterly.index) for m, w in {3: 0.1, 6: 0.1, 9: 0.1, 12: 0.7}.items())
     assert np.allclose(quarterly["total"], expected.round(2), atol=0.011)
+    assert (quarterly["total"] == quarterly["total"].round(2)).all()        # published to the scheme's 2 decimals
+    assert not (expected == expected.round(2)).all()                       # which the weighted mean is not
     for m in (3, 6, 9, 12):
         assert np.allclose(quarterly[f"total_{m:02d}"], months[m].reindex(quarterly.index), atol=0.006)
     # ranks follow the combined total within each category
