@@ -18,7 +18,7 @@ import perfsim
 from perfsim.analyses.raters import fit_ratings, rater_model, raters_text
 from perfsim.cli import main
 from perfsim.core.contract import validate_frames
-from perfsim.core.errors import PerfsimWarning
+from perfsim.core.errors import PerfsimError, PerfsimWarning
 from perfsim.sources import synth
 
 
@@ -325,3 +325,42 @@ def test_the_reason_column_names_what_the_rater_does():
     assert reason["R1"] == "lenient" and reason["R2"] == "severe" and reason["R3"] == "compressing"
     assert reason["R0"] == "" and not per.set_index("rater_id").loc["R0", "flagged"]
     assert list(per.set_index("rater_id").loc[["R1", "R2", "R3"], "flagged"]) == [True, True, True]
+
+
+def test_the_raters_result_whole_and_the_numbers_its_text_uses(world):
+    """perfsim.analyse("raters", ...) at a non-default alpha: the fit at that alpha, favours
+    from the strongest down, the facts, titles, figure and shown tables; the numbers its
+    paragraph uses recomputed by hand; without a dataset it refuses."""
+    from perfsim.analyses.raters import PAIR_COLUMNS, _rater_numbers, analysis
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfsimWarning)
+        got = analysis(None, world, alpha=0.5)
+        fit = rater_model(world, None, "leader_ratings", 0.5)
+    favours = got.tables["favours"]
+    expected = fit.pairs[fit.pairs["flagged"]].sort_values("z", ascending=False)[PAIR_COLUMNS]
+    pd.testing.assert_frame_equal(favours, expected)
+    assert len(favours) > 1 and favours["z"].is_monotonic_decreasing
+    flagged = fit.raters[fit.raters["flagged"]]
+    assert got.facts == {"source": "leader_ratings", "year": fit.year, "alpha": 0.5, "raters": len(fit.raters),
+                         "flagged_raters": flagged["rater_id"].tolist(),
+                         "reasons": dict(zip(flagged["rater_id"], flagged["reason"])),
+                         "pairs": len(fit.pairs), "flagged_pairs": len(favours)}
+    assert got.text("zh") == raters_text(fit, "zh") and got.text("en") == raters_text(fit)
+    assert dict(got.title) == {"zh": "评分人行为：宽严、平衡分、人情分", "en": "Rater behaviour: leniency, compression, favours"}
+    chart = got.figures["raters"]
+    assert (chart.draw, chart.tables, dict(chart.title), dict(chart.args)) == (
+        "raters", ("raters", "pairs", "units"), {"zh": "宽严度、压缩度与评分残差", "en": "Leniency, compression and rating residuals"},
+        {"source": "leader_ratings", "year": fit.year, "alpha": 0.5})
+    assert got.shown == (("raters", "评分人", "Raters"),
+                         ("favours", "可能的人情分（高于模型预期的评分）", "Candidate favours (ratings above what the model expects)"),
+                         ("units", "单位：原始平均分与按宽严调整后的评分", "Units: raw mean and the rating adjusted for leniency"))
+    numbers = _rater_numbers(fit)
+    r, top = fit.raters, favours.loc[favours["residual"].idxmax()]
+    assert numbers["spread"] == pytest.approx(r["leniency"].max() - r["leniency"].min()) and numbers["spread"] > 0
+    assert numbers["top"] == (top["residual"], top["rater_id"], top["unit_id"])
+    assert np.allclose(numbers["moved"], (fit.units["adjusted"] - fit.units["raw_mean"]).abs())
+    assert (numbers["lenient"], numbers["severe"]) == (sum("lenient" in x for x in r["reason"]),
+                                                       sum("severe" in x for x in r["reason"]))
+    with pytest.raises(PerfsimError, match=r"^the rater analysis needs a dataset$"):
+        analysis(None, None)
