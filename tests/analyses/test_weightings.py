@@ -528,8 +528,6 @@ def test_derive_returns_each_methods_weights_and_says_how_they_were_found(baseli
     """derive over the root's three components (108 units): the objective method's weights
     and note, the optimised weights for equal and for given target shares (a child left
     out of the targets gets 0), AHP from a consistent expert file, and each refusal whole."""
-    import re
-
     from perfsim.analyses.weights import (METHODS, decision_matrix, derive, objective_weights,
                                           optimise_weights)
 
