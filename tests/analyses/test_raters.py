@@ -364,3 +364,43 @@ def test_the_raters_result_whole_and_the_numbers_its_text_uses(world):
                                                        sum("severe" in x for x in r["reason"]))
     with pytest.raises(PerfsimError, match=r"^the rater analysis needs a dataset$"):
         analysis(None, None)
+
+
+def test_the_rater_paragraph_by_hand_in_both_languages():
+    """A hand-made fit: three raters, leniency -2.0 (R1, severe), 0.5, 3.0 (R3, lenient and
+    compressing, compression 1.40); two of four ratings flagged, the larger 4.24 above
+    expectation (R3 on U2); unit means moved by 0.30 and 0.10. Then the same fit with no
+    compression estimate, no flag and nothing moved."""
+    from perfsim.analyses.raters import RaterFit
+
+    raters = pd.DataFrame({"rater_id": ["R1", "R2", "R3"], "n": [2, 2, 2], "leniency": [-2.0, 0.5, 3.0],
+                           "leniency_se": 0.1, "compression": [0.9, 1.1, 1.4], "compression_se": 0.1,
+                           "flagged": [True, False, True], "reason": ["severe", "", "lenient, compressing"]})
+    pairs = pd.DataFrame({"rater_id": ["R1", "R2", "R3", "R3"], "unit_id": ["U1", "U1", "U1", "U2"],
+                          "residual": [1.0, 0.2, 2.5, 4.24], "z": [1.0, 0.1, 2.6, 3.9], "p_value": 0.01,
+                          "q_value": 0.02, "flagged": [False, False, True, True], "left_out": ""})
+    units = pd.DataFrame({"unit_id": ["U1", "U2"], "n": [3, 1], "raw_mean": [80.0, 90.0], "adjusted": [80.3, 89.9],
+                          "adjusted_se": 1.0})
+    fit = RaterFit(raters, pairs, units, "leader_ratings", 2025, 0.1)
+    assert raters_text(fit) == (
+        "3 raters (leader_ratings, 2025): leniency spans 5.0 points from the most severe (R1, -2.0) to the most "
+        "lenient (R3, +3.0); 1 lenient and 1 severe beyond chance, 1 compressing the units more than the consensus "
+        "(平衡分; compression up to 1.40), at a false-discovery rate of 0.1. 2 of 4 rater-unit ratings are higher "
+        "than the model expects beyond chance (candidate favours, 人情分/关系分), the largest 4.2 points above "
+        "expectation (R3 on U2); a flag is a reason to ask, not proof. Not every rater rated every unit: adjusting "
+        "for leniency moves unit means by up to 0.30 points (mean 0.20).")
+    assert raters_text(fit, "zh") == (
+        "3 位评分人（leader_ratings，2025 年）：宽严度相差 5.0 分，最严的 R1（-2.0）到最宽的 R3（+3.0）；在错误发现率 0.1 下，"
+        "1 位显著偏宽、1 位显著偏严，1 位把各单位的分数压得比共识更近（平衡分；压缩度最高 1.40）。"
+        "4 个评分人-单位评分中有 2 个显著高于模型预期（可能的人情分、关系分），最大的高出 4.2 分（R3 评 U2）；"
+        "标记只是询问的理由，不是证据。并非每位评分人都评了每个单位：按宽严度调整后，单位平均分最多变动 0.30 分（平均 0.20）。")
+    quiet = RaterFit(raters.assign(compression=np.nan), pairs.assign(flagged=False),
+                     units.assign(adjusted=units["raw_mean"]), "leader_ratings", 2025, 0.1)
+    assert raters_text(quiet).endswith(
+        "1 lenient and 1 severe beyond chance; compression could not be estimated (the consensus of the other raters "
+        "is mostly noise), at a false-discovery rate of 0.1. 0 of 4 rater-unit ratings are higher than the model "
+        "expects beyond chance (candidate favours, 人情分/关系分); a flag is a reason to ask, not proof. Every rater "
+        "rated every unit, so leniency cancels out of the units' mean ratings; compression and favours do not.")
+    assert raters_text(quiet, "zh").endswith(
+        "1 位显著偏宽、1 位显著偏严；压缩度无法估计（其他评分人的共识多为噪声）。4 个评分人-单位评分中有 0 个显著高于模型预期"
+        "（可能的人情分、关系分）；标记只是询问的理由，不是证据。每位评分人都评了每个单位，宽严度在单位平均分中相互抵消；压缩和人情分则不会。")
