@@ -137,6 +137,35 @@ tree:
     assert not concentration(detail, mini, max_share=0.6)["flagged"].any()       # 0.6 is not above 0.6
     with pytest.raises(perfsim.PerfsimError, match="above 0 and at most 1"):
         concentration(detail, mini, max_share=1.5)
+    with pytest.raises(perfsim.PerfsimError, match=r"^the largest share of a unit's points must be above 0 and at "
+                                                   r"most 1 \(got 0\)$"):
+        concentration(detail, mini, max_share=0)
+    whole = concentration(detail, mini, max_share=1.0)                  # 1 is allowed: nothing is above it
+    assert not whole["flagged"].any()
+    assert list(whole.columns) == ["unit_type", "path", "units", "mean_points", "share", "max_share", "flagged"]
+    assert list(whole.index) == list(range(len(whole)))
+    order = list(zip(-whole["share"].round(12), whole["unit_type"]))
+    assert order == sorted(order)                                       # largest share first, then by type
+    # the warning names each flagged indicator with its share and points, largest first
+    from perfsim.core.engine.scoring import warn_concentration
+
+    with pytest.warns(perfsim.PerfsimWarning) as said:
+        warn_concentration(concentration(detail, mini, max_share=0.5), 0.5)
+    assert str(said[0].message) == (
+        "3 indicator(s) carry more than 50% of a unit's points after re-normalisation: I3 carries 60.0% of the "
+        "points of A units (mean 60.0 points); I3 carries 60.0% of the points of B units (mean 60.0 points); I1 "
+        "carries 60.0% of the points of central district units (mean 60.0 points)")
+    # an indicator that holds less than one point is still listed
+    small = score_detail(load_scheme_text("""
+name: small
+tree:
+  points: 100
+  children:
+    targets: {points: 0.5, children: {I3: {rule: ratio, weight: 1}}}
+    leader: {points: 99.5, source: leader_ratings, rule: rating}
+"""), mini)
+    assert concentration(small, mini).set_index(["unit_type", "path"]).loc[("A", "tree.targets.I3"), "share"] \
+        == pytest.approx(0.005)
 
 
 def test_audit_reports_concentration_of_the_baseline(capsys, tmp_path):
