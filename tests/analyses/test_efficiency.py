@@ -222,3 +222,46 @@ def test_the_protocol_analysis_passes_its_year_inputs_and_draws_on(baseline):
             "nothing to compute: give volume outputs for DEA (--outputs indicator:ID,...) or draws for the cost "
             "per point (--draws N)")):
         analysis(baseline, world)
+
+
+def test_efficiency_refuses_and_leaves_out_by_name(mini_scheme, mini):
+    """Each refusal whole (unknown or no inputs, unknown output, a per-mille rate, no unit
+    left); units without every input above 0 (0 or missing) left out with a warning that
+    counts them and names the first; a score output read in the year asked for."""
+    import re
+
+    def refused(message, **kwargs):
+        with pytest.raises(PerfsimError) as caught, warnings.catch_warnings():
+            warnings.simplefilter("ignore", PerfsimWarning)
+            efficiency(mini_scheme, mini if "data" not in kwargs else kwargs.pop("data"), **kwargs)
+        assert re.fullmatch(message, str(caught.value)), str(caught.value)
+
+    refused(r"inputs bogus: choose from staff, budget, consumption", inputs=["bogus"], outputs=["indicator:I1"])
+    refused(r"inputs \(none\): choose from staff, budget, consumption", inputs=[], outputs=["indicator:I1"])
+    refused(re.escape("DEA needs at least one output: a volume of work, indicator:ID (the unit's year-end actual "
+                      "of an amount or count indicator); without one, read the cost per point"), outputs=[])
+    refused(r"outputs bogus: choose volumes indicator:ID from the indicators table, or \(with a warning\) scores "
+            r"total, .*", outputs=["bogus"])
+    permille = mini.indicators.copy()
+    permille.loc[permille["indicator_id"] == "I1", "unit_of_measure"] = "‰"
+    refused(r"output\(s\) indicator:I1: a rate or a lower-is-better indicator is no volume of work.*",
+            outputs=["indicator:I1"], data=mini.replace(indicators=permille))
+    nobody = mini.units.assign(staff=np.nan)
+    refused(r".*units\.csv: no unit has staff, budget, consumption and indicator:I1: efficiency needs the units "
+            r"table's reference columns and the outputs' values", outputs=["indicator:I1"],
+            data=mini.replace(units=nobody))
+    units = mini.units.copy()
+    units.loc[units["unit_id"] == "U2", "staff"] = 0                  # 0 is no input
+    units.loc[units["unit_id"] == "U3", "budget"] = np.nan            # nor is a missing one
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        eff = efficiency(mini_scheme, mini.replace(units=units), outputs=["indicator:I1"])
+    said = [str(w.message) for w in caught if "above 0" in str(w.message)]
+    assert said == ["2 unit(s) without staff, budget, consumption above 0 are left out of the efficiency analysis "
+                    "(first: U3)"]
+    assert sorted(eff["unit_id"]) == ["U1", "U4"] and list(eff.index) == [0, 1]
+    small = mini.units.copy()
+    small.loc[small["unit_id"] == "U2", "consumption"] = 0.5          # below 1 but above 0: kept
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfsimWarning)
+        assert "U2" in set(efficiency(mini_scheme, mini.replace(units=small), outputs=["indicator:I1"])["unit_id"])
