@@ -265,3 +265,44 @@ def test_efficiency_refuses_and_leaves_out_by_name(mini_scheme, mini):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PerfsimWarning)
         assert "U2" in set(efficiency(mini_scheme, mini.replace(units=small), outputs=["indicator:I1"])["unit_id"])
+
+
+def test_the_disclosure_table_by_hand():
+    """Two units in one category, the units table in another order than the cost table: the
+    disclosure an office publishes, whole, with DEA (by CCR rank, then cost) and without it
+    (by cost per point), rounded for reading; neither table given is refused."""
+    eff = pd.DataFrame({"unit_id": ["B", "A"], "name": ["乙", "甲"], "category": ["c", "c"], "staff": [20.0, 10.0],
+                        "budget": [400.0, 300.0], "consumption": [5.0, 4.0], "ccr": [0.81234, 1.0],
+                        "bcc": [0.91234, 1.0], "scale": [0.89041, 1.0], "rank_ccr": [2, 1], "peers": ["A", ""]})
+    cost = pd.DataFrame({"unit_id": ["A", "B"], "category": ["c", "c"], "budget": [300.0, 400.0],
+                         "total": [90.456, 80.004], "cost_per_point": [3.31654, 4.99975],
+                         "cost_q05": [3.21, 4.81], "cost_q95": [3.46, 5.27]})
+    units = pd.DataFrame({"unit_id": ["B", "A"], "name": ["乙", "甲"], "staff": [20.0, 10.0], "consumption": [5.0, 4.0]})
+    both = disclosure(eff, cost)
+    assert both.to_dict("list") == {
+        "单位编号": ["A", "B"], "单位": ["甲", "乙"], "类别": ["c", "c"], "人员编制": [10.0, 20.0],
+        "预算（万元）": [300.0, 400.0], "综合消耗": [4.0, 5.0], "综合效率（CCR）": [1.0, 0.812],
+        "纯技术效率（BCC）": [1.0, 0.912], "规模效率": [1.0, 0.89], "类别内效率排名": [1, 2], "标杆单位": ["", "A"],
+        "每分成本（万元）": [3.3, 5.0], "每分成本 90% 区间": ["3.2-3.5", "4.8-5.3"]}
+    assert list(both.index) == [0, 1]
+    alone = disclosure(None, cost, units)
+    assert alone.to_dict("list") == {
+        "单位编号": ["A", "B"], "单位": ["甲", "乙"], "类别": ["c", "c"], "人员编制": [10.0, 20.0],
+        "预算（万元）": [300.0, 400.0], "综合消耗": [4.0, 5.0], "总分": [90.46, 80.0], "每分成本（万元）": [3.3, 5.0],
+        "每分成本 90% 区间": ["3.2-3.5", "4.8-5.3"]}
+    assert list(alone.index) == [0, 1]
+    with pytest.raises(PerfsimError, match=r"^a disclosure needs the efficiency table, or the cost per point and "
+                                           r"the units$"):
+        disclosure(None, cost)
+
+
+def test_the_cost_per_point_is_the_budget_over_the_total_of_the_year_asked_for(baseline):
+    world = perfsim.open_dataset(None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfsimWarning)
+        early = cost_per_point(baseline, world, draws=20, seed=2, year=2023)
+        totals = perfsim.score(baseline, world, 2023).set_index("unit_id")["total"]
+    assert np.allclose(early["total"], totals.reindex(early["unit_id"]).to_numpy())
+    budget = world.units.set_index("unit_id")["budget"].reindex(early["unit_id"]).to_numpy()
+    assert np.allclose(early["budget"], budget) and np.allclose(early["cost_per_point"], budget / early["total"])
+    assert list(early["category"]) == list(world.units.set_index("unit_id")["category"].reindex(early["unit_id"]))
