@@ -70,8 +70,22 @@ def test_a_weakly_efficient_unit_shows_its_slack():
 
 
 def test_bad_dea_input_is_an_error():
-    with pytest.raises(PerfsimError, match="inputs above 0"):
-        dea(np.array([[0.0], [1.0]]), np.ones((2, 1)))
+    """Each refusal whole; an output of 0 is allowed (a unit that did no such work), an
+    input of 0, a missing value or a shape that does not fit is not."""
+    shape = r"^DEA needs inputs and outputs as units x columns with the same units$"
+    values = r"^DEA needs finite inputs above 0 and outputs at least 0$"
+    for x, y, message in [(np.array([[0.0], [1.0]]), np.ones((2, 1)), values),
+                          (np.ones((2, 1)), np.array([[1.0], [np.nan]]), values),
+                          (np.array([[1.0], [np.inf]]), np.ones((2, 1)), values),
+                          (np.ones((2, 1)), np.array([[1.0], [-0.5]]), values),
+                          (np.ones(2), np.ones((2, 1)), shape), (np.ones((2, 1)), np.ones(2), shape),
+                          (np.ones((3, 1)), np.ones((2, 1)), shape)]:
+        with pytest.raises(PerfsimError, match=message):
+            dea(x, y)
+    with pytest.raises(PerfsimError, match=r"^returns 'increasing': one of constant, variable$"):
+        dea(np.ones((2, 1)), np.ones((2, 1)), "increasing")
+    zero = dea(np.array([[1.0], [1.0], [2.0]]), np.array([[0.0], [0.5], [2.0]]), "constant")
+    assert np.allclose(zero.theta, [0.0, 0.5, 1.0])
 
 
 def test_efficiency_on_the_bundled_world_and_its_disclosure(baseline):
