@@ -17,12 +17,15 @@ import errno
 import json
 import os
 import shutil
+import signal
 import stat
 import tempfile
+import threading
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import PerfsimError
+from .errors import PerfsimError, PerfsimWarning
 
 #: CSV files open correctly when double-clicked in Excel (also on Chinese Windows)
 CSV_ENCODING = "utf-8-sig"
@@ -278,9 +281,6 @@ class held_signals:
     the signal); elsewhere than the main thread nothing is held."""
 
     def __enter__(self) -> "held_signals":
-        import signal
-        import threading
-
         self.saved: dict[int, object] = {}
         self.pending: list[tuple[int, object]] = []
         if threading.current_thread() is not threading.main_thread():
@@ -297,9 +297,6 @@ class held_signals:
         return self
 
     def __exit__(self, *exc) -> None:
-        import os
-        import signal
-
         for number, previous in self.saved.items():
             signal.signal(number, previous)
         if not self.pending:
@@ -320,10 +317,6 @@ def remove_stale_staging(folder: Path) -> list[Path]:
     complete set: its publishing is finished here (the files still staged are renamed into
     place), so the folder holds the complete new set, and a warning says so. A process
     killed before publishing leaves an incomplete set, which is removed unread."""
-    import warnings
-
-    from .errors import PerfsimWarning
-
     removed = []
     try:
         entries = sorted(folder.glob(".staging-*"))
